@@ -1,0 +1,7 @@
+/**
+ * triadapt `core/` layer.
+ *
+ * @module
+ */
+
+export {};

@@ -1,0 +1,7 @@
+/**
+ * triadapt `model/` layer.
+ *
+ * @module
+ */
+
+export {};

@@ -1,0 +1,7 @@
+/**
+ * triadapt `ops/` layer.
+ *
+ * @module
+ */
+
+export {};

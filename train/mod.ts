@@ -1,0 +1,7 @@
+/**
+ * triadapt `train/` layer.
+ *
+ * @module
+ */
+
+export {};
