@@ -1,0 +1,93 @@
+/**
+ * When rank allocation runs (PAPER-NOTES §4).
+ *
+ * @module
+ */
+
+import { assertFinite, assertInteger } from "./_validate.ts";
+
+/** The step schedule of allocation events. */
+export interface AllocationSchedule {
+  /** `t0`: no allocation at or before this step (non-negative integer). */
+  readonly initWarmup: number;
+  /** Allocation runs only on multiples of this step count (positive integer). */
+  readonly interval: number;
+  /** `T`: total optimizer steps (integer `> initWarmup`). */
+  readonly totalSteps: number;
+}
+
+/**
+ * Whether an allocation event happens at `step`: `step > t0`, `step % interval === 0`,
+ * `step <= T` and budget remains (`remaining > 0`).
+ *
+ * The bound `step <= T` only excludes steps that a run of `T` steps never reaches (where
+ * `α > 1`); within a run the rule is exactly PAPER-NOTES §4.
+ *
+ * @param step Optimizer step (1-based, non-negative integer).
+ * @param schedule `initWarmup`, `interval`, `totalSteps`.
+ * @param remaining Remaining rank budget `R`.
+ * @returns `true` when allocation runs at `step`.
+ *
+ * @example Boundaries
+ * ```ts
+ * import { isAllocationStep } from "./allocation_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const schedule = { initWarmup: 100, interval: 100, totalSteps: 3900 };
+ * assert.equal(isAllocationStep(100, schedule, 504), false); // step must be > t0
+ * assert.equal(isAllocationStep(150, schedule, 504), false); // off-interval
+ * assert.equal(isAllocationStep(200, schedule, 504), true);
+ * assert.equal(isAllocationStep(200, schedule, 0), false); // budget spent
+ * ```
+ */
+export function isAllocationStep(
+  step: number,
+  schedule: AllocationSchedule,
+  remaining: number,
+): boolean {
+  assertInteger("check allocation step", "step", step, 0);
+  assertFinite("check allocation step", "remaining", remaining);
+  return step > schedule.initWarmup && step % schedule.interval === 0 &&
+    step <= schedule.totalSteps && remaining > 0;
+}
+
+/**
+ * Schedule progress `α(t) = (t − t0) / (T − t0)`.
+ *
+ * @param step Optimizer step.
+ * @param schedule `initWarmup` (`t0`) and `totalSteps` (`T`).
+ * @returns `α`; in `(0, 1]` for every allocation step.
+ *
+ * @example Usage
+ * ```ts
+ * import { allocationAlpha } from "./allocation_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(allocationAlpha(2000, { initWarmup: 100, interval: 100, totalSteps: 3900 }), 0.5);
+ * ```
+ */
+export function allocationAlpha(step: number, schedule: AllocationSchedule): number {
+  return (step - schedule.initWarmup) / (schedule.totalSteps - schedule.initWarmup);
+}
+
+/**
+ * Every step that passes the step test of {@linkcode isAllocationStep} (ignoring the budget):
+ * the multiples of `interval` in `(t0, T]`, ascending.
+ *
+ * @param schedule The schedule.
+ * @returns The candidate event steps.
+ *
+ * @example Usage
+ * ```ts
+ * import { candidateSteps } from "./allocation_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(candidateSteps({ initWarmup: 10, interval: 4, totalSteps: 24 }), [12, 16, 20, 24]);
+ * ```
+ */
+export function candidateSteps(schedule: AllocationSchedule): readonly number[] {
+  const steps: number[] = [];
+  const first = (Math.floor(schedule.initWarmup / schedule.interval) + 1) * schedule.interval;
+  for (let s = first; s <= schedule.totalSteps; s += schedule.interval) steps.push(s);
+  return Object.freeze(steps);
+}
