@@ -1,0 +1,107 @@
+/**
+ * DeBERTa disentangled self-attention on already-projected queries, keys, values and
+ * relative-position projections (Hugging Face `DisentangledSelfAttention`, gather-free).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { relativeShift } from "./relative_position.ts";
+
+/** Inputs of {@link disentangledAttention}; projections are flat `[rows, heads·headDim]`. */
+export interface DisentangledAttentionInputs {
+  /** Content queries `x·Wqᵀ + bq`, `[batch·seq, heads·headDim]`. */
+  readonly query: tf.Tensor2D;
+  /** Content keys, `[batch·seq, heads·headDim]`. */
+  readonly key: tf.Tensor2D;
+  /** Values, `[batch·seq, heads·headDim]`. */
+  readonly value: tf.Tensor2D;
+  /**
+   * Position keys for content→position (c2p), one row per signed distance in the order of
+   * `relativeEmbeddingRows().c2p`: `[2·seq − 1, heads·headDim]`. Omit to skip c2p.
+   */
+  readonly posKey?: tf.Tensor2D;
+  /**
+   * Position queries for position→content (p2c), rows in the order of
+   * `relativeEmbeddingRows().p2c`: `[2·seq − 1, heads·headDim]`. Omit to skip p2c.
+   */
+  readonly posQuery?: tf.Tensor2D;
+  /** Additive key mask, `[batch, 1, 1, seq]` (0 for real keys, a large negative for padding). */
+  readonly maskBias: tf.Tensor4D;
+  /** Batch size. */
+  readonly batch: number;
+  /** Sequence length. */
+  readonly seqLen: number;
+  /** Number of heads. */
+  readonly heads: number;
+  /** `1 + (number of c2p / p2c terms in pos_att_type)`: scores are divided by `√(headDim·factor)`. */
+  readonly scaleFactor: number;
+  /** Applied to the attention probabilities (dropout in training; identity otherwise). */
+  readonly dropProbs?: (probs: tf.Tensor4D) => tf.Tensor4D;
+}
+
+function splitHeads(x: tf.Tensor2D, b: number, s: number, h: number): tf.Tensor4D {
+  const d = x.shape[1] / h;
+  return tf.transpose(tf.reshape(x, [b, s, h, d]), [0, 2, 1, 3]);
+}
+
+function splitPositionHeads(x: tf.Tensor2D, h: number): tf.Tensor3D {
+  const d = x.shape[1] / h;
+  return tf.transpose(tf.reshape(x, [x.shape[0], h, d]), [1, 0, 2]);
+}
+
+/**
+ * Disentangled attention: `softmax((Q·Kᵀ + c2p + p2c) / √(d·factor) + mask)·V`, with
+ * `c2p[i][j] = Q_i · Kpos[δ(i, j)]` and `p2c[i][j] = K_j · Qpos[δ'(j, i)]` computed against
+ * one position row per signed distance and rearranged with the relative shift (no `gather`,
+ * so gradients flow on every backend).
+ *
+ * @param inputs See {@link DisentangledAttentionInputs}.
+ * @returns The context, `[batch·seq, heads·headDim]`.
+ *
+ * @example One token, one head: the context is the value
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { disentangledAttention } from "./attention.ts";
+ *
+ * const t = tf.tensor2d([[1, 2]]);
+ * const out = disentangledAttention({
+ *   query: t, key: t, value: tf.tensor2d([[3, 4]]), posKey: t, posQuery: t,
+ *   maskBias: tf.zeros([1, 1, 1, 1]), batch: 1, seqLen: 1, heads: 1, scaleFactor: 3,
+ * });
+ * assert.deepEqual(Array.from(out.dataSync()), [3, 4]);
+ * ```
+ */
+export function disentangledAttention(inputs: DisentangledAttentionInputs): tf.Tensor2D {
+  const { batch: b, seqLen: s, heads: h } = inputs;
+  const width = inputs.query.shape[1];
+  if (width % h !== 0) {
+    throw new TypeError(
+      `Cannot split attention heads as the projection width must be divisible by ${h}: current value is ${width}`,
+    );
+  }
+  const headDim = width / h;
+  const scale = Math.fround(Math.sqrt(Math.fround(headDim * inputs.scaleFactor)));
+  return tf.tidy(() => {
+    const q = splitHeads(inputs.query, b, s, h);
+    const k = splitHeads(inputs.key, b, s, h);
+    const v = splitHeads(inputs.value, b, s, h);
+    let scores: tf.Tensor4D = tf.matMul(q, k, false, true);
+    if (inputs.posKey !== undefined) {
+      const pk = splitPositionHeads(inputs.posKey, h); // [h, 2s-1, d]
+      const c2p = relativeShift(tf.matMul(q, pk, false, true) as tf.Tensor4D);
+      scores = tf.add(scores, c2p);
+    }
+    if (inputs.posQuery !== undefined) {
+      const pq = splitPositionHeads(inputs.posQuery, h);
+      const p2cT = relativeShift(tf.matMul(k, pq, false, true) as tf.Tensor4D); // [b,h,j,i]
+      scores = tf.add(scores, tf.transpose(p2cT, [0, 1, 3, 2]));
+    }
+    scores = tf.add(tf.div(scores, scale), inputs.maskBias);
+    let probs = tf.softmax(scores) as tf.Tensor4D;
+    if (inputs.dropProbs !== undefined) probs = inputs.dropProbs(probs);
+    const context = tf.matMul(probs, v); // [b,h,s,d]
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * s, width]);
+  });
+}

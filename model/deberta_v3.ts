@@ -1,0 +1,656 @@
+/**
+ * The DeBERTa-v2/v3 encoder (Hugging Face `deberta-v2` architecture) with its task heads and
+ * adapter hooks, on TensorFlow.js.
+ *
+ * - Base weights are plain tensors, held once, frozen; the heads (`pooler.dense` + `classifier`,
+ *   or `qa_outputs`) are the model's only `tf.Variable`s.
+ * - Every encoder linear computes `x·W0ᵀ + b + delta(x)` when an adapter is set; `W0 + ΔW` is
+ *   never formed.
+ * - Embedding lookups (`gather`) act on frozen tensors only, so they stay outside the gradient
+ *   path (the wasm backend has no `gather` gradient); relative-position scores use a
+ *   reshape/slice shift instead of `gather`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { DebertaConfig } from "./config.ts";
+import type { LinearDelta } from "./linear_adapter.ts";
+import { geluErf } from "./activations.ts";
+import { disentangledAttention } from "./attention.ts";
+import { relativeEmbeddingRows } from "./relative_position.ts";
+
+/** A weight as the checkpoint readers return it (`RawTensor` fits). */
+export interface WeightTensor {
+  /** Dimensions, outermost first. */
+  readonly shape: readonly number[];
+  /** Row-major values. */
+  readonly data: Float32Array | Int32Array;
+}
+
+/** Weights by Hugging Face name (`deberta.encoder.layer.0.attention.self.query_proj.weight`, …). */
+export type DebertaWeights =
+  | ReadonlyMap<string, WeightTensor>
+  | Readonly<Record<string, WeightTensor>>;
+
+/**
+ * The task head: `"classification"` is HF `DebertaV2ForSequenceClassification` (ContextPooler +
+ * `classifier`; regression when `numLabels = 1`), `"question-answering"` is
+ * `DebertaV2ForQuestionAnswering` (`qa_outputs` on every token).
+ */
+export type DebertaHead = "classification" | "question-answering";
+
+/** Options of {@link createDebertaModel}. */
+export interface DebertaModelOptions {
+  /** Task head; default: `"question-answering"` if the weights hold `qa_outputs.weight`, else `"classification"`. */
+  readonly head?: DebertaHead;
+  /**
+   * Dropout on hidden states, embeddings and relative embeddings in training mode. Default 0
+   * (HF trains with `config.hiddenDropoutProb`, 0.1 for DeBERTa-v3-base: pass it to match).
+   */
+  readonly hiddenDropout?: number;
+  /** Dropout on attention probabilities in training mode. Default 0 (HF: `config.attentionProbsDropoutProb`). */
+  readonly attentionDropout?: number;
+  /** Dropout before the pooler and the classifier in training mode. Default `config.poolerDropout`. */
+  readonly poolerDropout?: number;
+  /** Seed of the dropout masks (training forwards without their own seed draw from it). Default 0. */
+  readonly seed?: number;
+}
+
+/** Token ids, masks or token types: `number[][]` or an int32 `[batch, seq]` tensor. */
+export type IdsInput = readonly (readonly number[])[] | tf.Tensor2D;
+
+/** The inputs of {@link DebertaModel.forward}. */
+export interface DebertaInputs {
+  /** Token ids, `[batch, seq]`. */
+  readonly inputIds: IdsInput;
+  /** 1 for real tokens, 0 for padding, `[batch, seq]`; default all ones. */
+  readonly attentionMask?: IdsInput;
+  /** Segment ids, `[batch, seq]`; used only when `typeVocabSize > 0`; default zeros. */
+  readonly tokenTypeIds?: IdsInput;
+}
+
+/** Options of {@link DebertaModel.forward}. */
+export interface ForwardOptions {
+  /** Also return the embedding output and every layer's output. Default false. */
+  readonly outputHiddenStates?: boolean;
+  /** Training mode: dropout active and adapters called with `training = true`. Default false. */
+  readonly training?: boolean;
+  /** Seed of this forward's dropout masks; default: the next seed of the model's own sequence. */
+  readonly seed?: number;
+}
+
+/** The outputs of {@link DebertaModel.forward}; the caller owns (and disposes) every tensor. */
+export interface DebertaOutput {
+  /** `[batch, numLabels]` (classification / regression) or `[batch, seq, 2]` (question answering: start, end). */
+  readonly logits: tf.Tensor;
+  /** Encoder output, `[batch, seq, hidden]`. */
+  readonly lastHiddenState: tf.Tensor3D;
+  /** With `outputHiddenStates`: `[embeddings, layer 1, …, layer N]`, each `[batch, seq, hidden]`. */
+  readonly hiddenStates?: tf.Tensor3D[];
+}
+
+/** A linear map of the encoder that can carry an adapter. */
+export interface AdaptableModule {
+  /** HF module name, e.g. `deberta.encoder.layer.0.attention.self.query_proj`. */
+  readonly name: string;
+  /** Input width. */
+  readonly inFeatures: number;
+  /** Output width. */
+  readonly outFeatures: number;
+}
+
+interface Linear {
+  weight: tf.Tensor2D; // [out, in]
+  readonly bias: tf.Tensor1D;
+}
+
+interface HeadLinear {
+  readonly weight: tf.Variable<tf.Rank.R2>;
+  readonly bias: tf.Variable<tf.Rank.R1>;
+}
+
+const MASK_NEGATIVE = -1e9;
+let modelCounter = 0;
+
+function getWeight(weights: DebertaWeights, name: string): WeightTensor | undefined {
+  if (weights instanceof Map) return (weights as ReadonlyMap<string, WeightTensor>).get(name);
+  const record = weights as Readonly<Record<string, WeightTensor>>;
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+function toFloatTensor(
+  weights: DebertaWeights,
+  name: string,
+  shape: readonly number[],
+): tf.Tensor {
+  const w = getWeight(weights, name);
+  if (w === undefined) {
+    throw new TypeError(
+      `Cannot build DeBERTa model as weight "${name}" must be present: current value is missing`,
+    );
+  }
+  if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+    throw new TypeError(
+      `Cannot build DeBERTa model as weight "${name}" must have shape [${shape}]: current value is [${w.shape}]`,
+    );
+  }
+  const data = w.data instanceof Float32Array ? w.data : Float32Array.from(w.data);
+  return tf.tensor(data, [...shape], "float32");
+}
+
+function checkRate(rate: number, field: string): number {
+  if (!Number.isFinite(rate) || rate < 0 || rate >= 1) {
+    throw new RangeError(
+      `Cannot build DeBERTa model as ${field} must be in [0, 1): current value is ${rate}`,
+    );
+  }
+  return rate;
+}
+
+function idsToTensor(ids: IdsInput, field: string, shape?: readonly [number, number]): tf.Tensor2D {
+  if (ids instanceof tf.Tensor) {
+    if (ids.rank !== 2 || ids.dtype !== "int32") {
+      throw new TypeError(
+        `Cannot run DeBERTa forward as ${field} must be an int32 [batch, seq] tensor: current value is ${ids.dtype} [${ids.shape}]`,
+      );
+    }
+    if (shape !== undefined && (ids.shape[0] !== shape[0] || ids.shape[1] !== shape[1])) {
+      throw new TypeError(
+        `Cannot run DeBERTa forward as ${field} must have shape [${shape}]: current value is [${ids.shape}]`,
+      );
+    }
+    return ids.clone();
+  }
+  const rows = ids.length;
+  const cols = ids[0]?.length ?? 0;
+  if (rows === 0 || cols === 0) {
+    throw new TypeError(
+      `Cannot run DeBERTa forward as ${field} must be a non-empty [batch, seq] array: current value is [${rows}, ${cols}]`,
+    );
+  }
+  if (shape !== undefined && (rows !== shape[0] || cols !== shape[1])) {
+    throw new TypeError(
+      `Cannot run DeBERTa forward as ${field} must have shape [${shape}]: current value is [${rows}, ${cols}]`,
+    );
+  }
+  const flat = new Int32Array(rows * cols);
+  ids.forEach((row, i) => {
+    if (row.length !== cols) {
+      throw new TypeError(
+        `Cannot run DeBERTa forward as every row of ${field} must have ${cols} entries: current value is ${row.length} in row ${i}`,
+      );
+    }
+    row.forEach((v, j) => {
+      if (!Number.isInteger(v)) {
+        throw new TypeError(
+          `Cannot run DeBERTa forward as ${field}[${i}][${j}] must be an integer: current value is ${v}`,
+        );
+      }
+      flat[i * cols + j] = v;
+    });
+  });
+  return tf.tensor2d(flat, [rows, cols], "int32");
+}
+
+function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    return tf.add(tf.mul(normed, gamma), beta);
+  });
+}
+
+/** Names of the encoder's adaptable linears of layer `i`, in forward order. */
+function layerLinearNames(config: DebertaConfig, i: number): string[] {
+  const p = `deberta.encoder.layer.${i}`;
+  const names = [
+    `${p}.attention.self.query_proj`,
+    `${p}.attention.self.key_proj`,
+    `${p}.attention.self.value_proj`,
+  ];
+  if (config.relativeAttention && !config.shareAttKey) {
+    if (config.posAttType.includes("c2p")) names.push(`${p}.attention.self.pos_key_proj`);
+    if (config.posAttType.includes("p2c")) names.push(`${p}.attention.self.pos_query_proj`);
+  }
+  names.push(`${p}.attention.output.dense`, `${p}.intermediate.dense`, `${p}.output.dense`);
+  return names;
+}
+
+function linearShape(config: DebertaConfig, name: string): [number, number] {
+  const h = config.hiddenSize;
+  if (name.endsWith(".intermediate.dense")) return [config.intermediateSize, h];
+  if (name.endsWith(".output.dense") && !name.endsWith(".attention.output.dense")) {
+    return [h, config.intermediateSize];
+  }
+  return [h, h];
+}
+
+/**
+ * A DeBERTa-v2/v3 encoder with a task head. Build it with {@link createDebertaModel} or
+ * `loadModel`; call {@link DebertaModel.dispose} when done.
+ */
+export class DebertaModel {
+  /** The resolved config. */
+  readonly config: DebertaConfig;
+  /** The task head. */
+  readonly head: DebertaHead;
+  /** Number of head outputs (labels; 2 for question answering). */
+  readonly numLabels: number;
+  #frozen = new Map<string, tf.Tensor>();
+  #linears = new Map<string, Linear>();
+  #adapters = new Map<string, LinearDelta>();
+  #heads = new Map<string, HeadLinear>();
+  #hiddenDropout: number;
+  #attentionDropout: number;
+  #poolerDropout: number;
+  #seed: number;
+  #trainingCalls = 0;
+  #disposed = false;
+
+  /**
+   * Builds the model from weights by HF name (use {@link createDebertaModel}).
+   *
+   * @param config The resolved config.
+   * @param weights Every base and head weight (see {@link DebertaWeights}).
+   * @param options See {@link DebertaModelOptions}.
+   */
+  constructor(config: DebertaConfig, weights: DebertaWeights, options: DebertaModelOptions = {}) {
+    this.config = config;
+    this.head = options.head ??
+      (getWeight(weights, "qa_outputs.weight") !== undefined
+        ? "question-answering"
+        : "classification");
+    this.#hiddenDropout = checkRate(options.hiddenDropout ?? 0, "hiddenDropout");
+    this.#attentionDropout = checkRate(options.attentionDropout ?? 0, "attentionDropout");
+    this.#poolerDropout = checkRate(options.poolerDropout ?? config.poolerDropout, "poolerDropout");
+    this.#seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(this.#seed)) {
+      throw new RangeError(
+        `Cannot build DeBERTa model as seed must be a safe integer: current value is ${this.#seed}`,
+      );
+    }
+    const headName = this.head === "question-answering" ? "qa_outputs" : "classifier";
+    const headWeight = getWeight(weights, `${headName}.weight`);
+    this.numLabels = headWeight?.shape[0] ??
+      (this.head === "question-answering" ? 2 : config.numLabels);
+    const h = config.hiddenSize;
+    const id = modelCounter++;
+    try {
+      const frozen = (name: string, shape: readonly number[]): void => {
+        this.#frozen.set(name, toFloatTensor(weights, name, shape));
+      };
+      frozen("deberta.embeddings.word_embeddings.weight", [config.vocabSize, h]);
+      if (config.positionBiasedInput) {
+        frozen("deberta.embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, h]);
+      }
+      if (config.typeVocabSize > 0) {
+        frozen("deberta.embeddings.token_type_embeddings.weight", [config.typeVocabSize, h]);
+      }
+      frozen("deberta.embeddings.LayerNorm.weight", [h]);
+      frozen("deberta.embeddings.LayerNorm.bias", [h]);
+      if (config.relativeAttention) {
+        frozen("deberta.encoder.rel_embeddings.weight", [2 * config.posEbdSize, h]);
+        if (config.normRelEbd === "layer_norm") {
+          frozen("deberta.encoder.LayerNorm.weight", [h]);
+          frozen("deberta.encoder.LayerNorm.bias", [h]);
+        }
+      }
+      for (let i = 0; i < config.numHiddenLayers; i++) {
+        for (const name of layerLinearNames(config, i)) {
+          const [out, inp] = linearShape(config, name);
+          this.#linears.set(name, {
+            weight: toFloatTensor(weights, `${name}.weight`, [out, inp]) as tf.Tensor2D,
+            bias: toFloatTensor(weights, `${name}.bias`, [out]) as tf.Tensor1D,
+          });
+        }
+        const p = `deberta.encoder.layer.${i}`;
+        for (const ln of [`${p}.attention.output.LayerNorm`, `${p}.output.LayerNorm`]) {
+          frozen(`${ln}.weight`, [h]);
+          frozen(`${ln}.bias`, [h]);
+        }
+      }
+      const headVar = (name: string, out: number): void => {
+        this.#heads.set(name, {
+          weight: tf.variable(
+            toFloatTensor(weights, `${name}.weight`, [out, h]) as tf.Tensor2D,
+            true,
+            `deberta${id}/${name}.weight`,
+          ),
+          bias: tf.variable(
+            toFloatTensor(weights, `${name}.bias`, [out]) as tf.Tensor1D,
+            true,
+            `deberta${id}/${name}.bias`,
+          ),
+        });
+      };
+      if (this.head === "classification") {
+        headVar("pooler.dense", config.poolerHiddenSize);
+        headVar("classifier", this.numLabels);
+      } else {
+        headVar("qa_outputs", this.numLabels);
+      }
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  /**
+   * Every encoder linear that can carry an adapter (six per layer for DeBERTa-v3; the heads are
+   * trained in full and are not listed), in layer and forward order.
+   *
+   * @returns `{ name, inFeatures, outFeatures }` per linear.
+   */
+  adaptableModules(): AdaptableModule[] {
+    return [...this.#linears].map(([name, lin]) => ({
+      name,
+      inFeatures: lin.weight.shape[1],
+      outFeatures: lin.weight.shape[0],
+    }));
+  }
+
+  /**
+   * Attaches (or, with `undefined`, removes) the adapter of one encoder linear. The model keeps
+   * a reference; it does not dispose adapters.
+   *
+   * @param name A name from {@link DebertaModel.adaptableModules}.
+   * @param delta The adapter, or `undefined` to remove it.
+   */
+  setAdapter(name: string, delta: LinearDelta | undefined): void {
+    this.#linear(name);
+    if (delta === undefined) this.#adapters.delete(name);
+    else this.#adapters.set(name, delta);
+  }
+
+  /**
+   * The adapter attached to a linear, if any.
+   *
+   * @param name A name from {@link DebertaModel.adaptableModules}.
+   * @returns The adapter or `undefined`.
+   */
+  adapter(name: string): LinearDelta | undefined {
+    this.#linear(name);
+    return this.#adapters.get(name);
+  }
+
+  /**
+   * The frozen weight `W0` of an encoder linear, `[out, in]` (torch layout). The tensor is owned
+   * by the model: do not dispose it.
+   *
+   * @param name A name from {@link DebertaModel.adaptableModules}.
+   * @returns The weight.
+   */
+  baseWeight(name: string): tf.Tensor2D {
+    return this.#linear(name).weight;
+  }
+
+  /**
+   * Replaces the frozen weight of an encoder linear (for merging / unmerging adapters). The model
+   * stores a copy and disposes the old weight.
+   *
+   * @param name A name from {@link DebertaModel.adaptableModules}.
+   * @param weight The new weight, `[out, in]`.
+   */
+  setBaseWeight(name: string, weight: tf.Tensor2D): void {
+    const lin = this.#linear(name);
+    if (
+      weight.rank !== 2 || weight.shape[0] !== lin.weight.shape[0] ||
+      weight.shape[1] !== lin.weight.shape[1]
+    ) {
+      throw new TypeError(
+        `Cannot set base weight of ${name} as it must have shape [${lin.weight.shape}]: current value is [${weight.shape}]`,
+      );
+    }
+    const old = lin.weight;
+    lin.weight = tf.keep(tf.cast(weight, "float32").clone()) as tf.Tensor2D;
+    old.dispose();
+  }
+
+  /**
+   * The head variables (the model's only trainable state): `pooler.dense`, `classifier`
+   * (weight, bias each) or `qa_outputs`.
+   *
+   * @returns The variables, in that order.
+   */
+  trainableVariables(): tf.Variable[] {
+    return [...this.#heads.values()].flatMap((l) => [l.weight, l.bias]);
+  }
+
+  /**
+   * The head variables by HF name (`classifier.weight`, …), for checkpoints.
+   *
+   * @returns Name → variable.
+   */
+  namedTrainableVariables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [name, l] of this.#heads) {
+      out.set(`${name}.weight`, l.weight);
+      out.set(`${name}.bias`, l.bias);
+    }
+    return out;
+  }
+
+  /**
+   * Runs the encoder and the head. Usable inside `tf.variableGrads` (gradients reach the head
+   * variables and any adapter variables; embeddings are not differentiated).
+   *
+   * @param inputs Ids, attention mask and token types, `[batch, seq]`.
+   * @param options See {@link ForwardOptions}.
+   * @returns Logits and hidden states; the caller owns them.
+   */
+  forward(inputs: DebertaInputs, options: ForwardOptions = {}): DebertaOutput {
+    if (this.#disposed) {
+      throw new TypeError(
+        "Cannot run DeBERTa forward as the model must not be disposed: current value is disposed",
+      );
+    }
+    const training = options.training ?? false;
+    const config = this.config;
+    const seedBase = options.seed ?? (training ? this.#seed * 1_000_003 + this.#trainingCalls++ : 0);
+    let site = 0;
+    const drop = <T extends tf.Tensor>(x: T, rate: number): T =>
+      training && rate > 0 ? tf.dropout(x, rate, undefined, `deberta:${seedBase}:${site++}`) as T : x;
+    return tf.tidy(() => {
+      const ids = idsToTensor(inputs.inputIds, "inputIds");
+      const [b, s] = ids.shape;
+      if (s > config.maxPositionEmbeddings && config.positionBiasedInput) {
+        throw new RangeError(
+          `Cannot run DeBERTa forward as the sequence length must be <= max_position_embeddings (${config.maxPositionEmbeddings}): current value is ${s}`,
+        );
+      }
+      const mask = inputs.attentionMask === undefined
+        ? tf.ones([b, s], "float32") as tf.Tensor2D
+        : tf.cast(idsToTensor(inputs.attentionMask, "attentionMask", [b, s]), "float32");
+      const h = config.hiddenSize;
+      const eps = config.layerNormEps;
+      const f = (name: string): tf.Tensor => this.#frozen.get(name)!;
+
+      // Embeddings (frozen; outside the gradient path).
+      let emb = tf.gather(f("deberta.embeddings.word_embeddings.weight"), ids);
+      if (config.positionBiasedInput) {
+        const pos = tf.slice(f("deberta.embeddings.position_embeddings.weight"), [0, 0], [s, h]);
+        emb = tf.add(emb, pos);
+      }
+      if (config.typeVocabSize > 0) {
+        const types = inputs.tokenTypeIds === undefined
+          ? tf.zeros([b, s], "int32")
+          : idsToTensor(inputs.tokenTypeIds, "tokenTypeIds", [b, s]);
+        emb = tf.add(emb, tf.gather(f("deberta.embeddings.token_type_embeddings.weight"), types));
+      }
+      emb = layerNorm(
+        emb,
+        f("deberta.embeddings.LayerNorm.weight"),
+        f("deberta.embeddings.LayerNorm.bias"),
+        eps,
+      );
+      emb = tf.mul(emb, tf.expandDims(mask, 2));
+      let hidden = drop(emb, this.#hiddenDropout) as tf.Tensor3D;
+      const states: tf.Tensor3D[] = [hidden];
+
+      // Relative embeddings: LayerNorm'd once, one row per signed distance.
+      let relC2P: tf.Tensor2D | undefined;
+      let relP2C: tf.Tensor2D | undefined;
+      const c2p = config.relativeAttention && config.posAttType.includes("c2p");
+      const p2c = config.relativeAttention && config.posAttType.includes("p2c");
+      if (config.relativeAttention) {
+        let rel = f("deberta.encoder.rel_embeddings.weight");
+        if (config.normRelEbd === "layer_norm") {
+          rel = layerNorm(
+            rel,
+            f("deberta.encoder.LayerNorm.weight"),
+            f("deberta.encoder.LayerNorm.bias"),
+            eps,
+          );
+        }
+        const rows = relativeEmbeddingRows(s, {
+          bucketSize: config.positionBuckets,
+          maxPosition: config.maxRelativePositions,
+          span: config.posEbdSize,
+        });
+        if (c2p) relC2P = tf.gather(rel, tf.tensor1d(rows.c2p, "int32")) as tf.Tensor2D;
+        if (p2c) relP2C = tf.gather(rel, tf.tensor1d(rows.p2c, "int32")) as tf.Tensor2D;
+      }
+      const scaleFactor = 1 + (config.posAttType.includes("c2p") ? 1 : 0) +
+        (config.posAttType.includes("p2c") ? 1 : 0);
+      const maskBias = tf.reshape(tf.mul(tf.sub(1, mask), MASK_NEGATIVE), [b, 1, 1, s]);
+
+      for (let i = 0; i < config.numHiddenLayers; i++) {
+        const p = `deberta.encoder.layer.${i}`;
+        const x = tf.reshape(hidden, [b * s, h]) as tf.Tensor2D;
+        const lin = (name: string, input: tf.Tensor2D): tf.Tensor2D =>
+          this.#applyLinear(`${p}.${name}`, input, training);
+        const qName = config.shareAttKey ? "attention.self.query_proj" : "attention.self.pos_query_proj";
+        const kName = config.shareAttKey ? "attention.self.key_proj" : "attention.self.pos_key_proj";
+        const context = disentangledAttention({
+          query: lin("attention.self.query_proj", x),
+          key: lin("attention.self.key_proj", x),
+          value: lin("attention.self.value_proj", x),
+          ...(relC2P !== undefined ? { posKey: lin(kName, drop(relC2P, this.#hiddenDropout)) } : {}),
+          ...(relP2C !== undefined
+            ? { posQuery: lin(qName, drop(relP2C, this.#hiddenDropout)) }
+            : {}),
+          maskBias,
+          batch: b,
+          seqLen: s,
+          heads: config.numAttentionHeads,
+          scaleFactor,
+          dropProbs: (probs) => drop(probs, this.#attentionDropout),
+        });
+        const attnOut = layerNorm(
+          tf.add(drop(lin("attention.output.dense", context), this.#hiddenDropout), x),
+          f(`${p}.attention.output.LayerNorm.weight`),
+          f(`${p}.attention.output.LayerNorm.bias`),
+          eps,
+        ) as tf.Tensor2D;
+        const inter = geluErf(lin("intermediate.dense", attnOut)) as tf.Tensor2D;
+        const out = layerNorm(
+          tf.add(drop(lin("output.dense", inter), this.#hiddenDropout), attnOut),
+          f(`${p}.output.LayerNorm.weight`),
+          f(`${p}.output.LayerNorm.bias`),
+          eps,
+        );
+        hidden = tf.reshape(out, [b, s, h]);
+        states.push(hidden);
+      }
+
+      let logits: tf.Tensor;
+      if (this.head === "classification") {
+        const cls = tf.reshape(tf.slice(hidden, [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
+        const pooled = geluErf(
+          this.#applyHead("pooler.dense", drop(cls, this.#poolerDropout)),
+        ) as tf.Tensor2D;
+        logits = this.#applyHead("classifier", drop(pooled, this.#poolerDropout));
+      } else {
+        const flat = tf.reshape(hidden, [b * s, h]) as tf.Tensor2D;
+        logits = tf.reshape(this.#applyHead("qa_outputs", flat), [b, s, this.numLabels]);
+      }
+      const result: DebertaOutput = options.outputHiddenStates
+        ? { logits, lastHiddenState: hidden, hiddenStates: states }
+        : { logits, lastHiddenState: hidden };
+      return result as unknown as tf.TensorContainer;
+    }) as unknown as DebertaOutput;
+  }
+
+  /** Frees every base tensor and head variable (adapters belong to their owner). Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of this.#frozen.values()) t.dispose();
+    for (const l of this.#linears.values()) {
+      l.weight.dispose();
+      l.bias.dispose();
+    }
+    for (const l of this.#heads.values()) {
+      l.weight.dispose();
+      l.bias.dispose();
+    }
+    this.#frozen.clear();
+    this.#linears.clear();
+    this.#heads.clear();
+    this.#adapters.clear();
+  }
+
+  #linear(name: string): Linear {
+    const lin = this.#linears.get(name);
+    if (lin === undefined) {
+      throw new RangeError(
+        `Cannot find adaptable module as name must be one of adaptableModules(): current value is ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    return lin;
+  }
+
+  #applyLinear(name: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    const lin = this.#linear(name);
+    const y = tf.add(tf.matMul(x, lin.weight, false, true), lin.bias) as tf.Tensor2D;
+    const delta = this.#adapters.get(name);
+    return delta === undefined ? y : tf.add(y, delta.delta(x, training));
+  }
+
+  #applyHead(name: string, x: tf.Tensor2D): tf.Tensor2D {
+    const l = this.#heads.get(name)!;
+    return tf.add(tf.matMul(x, l.weight, false, true), l.bias);
+  }
+}
+
+/**
+ * Builds a DeBERTa model from in-memory weights by HF name (base + head). The weights are
+ * copied into tensors; base tensors are frozen, head weights become trainable variables.
+ *
+ * @param config The resolved config (`parseDebertaConfig`).
+ * @param weights Every weight the config needs, by HF name.
+ * @param options Head, dropout rates and seed (see {@link DebertaModelOptions}).
+ * @returns The model; call `dispose()` when done.
+ *
+ * @example A seeded random model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, relative_attention: true,
+ *   position_buckets: 4, pos_att_type: "p2c|c2p", share_att_key: true,
+ *   norm_rel_ebd: "layer_norm", position_biased_input: false, num_labels: 3,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1), {});
+ * const out = model.forward({ inputIds: [[1, 5, 6, 2]], attentionMask: [[1, 1, 1, 1]] });
+ * assert.deepEqual(out.logits.shape, [1, 3]);
+ * assert.equal(model.adaptableModules().length, 6);
+ * out.logits.dispose();
+ * out.lastHiddenState.dispose();
+ * model.dispose();
+ * ```
+ */
+export function createDebertaModel(
+  config: DebertaConfig,
+  weights: DebertaWeights,
+  options: DebertaModelOptions = {},
+): DebertaModel {
+  return new DebertaModel(config, weights, options);
+}

@@ -1,0 +1,40 @@
+/**
+ * The structural interface through which adapters plug into the encoder's linear maps.
+ *
+ * @module
+ */
+
+import type * as tf from "@tensorflow/tfjs";
+
+/**
+ * An additive update to a frozen linear map `y = x·W0ᵀ + b`: the encoder computes
+ * `x·W0ᵀ + b + delta(x)` for every linear that has one, and never forms `W0 + ΔW`.
+ * Adapters in `ops/` implement it structurally; `model/` never imports them.
+ *
+ * `delta` is called inside the encoder's `tf.tidy` (and inside `tf.variableGrads` when
+ * training), so it must return a new tensor and keep its own variables alive.
+ *
+ * @example A fixed low-rank update `x·Aᵀ·Bᵀ`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { LinearDelta } from "./linear_adapter.ts";
+ *
+ * const a = tf.tensor2d([[1, 0]]); // [r=1, in=2]
+ * const b = tf.tensor2d([[2], [3]]); // [out=2, r=1]
+ * const delta: LinearDelta = {
+ *   delta: (x) => tf.matMul(tf.matMul(x, a, false, true), b, false, true),
+ * };
+ * assert.deepEqual(Array.from(delta.delta(tf.tensor2d([[1, 5]]), false).dataSync()), [2, 3]);
+ * ```
+ */
+export interface LinearDelta {
+  /**
+   * The update for a batch of rows.
+   *
+   * @param x Inputs of the linear, `[rows, in]`.
+   * @param training Whether the model runs in training mode (adapter dropout applies).
+   * @returns The additive update, `[rows, out]`.
+   */
+  delta(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
+}
