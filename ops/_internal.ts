@@ -1,0 +1,185 @@
+/**
+ * Internal helpers of the `ops/` layer: variable naming, seed derivation, argument checks.
+ *
+ * @internal
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * Returns `base` if no live tfjs variable carries that name, else `base#2`, `base#3`, …
+ * (tfjs keeps variables in a global registry and throws on duplicate names).
+ *
+ * @internal
+ * @param base Module-path name, e.g. `encoder.layer.0.query_proj.lora_A.0`.
+ * @returns A name that is free in the registry right now.
+ */
+export function uniqueVariableName(base: string): string {
+  const registry = tf.engine().registeredVariables;
+  if (!(base in registry)) return base;
+  for (let i = 2;; i++) {
+    const candidate = `${base}#${i}`;
+    if (!(candidate in registry)) return candidate;
+  }
+}
+
+/**
+ * Creates a trainable float32 variable from a tensor (the tensor is disposed).
+ *
+ * @internal
+ * @param init Initial value; ownership passes to the variable.
+ * @param name Logical module-path name (made unique).
+ * @returns The variable.
+ */
+export function makeVariable(init: tf.Tensor, name: string): tf.Variable {
+  const v = tf.variable(init, true, uniqueVariableName(name), "float32");
+  init.dispose();
+  return v;
+}
+
+/**
+ * Derives a 31-bit integer seed from a base seed and a label (FNV-1a), so each parameter
+ * of each module gets its own deterministic stream.
+ *
+ * @internal
+ * @param seed Base seed.
+ * @param label What the stream is for (module name, parameter, block).
+ * @returns A non-negative integer seed.
+ */
+export function deriveSeed(seed: number, label: string): number {
+  let h = 0x811c9dc5 ^ (seed >>> 0);
+  const text = `${seed}/${label}`;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h & 0x7fffffff;
+}
+
+/**
+ * Checks that a value is a positive integer.
+ *
+ * @internal
+ * @param what Human name of the value for the message.
+ * @param value The value.
+ */
+export function assertPositiveInt(what: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot create adapter as ${what} must be a positive integer: current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Checks that a value is finite and strictly positive.
+ *
+ * @internal
+ * @param what Human name of the value for the message.
+ * @param value The value.
+ */
+export function assertPositive(what: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot create adapter as ${what} must be finite and > 0: current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Checks a dropout rate is in [0, 1).
+ *
+ * @internal
+ * @param value The rate.
+ */
+export function assertDropout(value: number): void {
+  if (!Number.isFinite(value) || value < 0 || value >= 1) {
+    throw new RangeError(
+      `Cannot create adapter as dropout must be in [0, 1): current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Checks that a seed is a safe integer.
+ *
+ * @internal
+ * @param value The seed.
+ */
+export function assertSeed(value: number): void {
+  if (!Number.isSafeInteger(value)) {
+    throw new TypeError(
+      `Cannot create adapter as seed must be an integer: current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Checks a 2-D input's feature count.
+ *
+ * @internal
+ * @param x Input `[rows, in]`.
+ * @param inFeatures Expected `in`.
+ * @param name Adapter name for the message.
+ */
+export function assertInput(x: tf.Tensor, inFeatures: number, name: string): void {
+  if (x.rank !== 2 || x.shape[1] !== inFeatures) {
+    throw new TypeError(
+      `Cannot apply adapter ${name} as x must have shape [rows, ${inFeatures}]: current shape is [${x.shape}]`,
+    );
+  }
+}
+
+/**
+ * Applies seeded dropout to the adapter input (identity when not training or rate 0).
+ *
+ * @internal
+ * @param x Input `[rows, in]`.
+ * @param rate Dropout rate.
+ * @param training Whether in training mode.
+ * @param seed Seed for this call.
+ * @returns The (possibly) dropped-out input.
+ */
+export function adapterDropout(
+  x: tf.Tensor2D,
+  rate: number,
+  training: boolean,
+  seed: string,
+): tf.Tensor2D {
+  if (!training || rate === 0) return x;
+  return tf.dropout(x, rate, undefined, seed) as tf.Tensor2D;
+}
+
+/**
+ * A pair of EMAs (sensitivity mean Ī and uncertainty Ū).
+ *
+ * @internal
+ */
+export interface Ema {
+  /** Ī. */
+  mean: tf.Tensor;
+  /** Ū. */
+  unc: tf.Tensor;
+}
+
+/**
+ * Updates an (Ī, Ū) pair in place from the instantaneous importance `I` (PEFT order: Ū uses
+ * the updated Ī).
+ *
+ * @internal
+ * @param ema The pair, replaced in place.
+ * @param instant Instantaneous importance.
+ * @param beta1 β1.
+ * @param beta2 β2.
+ */
+export function updateEma(ema: Ema, instant: tf.Tensor, beta1: number, beta2: number): void {
+  const [mean, unc] = tf.tidy(() => {
+    const m = ema.mean.mul(beta1).add(instant.mul(1 - beta1));
+    const u = ema.unc.mul(beta2).add(tf.abs(instant.sub(m)).mul(1 - beta2));
+    return [m, u];
+  });
+  ema.mean.dispose();
+  ema.unc.dispose();
+  ema.mean = mean as tf.Tensor;
+  ema.unc = unc as tf.Tensor;
+}

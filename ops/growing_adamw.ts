@@ -1,0 +1,365 @@
+/**
+ * AdamW (decoupled weight decay) whose state grows with its parameters: one step counter,
+ * bias correction and learning-rate schedule per parameter block (PAPER-NOTES §2).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ParameterBlock, TensorData } from "./adapter.ts";
+
+/** Options of `GrowingAdamW`. */
+export interface GrowingAdamWOptions {
+  /** β1; default 0.9. */
+  readonly beta1?: number;
+  /** β2; default 0.999. */
+  readonly beta2?: number;
+  /** ε added to `√v̂`; default 1e-8 (torch). */
+  readonly epsilon?: number;
+  /** Decoupled weight decay; default 0. */
+  readonly weightDecay?: number;
+  /** Clip gradients to this global L2 norm (torch `clip_grad_norm_`); default none. */
+  readonly clipNorm?: number;
+}
+
+/** What a learning-rate callback sees for one block. */
+export interface BlockStepInfo {
+  /** Block key. */
+  readonly key: string;
+  /** The block's own step for this update, 1-based (used for bias correction). */
+  readonly blockStep: number;
+  /** Global optimizer step for this update, 1-based. */
+  readonly globalStep: number;
+  /** Global step at which the block was added (0 for blocks present from the start). */
+  readonly birthStep: number;
+}
+
+/** Serialisable optimizer state of one block. */
+export interface BlockStateData {
+  /** Updates applied to the block so far. */
+  readonly step: number;
+  /** Global step at which it was added. */
+  readonly birthStep: number;
+  /** First moments, one per variable in block order. */
+  readonly m: readonly TensorData[];
+  /** Second moments, one per variable in block order. */
+  readonly v: readonly TensorData[];
+}
+
+interface BlockState {
+  readonly key: string;
+  readonly variables: readonly tf.Variable[];
+  birthStep: number;
+  step: number;
+  m: tf.Tensor[];
+  v: tf.Tensor[];
+}
+
+function checkNumber(what: string, value: number, lo: number, hiOpen: number): void {
+  if (!Number.isFinite(value) || value < lo || value >= hiOpen) {
+    throw new RangeError(
+      `Cannot create optimizer as ${what} must be in [${lo}, ${hiOpen}): current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Global L2 norm of a set of gradients.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * import { globalNorm } from "./growing_adamw.ts";
+ *
+ * const n = globalNorm([tf.tensor([3]), tf.tensor([4])]);
+ * assert.equal((await n.data())[0], 5);
+ * ```
+ *
+ * @param grads Gradients.
+ * @returns A scalar owned by the caller.
+ */
+export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
+  if (grads.length === 0) return tf.scalar(0);
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/**
+ * AdamW over an explicit list of parameter blocks. Each block has its own moments (zero at
+ * creation), its own step counter for bias correction and its own learning rate (callback), so
+ * a block appended by growth starts fresh while old blocks' state is untouched. Only variables of
+ * registered blocks are ever updated: base weights are never registered.
+ *
+ * Per variable with gradient `g` (block step `t`, learning rate `lr`), as torch AdamW:
+ * `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
+ * `p ← p·(1 − lr·wd) − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)`.
+ *
+ * @example One step on a 1-element parameter
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * import { GrowingAdamW } from "./growing_adamw.ts";
+ *
+ * const p = tf.variable(tf.tensor([1]), true, "ex.adamw.p");
+ * const opt = new GrowingAdamW();
+ * opt.addBlock({ key: "b0", variables: [p] });
+ * opt.step({ "ex.adamw.p": tf.tensor([0.5]) }, 0.1);
+ * // first step: m̂/√v̂ = sign(g) = 1, so p = 1 − 0.1 (up to ε)
+ * assert.ok(Math.abs((await p.data())[0]! - 0.9) < 1e-6);
+ * opt.dispose();
+ * p.dispose();
+ * ```
+ */
+export class GrowingAdamW {
+  /** β1. */
+  readonly beta1: number;
+  /** β2. */
+  readonly beta2: number;
+  /** ε. */
+  readonly epsilon: number;
+  /** Weight decay. */
+  readonly weightDecay: number;
+  /** Global-norm clip, or `undefined`. */
+  readonly clipNorm: number | undefined;
+  #blocks = new Map<string, BlockState>();
+  #owner = new Map<string, string>(); // variable name → block key
+  #globalStep = 0;
+
+  /**
+   * Creates an optimizer with no blocks.
+   *
+   * @param options Hyper-parameters.
+   */
+  constructor(options: GrowingAdamWOptions = {}) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    checkNumber("beta1", this.beta1, 0, 1);
+    checkNumber("beta2", this.beta2, 0, 1);
+    checkNumber("epsilon", this.epsilon, 0, Infinity);
+    checkNumber("weightDecay", this.weightDecay, 0, Infinity);
+    if (options.clipNorm !== undefined) {
+      if (!(Number.isFinite(options.clipNorm) && options.clipNorm > 0)) {
+        throw new RangeError(
+          `Cannot create optimizer as clipNorm must be finite and > 0: current value is ${options.clipNorm}`,
+        );
+      }
+    }
+    this.clipNorm = options.clipNorm;
+  }
+
+  /** Number of `step` calls so far. */
+  get globalStep(): number {
+    return this.#globalStep;
+  }
+
+  /** Keys of the registered blocks, in registration order. */
+  get blockKeys(): string[] {
+    return [...this.#blocks.keys()];
+  }
+
+  /**
+   * Registers a block with zero moments and its own step counter.
+   *
+   * @param block The block (from an adapter's `parameterBlocks()` or `grow()`, or a head).
+   * @param birthStep Global step at which it appears; default the current global step.
+   */
+  addBlock(block: ParameterBlock, birthStep: number = this.#globalStep): void {
+    if (this.#blocks.has(block.key)) {
+      throw new TypeError(
+        `Cannot add optimizer block as key must be unique: current value is ${block.key}`,
+      );
+    }
+    for (const v of block.variables) {
+      const owner = this.#owner.get(v.name);
+      if (owner !== undefined) {
+        throw new TypeError(
+          `Cannot add optimizer block ${block.key} as variable ${v.name} must not be in another block: current owner is ${owner}`,
+        );
+      }
+    }
+    for (const v of block.variables) this.#owner.set(v.name, block.key);
+    this.#blocks.set(block.key, {
+      key: block.key,
+      variables: [...block.variables],
+      birthStep,
+      step: 0,
+      m: block.variables.map((v) => tf.zerosLike(v)),
+      v: block.variables.map((v) => tf.zerosLike(v)),
+    });
+  }
+
+  /**
+   * Registers every block not yet known (e.g. after a growth event).
+   *
+   * @param blocks Blocks, e.g. `adapters.flatMap((a) => a.parameterBlocks())`.
+   * @param birthStep Global step at which new ones appear; default the current global step.
+   * @returns The number of blocks added.
+   */
+  syncBlocks(blocks: readonly ParameterBlock[], birthStep: number = this.#globalStep): number {
+    let added = 0;
+    for (const b of blocks) {
+      if (!this.#blocks.has(b.key)) {
+        this.addBlock(b, birthStep);
+        added++;
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Removes a block and disposes its state (not its variables).
+   *
+   * @param key Block key.
+   */
+  removeBlock(key: string): void {
+    const b = this.#blocks.get(key);
+    if (b === undefined) return;
+    for (const v of b.variables) this.#owner.delete(v.name);
+    tf.dispose([...b.m, ...b.v]);
+    this.#blocks.delete(key);
+  }
+
+  /**
+   * Applies one AdamW update. Gradients for variables not in any block are rejected (base weights
+   * are never trainable). Blocks without any gradient are skipped and keep their step counter.
+   *
+   * @param grads Variable name → gradient (as `tf.variableGrads` returns); not disposed here.
+   * @param learningRate A number, or a callback giving each block its rate (e.g. base rate times
+   * the per-block multiplier from `core/`).
+   */
+  step(grads: tf.NamedTensorMap, learningRate: number | ((block: BlockStepInfo) => number)): void {
+    for (const name of Object.keys(grads)) {
+      if (!this.#owner.has(name)) {
+        throw new TypeError(
+          `Cannot apply gradient as variable ${name} must belong to a registered block: current blocks are ${
+            this.blockKeys.join(", ")
+          }`,
+        );
+      }
+    }
+    this.#globalStep++;
+    const globalStep = this.#globalStep;
+    const clip = this.clipNorm;
+    const clipFactor: tf.Scalar | null = clip === undefined ? null : tf.tidy(() => {
+      const norm = globalNorm(Object.values(grads));
+      return tf.minimum(tf.scalar(1), tf.div(clip, norm.add(1e-6))) as tf.Scalar;
+    });
+    const { beta1, beta2, epsilon, weightDecay } = this;
+    for (const block of this.#blocks.values()) {
+      const has = block.variables.map((v) => grads[v.name] !== undefined);
+      if (!has.some(Boolean)) continue;
+      block.step++;
+      const t = block.step;
+      const lr = typeof learningRate === "number" ? learningRate : learningRate({
+        key: block.key,
+        blockStep: t,
+        globalStep,
+        birthStep: block.birthStep,
+      });
+      if (!Number.isFinite(lr) || lr < 0) {
+        throw new RangeError(
+          `Cannot apply gradient to block ${block.key} as learning rate must be finite and >= 0: current value is ${lr}`,
+        );
+      }
+      const bc1 = 1 - Math.pow(beta1, t);
+      const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
+      const stepSize = lr / bc1;
+      block.variables.forEach((p, i) => {
+        const g0 = grads[p.name];
+        if (g0 === undefined) return;
+        const [m, v] = tf.tidy(() => {
+          const g = clipFactor === null ? g0 : g0.mul(clipFactor);
+          const m1 = block.m[i]!.mul(beta1).add(g.mul(1 - beta1));
+          const v1 = block.v[i]!.mul(beta2).add(g.square().mul(1 - beta2));
+          const denom = v1.sqrt().div(bc2Sqrt).add(epsilon);
+          const decayed = weightDecay === 0 ? p : p.mul(1 - lr * weightDecay);
+          p.assign(decayed.sub(m1.div(denom).mul(stepSize)));
+          return [m1, v1];
+        });
+        block.m[i]!.dispose();
+        block.v[i]!.dispose();
+        block.m[i] = m as tf.Tensor;
+        block.v[i] = v as tf.Tensor;
+      });
+    }
+    clipFactor?.dispose();
+  }
+
+  /**
+   * Reads one block's state (moments as plain data).
+   *
+   * @param key Block key.
+   * @returns The state.
+   */
+  async blockState(key: string): Promise<BlockStateData> {
+    const b = this.#blocks.get(key);
+    if (b === undefined) {
+      throw new RangeError(
+        `Cannot read optimizer block as key must be registered: current value is ${key}`,
+      );
+    }
+    const read = async (ts: readonly tf.Tensor[]): Promise<TensorData[]> => {
+      const out: TensorData[] = [];
+      for (const t of ts) out.push({ shape: [...t.shape], data: new Float32Array(await t.data()) });
+      return out;
+    };
+    return { step: b.step, birthStep: b.birthStep, m: await read(b.m), v: await read(b.v) };
+  }
+
+  /**
+   * Reads the whole state for a checkpoint.
+   *
+   * @returns Global step and block key → state.
+   */
+  async snapshot(): Promise<{ globalStep: number; blocks: Record<string, BlockStateData> }> {
+    const blocks: Record<string, BlockStateData> = {};
+    for (const key of this.#blocks.keys()) blocks[key] = await this.blockState(key);
+    return { globalStep: this.#globalStep, blocks };
+  }
+
+  /**
+   * Restores the state of blocks already registered (register them first, in the same shapes).
+   *
+   * @param state A value from `snapshot()`.
+   */
+  restore(state: { globalStep: number; blocks: Readonly<Record<string, BlockStateData>> }): void {
+    for (const [key, data] of Object.entries(state.blocks)) {
+      const b = this.#blocks.get(key);
+      if (b === undefined) {
+        throw new RangeError(
+          `Cannot restore optimizer block as key must be registered: current value is ${key}`,
+        );
+      }
+      const load = (ds: readonly TensorData[], old: tf.Tensor[]): tf.Tensor[] => {
+        if (ds.length !== old.length) {
+          throw new TypeError(
+            `Cannot restore optimizer block ${key} as it must have ${old.length} moments: current count is ${ds.length}`,
+          );
+        }
+        return ds.map((d, i) => {
+          const o = old[i] as tf.Tensor;
+          if (d.shape.length !== o.shape.length || d.shape.some((x, j) => x !== o.shape[j])) {
+            throw new TypeError(
+              `Cannot restore optimizer block ${key} as moment ${i} must have shape [${o.shape}]: current shape is [${d.shape}]`,
+            );
+          }
+          return tf.tensor(d.data, [...d.shape], "float32");
+        });
+      };
+      const m = load(data.m, b.m);
+      const v = load(data.v, b.v);
+      tf.dispose([...b.m, ...b.v]);
+      b.m = m;
+      b.v = v;
+      b.step = data.step;
+      b.birthStep = data.birthStep;
+    }
+    this.#globalStep = state.globalStep;
+  }
+
+  /** Disposes all optimizer state (never the variables). */
+  dispose(): void {
+    for (const key of [...this.#blocks.keys()]) this.removeBlock(key);
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * Plain LoRA (and rsLoRA): `ΔW = s·B·A`, `s = alpha/r` or `alpha/√r` (PAPER-NOTES §6).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Adapter, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
+import {
+  adapterDropout,
+  assertDropout,
+  assertInput,
+  assertPositive,
+  assertPositiveInt,
+  assertSeed,
+  deriveSeed,
+  makeVariable,
+} from "./_internal.ts";
+import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
+
+/** Options of a LoRA adapter. */
+export interface LoraOptions {
+  /** Module path. */
+  readonly name: string;
+  /** Input features `n`. */
+  readonly inFeatures: number;
+  /** Output features `d`. */
+  readonly outFeatures: number;
+  /** Seed of the init and of dropout. */
+  readonly seed: number;
+  /** Fixed rank `r`; default 8. */
+  readonly rank?: number;
+  /** `alpha`; default 16. */
+  readonly alpha?: number;
+  /** Dropout on the adapter input; default 0. */
+  readonly dropout?: number;
+  /** rsLoRA scale `alpha/√r` instead of `alpha/r`; default false. */
+  readonly useRsLora?: boolean;
+}
+
+/**
+ * A fixed-rank LoRA adapter: `A [r,n]` kaiming-uniform `U(±1/√n)`, `B [d,r] = 0`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * import { LoraAdapter } from "./lora.ts";
+ *
+ * const ad = new LoraAdapter({ name: "ex.lora", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
+ * assert.equal(ad.scale, 8); // 16 / 2
+ * const y = ad.delta(tf.ones([2, 4]), false);
+ * assert.deepEqual(y.shape, [2, 3]);
+ * y.dispose();
+ * ad.dispose();
+ * ```
+ */
+export class LoraAdapter implements Adapter {
+  /** Method name. */
+  readonly method = "lora" as const;
+  /** Module path. */
+  readonly name: string;
+  /** Input features. */
+  readonly inFeatures: number;
+  /** Output features. */
+  readonly outFeatures: number;
+  /** Rank. */
+  readonly rank: number;
+  /** Scale `alpha/r` (or `alpha/√r`). */
+  readonly scale: number;
+  /** Dropout rate. */
+  readonly dropout: number;
+  #seed: number;
+  #a: tf.Variable;
+  #b: tf.Variable;
+  #dropoutCalls = 0;
+
+  /**
+   * Creates the adapter.
+   *
+   * @param options Adapter options.
+   */
+  constructor(options: LoraOptions) {
+    assertPositiveInt("inFeatures", options.inFeatures);
+    assertPositiveInt("outFeatures", options.outFeatures);
+    assertSeed(options.seed);
+    const rank = options.rank ?? 8;
+    assertPositiveInt("rank", rank);
+    const alpha = options.alpha ?? 16;
+    assertPositive("alpha", alpha);
+    const dropout = options.dropout ?? 0;
+    assertDropout(dropout);
+    this.name = options.name;
+    this.inFeatures = options.inFeatures;
+    this.outFeatures = options.outFeatures;
+    this.rank = rank;
+    this.dropout = dropout;
+    this.scale = options.useRsLora === true ? alpha / Math.sqrt(rank) : alpha / rank;
+    this.#seed = options.seed;
+    const bound = 1 / Math.sqrt(options.inFeatures);
+    this.#a = makeVariable(
+      tf.randomUniform(
+        [rank, options.inFeatures],
+        -bound,
+        bound,
+        "float32",
+        deriveSeed(options.seed, `${this.name}/A/0`),
+      ),
+      `${this.name}.lora_A`,
+    );
+    this.#b = makeVariable(tf.zeros([options.outFeatures, rank]), `${this.name}.lora_B`);
+  }
+
+  /**
+   * The adapter path `((x·Aᵀ)·s)·Bᵀ`, dropout on `x` when training.
+   *
+   * @param x Input `[rows, in]`.
+   * @param training Apply dropout.
+   * @returns `[rows, out]`.
+   */
+  delta(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+    assertInput(x, this.inFeatures, this.name);
+    const seed = `${this.#seed}/${this.name}/dropout/${this.#dropoutCalls}`;
+    if (training && this.dropout > 0) this.#dropoutCalls++;
+    return tf.tidy(() => {
+      const xd = adapterDropout(x, this.dropout, training, seed);
+      const h = tf.matMul(xd, this.#a, false, true).mul(this.scale);
+      return tf.matMul(h, this.#b, false, true);
+    });
+  }
+
+  /**
+   * `ΔW = s·B·A` `[out, in]`.
+   *
+   * @returns A new tensor.
+   */
+  deltaWeight(): tf.Tensor2D {
+    return tf.tidy(() => tf.matMul(this.#b, this.#a).mul(this.scale));
+  }
+
+  /**
+   * PEFT factors: `lora_A = A`, `lora_B = s·B`.
+   *
+   * @returns New tensors.
+   */
+  peftFactors(): { loraA: tf.Tensor2D; loraB: tf.Tensor2D } {
+    return tf.tidy(() => ({
+      loraA: this.#a.clone() as tf.Tensor2D,
+      loraB: this.#b.mul(this.scale) as tf.Tensor2D,
+    }));
+  }
+
+  /**
+   * `A` and `B` for the orthogonality penalty.
+   *
+   * @returns The variables as tensors.
+   */
+  orthogonalityFactors(): { a: tf.Tensor2D; b: tf.Tensor2D } {
+    return { a: this.#a as tf.Tensor2D, b: this.#b as tf.Tensor2D };
+  }
+
+  /**
+   * Trainable variables `[A, B]`.
+   *
+   * @returns The variables.
+   */
+  trainableVariables(): tf.Variable[] {
+    return [this.#a, this.#b];
+  }
+
+  /**
+   * A single parameter block.
+   *
+   * @returns The block.
+   */
+  parameterBlocks(): ParameterBlock[] {
+    return [{ key: `${this.name}.block0`, variables: [this.#a, this.#b] }];
+  }
+
+  /**
+   * Reads the tensors.
+   *
+   * @returns The snapshot.
+   */
+  async snapshot(): Promise<AdapterSnapshot> {
+    return {
+      method: this.method,
+      name: this.name,
+      blockRanks: [this.rank],
+      scalars: { dropoutCalls: this.#dropoutCalls },
+      tensors: await readTensors({ lora_A: this.#a, lora_B: this.#b }),
+    };
+  }
+
+  /**
+   * Restores tensors of the same shapes.
+   *
+   * @param snapshot A LoRA snapshot of this module.
+   */
+  restore(snapshot: AdapterSnapshot): void {
+    checkSnapshot(snapshot, this.method, this.name);
+    assignFrom(snapshot, "lora_A", this.#a);
+    assignFrom(snapshot, "lora_B", this.#b);
+    this.#dropoutCalls = snapshot.scalars["dropoutCalls"] ?? 0;
+  }
+
+  /** Disposes the variables. */
+  dispose(): void {
+    this.#a.dispose();
+    this.#b.dispose();
+  }
+}
+
+/**
+ * Re-imports exported PEFT factors as a plain LoRA adapter with `alpha = r` (scaling 1), so
+ * `delta(x) = x·lora_Aᵀ·lora_Bᵀ`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * import { loraFromPeft } from "./lora.ts";
+ *
+ * const ad = loraFromPeft("ex.peft", tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]]));
+ * const y = ad.delta(tf.tensor2d([[1, 1]]), false);
+ * assert.deepEqual(Array.from(await y.data()), [9, 12]);
+ * ad.dispose();
+ * ```
+ *
+ * @param name Module path.
+ * @param loraA `[r, in]`.
+ * @param loraB `[out, r]` with the scale folded in.
+ * @returns A LoRA adapter holding copies of the factors.
+ */
+export function loraFromPeft(name: string, loraA: tf.Tensor2D, loraB: tf.Tensor2D): LoraAdapter {
+  const [rank, inFeatures] = loraA.shape;
+  const [outFeatures, rankB] = loraB.shape;
+  if (rank !== rankB) {
+    throw new TypeError(
+      `Cannot import PEFT LoRA ${name} as lora_B must have ${rank} columns: current shape is [${loraB.shape}]`,
+    );
+  }
+  const ad = new LoraAdapter({ name, inFeatures, outFeatures, seed: 0, rank, alpha: rank });
+  const [a, b] = ad.trainableVariables() as [tf.Variable, tf.Variable];
+  a.assign(loraA);
+  b.assign(loraB);
+  return ad;
+}
