@@ -160,5 +160,5 @@ export function relativeShift(x: tf.Tensor4D): tf.Tensor4D {
     const cut = tf.slice(flat, [0, 0, s - 1], [b, h, s * (2 * s - 2)]);
     const rows = tf.reshape(cut, [b, h, s, 2 * s - 2]);
     return tf.slice(rows, [0, 0, 0, 0], [b, h, s, s]);
-  });
+  }) as tf.Tensor4D;
 }
