@@ -1,0 +1,1189 @@
+/**
+ * The training options: one typed schema for every flag of `deno task train`, with defaults,
+ * validation and the grouped `--help` text generated from the same table, so help and parsing
+ * never drift apart.
+ *
+ * Defaults (no `--preset`) are the paper's RTE row of PAPER-NOTES §9 (RTE is the smallest GLUE
+ * task and the one the examples use); `--preset paper` replaces them with the row of the chosen
+ * task (see `presets.ts`), and flags given explicitly always win.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { applyPreset } from "./presets.ts";
+
+/** A fine-tuning task: the eight GLUE tasks of Table I and SQuAD 2.0. */
+export type TrainTask =
+  | "mnli"
+  | "sst2"
+  | "cola"
+  | "qqp"
+  | "qnli"
+  | "rte"
+  | "mrpc"
+  | "stsb"
+  | "squad2";
+
+/** The adapter method: TriAdaptLoRA or one of its baselines (PAPER-NOTES §6). */
+export type TrainMethod = "triadapt" | "lora" | "adalora" | "increlora";
+
+/** How many matrices grow per TriAdaptLoRA allocation event (PAPER-NOTES §4). */
+export type ThresholdMode = "linear" | "nonlinear" | "fixed";
+
+/** Rounding of the per-event count k: `floor` as coded, `ceil` as printed (PAPER-NOTES §4). */
+export type Rounding = "floor" | "ceil";
+
+/** Importance normalisation N(r) of eq. 11: `r`, `sqrt` (√r) or `none` (1). */
+export type Normalisation = "r" | "sqrt" | "none";
+
+/** Initialisation of grown entries: `paper` (random B columns) or `preserving` [ours]. */
+export type GrowthInit = "paper" | "preserving";
+
+/** The tfjs backend to train on. */
+export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
+
+/** A named set of hyper-parameters: `paper` is PAPER-NOTES §9, `none` the schema defaults. */
+export type PresetName = "paper" | "none";
+
+/** The task names accepted by `--task`, in Table I order. */
+export const TRAIN_TASKS: readonly TrainTask[] = Object.freeze([
+  "mnli",
+  "sst2",
+  "cola",
+  "qqp",
+  "qnli",
+  "rte",
+  "mrpc",
+  "stsb",
+  "squad2",
+]);
+
+/** The methods accepted by `--method`. */
+export const TRAIN_METHODS: readonly TrainMethod[] = Object.freeze([
+  "triadapt",
+  "lora",
+  "adalora",
+  "increlora",
+]);
+
+/**
+ * Every numeric or categorical hyper-parameter a preset may set. Symbols in brackets are the
+ * paper's; the reference harness's flag name follows where it differs.
+ */
+export interface HyperParams {
+  /** TriAdaptLoRA threshold schedule (linear k = R·α, nonlinear k = R^α, fixed k = topH). */
+  readonly threshold: ThresholdMode;
+  /** Training epochs; the total step count T is epochs × steps per epoch unless maxSteps is set. */
+  readonly epochs: number;
+  /** Examples per optimizer step. */
+  readonly batchSize: number;
+  /** Peak learning rate of AdamW (after warm-up, decays linearly to 0 at T). */
+  readonly lr: number;
+  /** Decoupled AdamW weight decay. */
+  readonly weightDecay: number;
+  /** AdamW β1. */
+  readonly adamBeta1: number;
+  /** AdamW β2. */
+  readonly adamBeta2: number;
+  /** AdamW ε. */
+  readonly adamEpsilon: number;
+  /** Linear learning-rate warm-up steps (`warmup_steps`). */
+  readonly warmupSteps: number;
+  /** Global gradient-norm clipping (`max_grad_norm`); 0 disables it. */
+  readonly clipNorm: number;
+  /** Adapter scale numerator α (`lora_alpha`): s(r) = α / (r + 1e-5). */
+  readonly alpha: number;
+  /** Dropout on the adapter input path only (`lora_dropout`). */
+  readonly dropout: number;
+  /** Maximum tokens per (pair of) sequence(s) (`max_seq_length`). */
+  readonly maxLength: number;
+  /** Weight of the orthogonality penalty of eq. 10 (`reg_orth_coef`). */
+  readonly orthRegWeight: number;
+  /** Average rank the budget allows per matrix, r_ref (`target_rank`); LoRA's fixed rank. */
+  readonly refRank: number;
+  /** Starting rank of TriAdaptLoRA and IncreLoRA matrices (`lora_r`). */
+  readonly initRank: number;
+  /** Rank added to a matrix each time it grows, Δr (`incre_rank_num`). */
+  readonly deltaRank: number;
+  /** Steps before the first allocation event, t0 (`init_warmup`). */
+  readonly initWarmup: number;
+  /** Steps between allocation events (`incre_interval`). */
+  readonly interval: number;
+  /** Rounding of k. */
+  readonly rounding: Rounding;
+  /** Let an event spend more than the remaining budget, as the reference code can. */
+  readonly allowOvershoot: boolean;
+  /** Importance normalisation N(r). */
+  readonly normalisation: Normalisation;
+  /** Initialisation of grown entries. */
+  readonly growthInit: GrowthInit;
+  /** Matrices grown per event for IncreLoRA and TriAdaptLoRA fixed-k (`top_h`). */
+  readonly topH: number;
+  /** AdaLoRA: steps at the initial budget (`init_warmup`, tinit). */
+  readonly tinit: number;
+  /** AdaLoRA: final steps at the target budget (`final_warmup`, tfinal). */
+  readonly tfinal: number;
+  /** AdaLoRA: steps between masking events (`mask_interval`, ΔT). */
+  readonly deltaT: number;
+  /** AdaLoRA: initial rank of every matrix (`lora_r`). */
+  readonly adaloraInitRank: number;
+  /** AdaLoRA / IncreLoRA: EMA coefficient of the sensitivity Ī. */
+  readonly beta1: number;
+  /** AdaLoRA / IncreLoRA: EMA coefficient of the uncertainty Ū. */
+  readonly beta2: number;
+}
+
+/** The resolved, validated options of one training command. */
+export interface TrainOptions extends HyperParams {
+  /** Hugging Face model folder (config.json, weights, spm.model). */
+  readonly model: string;
+  /** The task to fine-tune on. */
+  readonly task: TrainTask;
+  /** GLUE task folder or file (TSV, parquet, JSONL), or the SQuAD 2.0 folder/file. */
+  readonly data: string;
+  /** The adapter method. */
+  readonly method: TrainMethod;
+  /** The preset that was applied under the explicit flags. */
+  readonly preset: PresetName;
+  /** The seeds to run, in order (one run per seed); `seed` is the first. */
+  readonly seeds: readonly number[];
+  /** The first (or only) seed. */
+  readonly seed: number;
+  /** The tfjs backend. */
+  readonly backend: TrainBackend;
+  /** The run folder; absent: the CLI picks `runs/<task>-<method>-<timestamp>`. */
+  readonly out?: string;
+  /** A run folder to resume from its latest checkpoint. */
+  readonly resume?: string;
+  /** Stop after this many optimizer steps; it then also is T for every schedule. */
+  readonly maxSteps?: number;
+  /** Evaluate every N steps; absent: at the end of every epoch. */
+  readonly evalEvery?: number;
+  /** Log a metrics line every N steps. */
+  readonly logEvery: number;
+  /** Write a checkpoint every N steps; absent: after every evaluation. */
+  readonly checkpointEvery?: number;
+}
+
+/** The help-text section a flag is listed under. */
+export type FlagGroup = "Run" | "Method" | "Allocation" | "Optimisation" | "Adapter" | "AdaLoRA";
+
+/** The value syntax of a flag. */
+export type FlagKind = "int" | "number" | "string" | "choice" | "boolean" | "intList";
+
+/** One row of the options schema: a field, its flag, type, bounds, default and help. */
+export interface FlagSpec {
+  /** The `TrainOptions` field. */
+  readonly key: keyof TrainOptions;
+  /** The long flag, without the leading `--`. */
+  readonly flag: string;
+  /** The help section. */
+  readonly group: FlagGroup;
+  /** The value syntax. */
+  readonly kind: FlagKind;
+  /** Allowed values of a `choice` flag. */
+  readonly choices?: readonly string[];
+  /** Smallest allowed value (numbers). */
+  readonly min?: number;
+  /** True when `min` itself is not allowed. */
+  readonly minExclusive?: boolean;
+  /** Largest allowed value (numbers). */
+  readonly max?: number;
+  /** True when `max` itself is not allowed. */
+  readonly maxExclusive?: boolean;
+  /** The default; absent for required flags and for optional flags with no value. */
+  readonly default?: number | string | boolean;
+  /** True when the flag must be given. */
+  readonly required?: boolean;
+  /** Placeholder shown in help, e.g. `<path>`. */
+  readonly valueName?: string;
+  /** One-sentence help. */
+  readonly description: string;
+}
+
+const INT_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The schema: one row per `TrainOptions` field, in help order. Defaults of the hyper-parameters
+ * are the paper's RTE row (PAPER-NOTES §9) with r_ref 8 and batch 32.
+ */
+export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze([
+  // Run
+  {
+    key: "model",
+    flag: "model",
+    group: "Run",
+    kind: "string",
+    required: true,
+    valueName: "<folder>",
+    description: "Hugging Face DeBERTa-v3 folder (config.json, weights, spm.model)",
+  },
+  {
+    key: "task",
+    flag: "task",
+    group: "Run",
+    kind: "choice",
+    choices: TRAIN_TASKS,
+    required: true,
+    description: "Task to fine-tune on (SST-2, STS-B, squad_v2 spellings are accepted)",
+  },
+  {
+    key: "data",
+    flag: "data",
+    group: "Run",
+    kind: "string",
+    required: true,
+    valueName: "<path>",
+    description: "GLUE task folder or file (.tsv, .parquet, .jsonl), or the SQuAD 2.0 folder/file",
+  },
+  {
+    key: "preset",
+    flag: "preset",
+    group: "Run",
+    kind: "choice",
+    choices: ["paper", "none"],
+    default: "none",
+    description: "paper: the paper's hyper-parameters for the task and method; explicit flags win",
+  },
+  {
+    key: "seed",
+    flag: "seed",
+    group: "Run",
+    kind: "int",
+    min: 0,
+    max: 4294967295,
+    default: 0,
+    valueName: "<n>",
+    description: "Seed of every random draw (initialisation, dropout, shuffling)",
+  },
+  {
+    key: "seeds",
+    flag: "seeds",
+    group: "Run",
+    kind: "intList",
+    min: 0,
+    max: 4294967295,
+    valueName: "<a,b,…>",
+    description: "Run once per seed and write a mean ± std summary (instead of --seed)",
+  },
+  {
+    key: "backend",
+    flag: "backend",
+    group: "Run",
+    kind: "choice",
+    choices: ["wasm", "cpu", "tensorflow", "tensorflow-gpu"],
+    default: "wasm",
+    description: "TensorFlow.js backend",
+  },
+  {
+    key: "out",
+    flag: "out",
+    group: "Run",
+    kind: "string",
+    valueName: "<dir>",
+    description: "Run folder (default: runs/<task>-<method>-<timestamp>)",
+  },
+  {
+    key: "resume",
+    flag: "resume",
+    group: "Run",
+    kind: "string",
+    valueName: "<run dir>",
+    description: "Continue a run folder from its latest complete checkpoint",
+  },
+  {
+    key: "maxSteps",
+    flag: "max-steps",
+    group: "Run",
+    kind: "int",
+    min: 1,
+    max: INT_MAX,
+    valueName: "<n>",
+    description: "Stop after N optimizer steps; N is then the T of every schedule",
+  },
+  {
+    key: "evalEvery",
+    flag: "eval-every",
+    group: "Run",
+    kind: "int",
+    min: 1,
+    max: INT_MAX,
+    valueName: "<n>",
+    description: "Evaluate every N steps (default: at the end of each epoch)",
+  },
+  {
+    key: "logEvery",
+    flag: "log-every",
+    group: "Run",
+    kind: "int",
+    min: 1,
+    max: INT_MAX,
+    default: 10,
+    valueName: "<n>",
+    description: "Append a metrics.jsonl line every N steps",
+  },
+  {
+    key: "checkpointEvery",
+    flag: "checkpoint-every",
+    group: "Run",
+    kind: "int",
+    min: 1,
+    max: INT_MAX,
+    valueName: "<n>",
+    description: "Checkpoint every N steps (default: after every evaluation)",
+  },
+  // Method
+  {
+    key: "method",
+    flag: "method",
+    group: "Method",
+    kind: "choice",
+    choices: TRAIN_METHODS,
+    default: "triadapt",
+    description: "Adapter method: TriAdaptLoRA or a baseline with the same budget",
+  },
+  {
+    key: "threshold",
+    flag: "threshold",
+    group: "Method",
+    kind: "choice",
+    choices: ["linear", "nonlinear", "fixed"],
+    default: "linear",
+    description: "TriAdaptLoRA matrices per event: k = R·α, k = R^α, or k = --top-h",
+  },
+  {
+    key: "refRank",
+    flag: "ref-rank",
+    group: "Method",
+    kind: "int",
+    min: 1,
+    max: 4096,
+    default: 8,
+    valueName: "<r>",
+    description: "r_ref: average rank the budget allows per matrix (LoRA: its fixed rank)",
+  },
+  {
+    key: "initRank",
+    flag: "init-rank",
+    group: "Method",
+    kind: "int",
+    min: 1,
+    max: 4096,
+    default: 1,
+    valueName: "<r>",
+    description: "Starting rank of TriAdaptLoRA and IncreLoRA matrices",
+  },
+  {
+    key: "alpha",
+    flag: "alpha",
+    group: "Adapter",
+    kind: "number",
+    min: 0,
+    minExclusive: true,
+    default: 32,
+    valueName: "<a>",
+    description: "lora_alpha: adapter scale s(r) = alpha / (r + 1e-5)",
+  },
+  {
+    key: "dropout",
+    flag: "dropout",
+    group: "Adapter",
+    kind: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    default: 0,
+    valueName: "<p>",
+    description: "lora_dropout on the adapter input path (paper 'default' = harness default 0)",
+  },
+  {
+    key: "maxLength",
+    flag: "max-length",
+    group: "Adapter",
+    kind: "int",
+    min: 8,
+    max: 512,
+    default: 320,
+    valueName: "<n>",
+    description: "Maximum tokens per example (pair), at most the model's 512 positions",
+  },
+  {
+    key: "orthRegWeight",
+    flag: "orth-reg-weight",
+    group: "Adapter",
+    kind: "number",
+    min: 0,
+    default: 0.3,
+    valueName: "<w>",
+    description: "Weight of the orthogonality penalty (eq. 10; not used by LoRA)",
+  },
+  {
+    key: "growthInit",
+    flag: "growth-init",
+    group: "Adapter",
+    kind: "choice",
+    choices: ["paper", "preserving"],
+    default: "paper",
+    description: "New entries random as in the paper, or output-preserving [ours]",
+  },
+  // Allocation
+  {
+    key: "deltaRank",
+    flag: "delta-rank",
+    group: "Allocation",
+    kind: "int",
+    min: 1,
+    max: 4096,
+    default: 4,
+    valueName: "<Δr>",
+    description: "Rank added to a matrix each time it grows",
+  },
+  {
+    key: "initWarmup",
+    flag: "init-warmup",
+    group: "Allocation",
+    kind: "int",
+    min: 0,
+    max: INT_MAX,
+    default: 100,
+    valueName: "<t0>",
+    description: "Steps before the first allocation event",
+  },
+  {
+    key: "interval",
+    flag: "interval",
+    group: "Allocation",
+    kind: "int",
+    min: 1,
+    max: INT_MAX,
+    default: 100,
+    valueName: "<n>",
+    description: "Steps between allocation events",
+  },
+  {
+    key: "topH",
+    flag: "top-h",
+    group: "Allocation",
+    kind: "int",
+    min: 1,
+    max: 4096,
+    default: 9,
+    valueName: "<k>",
+    description: "Matrices grown per event by IncreLoRA and by --threshold fixed",
+  },
+  {
+    key: "rounding",
+    flag: "rounding",
+    group: "Allocation",
+    kind: "choice",
+    choices: ["floor", "ceil"],
+    default: "floor",
+    description: "Rounding of k: floor as coded, ceil as printed in the paper",
+  },
+  {
+    key: "normalisation",
+    flag: "normalisation",
+    group: "Allocation",
+    kind: "choice",
+    choices: ["r", "sqrt", "none"],
+    default: "r",
+    description: "Importance normalisation N(r) of eq. 11: r, sqrt(r) or 1",
+  },
+  {
+    key: "allowOvershoot",
+    flag: "allow-overshoot",
+    group: "Allocation",
+    kind: "boolean",
+    default: false,
+    description: "Let an event spend past the budget as the reference code can",
+  },
+  // Optimisation
+  {
+    key: "epochs",
+    flag: "epochs",
+    group: "Optimisation",
+    kind: "int",
+    min: 1,
+    max: 100000,
+    default: 50,
+    valueName: "<n>",
+    description: "Training epochs (T = epochs × steps per epoch)",
+  },
+  {
+    key: "batchSize",
+    flag: "batch-size",
+    group: "Optimisation",
+    kind: "int",
+    min: 1,
+    max: 65536,
+    default: 32,
+    valueName: "<n>",
+    description: "Examples per optimizer step",
+  },
+  {
+    key: "lr",
+    flag: "lr",
+    group: "Optimisation",
+    kind: "number",
+    min: 0,
+    minExclusive: true,
+    max: 1,
+    default: 1.2e-3,
+    valueName: "<lr>",
+    description: "Peak learning rate (linear warm-up, then linear decay to 0)",
+  },
+  {
+    key: "warmupSteps",
+    flag: "warmup-steps",
+    group: "Optimisation",
+    kind: "int",
+    min: 0,
+    max: INT_MAX,
+    default: 100,
+    valueName: "<n>",
+    description: "Linear learning-rate warm-up steps",
+  },
+  {
+    key: "weightDecay",
+    flag: "weight-decay",
+    group: "Optimisation",
+    kind: "number",
+    min: 0,
+    default: 0.01,
+    valueName: "<wd>",
+    description: "Decoupled AdamW weight decay",
+  },
+  {
+    key: "adamBeta1",
+    flag: "adam-beta1",
+    group: "Optimisation",
+    kind: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    default: 0.9,
+    valueName: "<b>",
+    description: "AdamW β1",
+  },
+  {
+    key: "adamBeta2",
+    flag: "adam-beta2",
+    group: "Optimisation",
+    kind: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    default: 0.999,
+    valueName: "<b>",
+    description: "AdamW β2",
+  },
+  {
+    key: "adamEpsilon",
+    flag: "adam-epsilon",
+    group: "Optimisation",
+    kind: "number",
+    min: 0,
+    minExclusive: true,
+    default: 1e-8,
+    valueName: "<eps>",
+    description: "AdamW ε",
+  },
+  {
+    key: "clipNorm",
+    flag: "clip-norm",
+    group: "Optimisation",
+    kind: "number",
+    min: 0,
+    default: 1,
+    valueName: "<n>",
+    description: "Clip the global gradient norm to this value; 0 disables clipping",
+  },
+  // AdaLoRA
+  {
+    key: "tinit",
+    flag: "tinit",
+    group: "AdaLoRA",
+    kind: "int",
+    min: 0,
+    max: INT_MAX,
+    default: 600,
+    valueName: "<n>",
+    description: "AdaLoRA: steps at the initial budget",
+  },
+  {
+    key: "tfinal",
+    flag: "tfinal",
+    group: "AdaLoRA",
+    kind: "int",
+    min: 0,
+    max: INT_MAX,
+    default: 1800,
+    valueName: "<n>",
+    description: "AdaLoRA: final steps at the target budget",
+  },
+  {
+    key: "deltaT",
+    flag: "delta-t",
+    group: "AdaLoRA",
+    kind: "int",
+    min: 1,
+    max: INT_MAX,
+    default: 1,
+    valueName: "<n>",
+    description: "AdaLoRA: steps between masking events",
+  },
+  {
+    key: "adaloraInitRank",
+    flag: "adalora-init-rank",
+    group: "AdaLoRA",
+    kind: "int",
+    min: 1,
+    max: 4096,
+    default: 12,
+    valueName: "<r>",
+    description: "AdaLoRA: initial rank of every matrix (must be ≥ --ref-rank)",
+  },
+  {
+    key: "beta1",
+    flag: "beta1",
+    group: "AdaLoRA",
+    kind: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    default: 0.85,
+    valueName: "<b>",
+    description: "AdaLoRA/IncreLoRA: EMA coefficient of the sensitivity",
+  },
+  {
+    key: "beta2",
+    flag: "beta2",
+    group: "AdaLoRA",
+    kind: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    default: 0.85,
+    valueName: "<b>",
+    description: "AdaLoRA/IncreLoRA: EMA coefficient of the uncertainty",
+  },
+] satisfies FlagSpec[]);
+
+/** The keys of `HyperParams`, i.e. the fields a preset may set. */
+export const HYPERPARAM_KEYS: readonly (keyof HyperParams)[] = Object.freeze([
+  "threshold",
+  "epochs",
+  "batchSize",
+  "lr",
+  "weightDecay",
+  "adamBeta1",
+  "adamBeta2",
+  "adamEpsilon",
+  "warmupSteps",
+  "clipNorm",
+  "alpha",
+  "dropout",
+  "maxLength",
+  "orthRegWeight",
+  "refRank",
+  "initRank",
+  "deltaRank",
+  "initWarmup",
+  "interval",
+  "rounding",
+  "allowOvershoot",
+  "normalisation",
+  "growthInit",
+  "topH",
+  "tinit",
+  "tfinal",
+  "deltaT",
+  "adaloraInitRank",
+  "beta1",
+  "beta2",
+]);
+
+const TASK_ALIASES: Readonly<Record<string, TrainTask>> = Object.freeze({
+  "sst-2": "sst2",
+  "sts-b": "stsb",
+  "squad": "squad2",
+  "squadv2": "squad2",
+  "squad_v2": "squad2",
+  "squad-v2": "squad2",
+  "squad2.0": "squad2",
+});
+
+/**
+ * Maps a task spelling (`RTE`, `SST-2`, `STS-B`, `squad_v2`, …) to its `TrainTask` id.
+ *
+ * @param name The task as the user wrote it (case-insensitive).
+ * @returns The canonical task id.
+ * @throws {RangeError} When the name is no known task.
+ *
+ * @example Canonical names
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normaliseTaskName } from "./hyperparams.ts";
+ *
+ * assert.equal(normaliseTaskName("SST-2"), "sst2");
+ * assert.equal(normaliseTaskName("squad_v2"), "squad2");
+ * assert.throws(() => normaliseTaskName("wnli"), RangeError);
+ * ```
+ */
+export function normaliseTaskName(name: string): TrainTask {
+  const lower = name.trim().toLowerCase();
+  const alias = TASK_ALIASES[lower];
+  if (alias !== undefined) return alias;
+  if ((TRAIN_TASKS as readonly string[]).includes(lower)) return lower as TrainTask;
+  throw new RangeError(
+    `Cannot use --task as it must be one of ${TRAIN_TASKS.join(", ")}: current value is ${
+      JSON.stringify(name)
+    }`,
+  );
+}
+
+/**
+ * The schema defaults of every hyper-parameter (the paper's RTE row, PAPER-NOTES §9).
+ *
+ * @returns A frozen `HyperParams` record.
+ *
+ * @example Defaults
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ *
+ * const defaults = defaultHyperParams();
+ * assert.equal(defaults.refRank, 8);
+ * assert.equal(defaults.threshold, "linear");
+ * ```
+ */
+export function defaultHyperParams(): HyperParams {
+  const out: Record<string, unknown> = {};
+  for (const key of HYPERPARAM_KEYS) out[key] = specFor(key).default;
+  return Object.freeze(out) as unknown as HyperParams;
+}
+
+function specFor(key: keyof TrainOptions): FlagSpec {
+  const spec = FLAG_SPECS.find((s) => s.key === key);
+  if (spec === undefined) throw new TypeError(`Cannot find the schema row of ${key}`);
+  return spec;
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return value.map(show).join(",");
+  return String(value);
+}
+
+function rangeText(spec: FlagSpec): string {
+  const parts: string[] = [];
+  if (spec.min !== undefined) parts.push(`${spec.minExclusive ? ">" : ">="} ${spec.min}`);
+  if (spec.max !== undefined && spec.max !== INT_MAX) {
+    parts.push(`${spec.maxExclusive ? "<" : "<="} ${spec.max}`);
+  }
+  return parts.join(" and ");
+}
+
+function checkNumber(spec: FlagSpec, value: unknown): number {
+  const what = spec.kind === "number" ? "a finite number" : "an integer";
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new TypeError(`Cannot use --${spec.flag} as it must be ${what}: current value is ${show(value)}`);
+  }
+  if (spec.kind !== "number" && !Number.isInteger(value)) {
+    throw new TypeError(`Cannot use --${spec.flag} as it must be an integer: current value is ${value}`);
+  }
+  const low = spec.min !== undefined &&
+    (spec.minExclusive ? value <= spec.min : value < spec.min);
+  const high = spec.max !== undefined &&
+    (spec.maxExclusive ? value >= spec.max : value > spec.max);
+  if (low || high) {
+    throw new RangeError(
+      `Cannot use --${spec.flag} as it must be ${rangeText(spec)}: current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+function checkField(spec: FlagSpec, value: unknown): unknown {
+  switch (spec.kind) {
+    case "int":
+    case "number":
+      return checkNumber(spec, value);
+    case "boolean":
+      if (typeof value !== "boolean") {
+        throw new TypeError(
+          `Cannot use --${spec.flag} as it must be true or false: current value is ${show(value)}`,
+        );
+      }
+      return value;
+    case "string":
+      if (typeof value !== "string" || value.trim() === "") {
+        throw new TypeError(
+          `Cannot use --${spec.flag} as it must be a non-empty string: current value is ${
+            show(value)
+          }`,
+        );
+      }
+      return value;
+    case "choice": {
+      const choices = spec.choices ?? [];
+      if (typeof value !== "string" || !choices.includes(value)) {
+        throw new RangeError(
+          `Cannot use --${spec.flag} as it must be one of ${choices.join(", ")}: current value is ${
+            show(value)
+          }`,
+        );
+      }
+      return value;
+    }
+    case "intList": {
+      if (!Array.isArray(value) || value.length === 0) {
+        throw new TypeError(
+          `Cannot use --${spec.flag} as it must be a non-empty list of integers: current value is ${
+            show(value)
+          }`,
+        );
+      }
+      const items = value.map((v) => checkNumber({ ...spec, kind: "int" }, v));
+      if (new Set(items).size !== items.length) {
+        throw new RangeError(
+          `Cannot use --${spec.flag} as its values must be distinct: current value is ${
+            show(items)
+          }`,
+        );
+      }
+      return Object.freeze(items);
+    }
+  }
+}
+
+/**
+ * Validates a complete options record (for example a run's `config.json` read back on resume)
+ * field by field against the schema, plus the cross-field rules.
+ *
+ * Cross-field rules: `seed` equals `seeds[0]`; `initRank ≤ refRank`; for AdaLoRA
+ * `adaloraInitRank ≥ refRank`. Schedules that need the total step count T (AdaLoRA's
+ * `tinit + tfinal < T`, `initWarmup < T`) are checked by the loop once T is known.
+ *
+ * @param input The candidate options (unknown fields are rejected).
+ * @returns The same options, frozen and typed.
+ * @throws {TypeError} When a field has the wrong type or is unknown.
+ * @throws {RangeError} When a value is out of range or two fields disagree.
+ *
+ * @example Rejecting an out-of-range value
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultHyperParams, validateTrainOptions } from "./hyperparams.ts";
+ *
+ * const ok = {
+ *   ...defaultHyperParams(), model: "m", task: "rte", data: "d", method: "triadapt",
+ *   preset: "none", seeds: [0], seed: 0, backend: "wasm", logEvery: 10,
+ * };
+ * assert.equal(validateTrainOptions(ok).task, "rte");
+ * assert.throws(() => validateTrainOptions({ ...ok, lr: -1 }), /--lr .*current value is -1/);
+ * ```
+ */
+export function validateTrainOptions(input: unknown): TrainOptions {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new TypeError(
+      `Cannot validate training options as they must be an object: current value is ${
+        show(input)
+      }`,
+    );
+  }
+  const record = input as Record<string, unknown>;
+  const known = new Set<string>(FLAG_SPECS.map((s) => s.key));
+  for (const key of Object.keys(record)) {
+    if (!known.has(key)) {
+      throw new TypeError(
+        `Cannot validate training options as every field must be known: current field is ${key}`,
+      );
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const spec of FLAG_SPECS) {
+    const value = record[spec.key];
+    if (value === undefined) {
+      if (spec.required || spec.default !== undefined || spec.key === "seeds") {
+        throw new TypeError(`Cannot validate training options as --${spec.flag} must be given`);
+      }
+      continue;
+    }
+    out[spec.key] = checkField(spec, value);
+  }
+  const options = out as unknown as TrainOptions;
+  if (options.seeds[0] !== options.seed) {
+    throw new RangeError(
+      `Cannot use --seed as it must equal the first of --seeds: current values are ${options.seed} and ${
+        show(options.seeds)
+      }`,
+    );
+  }
+  if (options.initRank > options.refRank) {
+    throw new RangeError(
+      `Cannot use --init-rank as it must be <= --ref-rank: current values are ${options.initRank} > ${options.refRank}`,
+    );
+  }
+  if (options.method === "adalora" && options.adaloraInitRank < options.refRank) {
+    throw new RangeError(
+      `Cannot use --adalora-init-rank as it must be >= --ref-rank: current values are ${options.adaloraInitRank} < ${options.refRank}`,
+    );
+  }
+  return Object.freeze(options);
+}
+
+const NUMBER_SYNTAX = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function parseNumberText(spec: FlagSpec, text: string): number {
+  const trimmed = text.trim();
+  if (!NUMBER_SYNTAX.test(trimmed)) {
+    const what = spec.kind === "number" ? "a number" : "an integer";
+    throw new TypeError(`Cannot parse --${spec.flag} as it must be ${what}: current value is ${
+      JSON.stringify(text)
+    }`);
+  }
+  return Number(trimmed);
+}
+
+function parseFlagText(spec: FlagSpec, text: string): unknown {
+  switch (spec.kind) {
+    case "int":
+    case "number":
+      return parseNumberText(spec, text);
+    case "intList":
+      return text.split(",").map((part) => parseNumberText(spec, part));
+    case "choice":
+      return spec.key === "task" ? normaliseTaskName(text) : text.trim().toLowerCase();
+    default:
+      return text;
+  }
+}
+
+/** The outcome of `parseTrainArgs`: resolved options, or the help text to print. */
+export type ParsedTrainArgs =
+  | {
+    /** The resolved, validated options. */
+    readonly options: TrainOptions;
+    /** The hyper-parameters given explicitly on the command line (they beat the preset). */
+    readonly explicit: readonly (keyof HyperParams)[];
+  }
+  | {
+    /** The `--help` text. */
+    readonly help: string;
+  };
+
+/**
+ * Parses `deno task train` arguments strictly (unknown flags, positionals, repeated flags, bad
+ * numbers and out-of-range values are errors), applies `--preset` under the explicit flags and
+ * validates the result.
+ *
+ * @param argv The arguments after the script name.
+ * @returns `{ options, explicit }`, or `{ help }` when `--help`/`-h` is given.
+ * @throws {TypeError} On an unknown, repeated or malformed flag (one-line message).
+ * @throws {RangeError} On an out-of-range value or inconsistent flags (one-line message).
+ *
+ * @example Paper preset with an explicit override
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTrainArgs } from "./hyperparams.ts";
+ *
+ * const parsed = parseTrainArgs([
+ *   "--model", "m", "--task", "cola", "--data", "d", "--preset", "paper", "--lr", "5e-4",
+ * ]);
+ * assert.ok("options" in parsed);
+ * assert.equal(parsed.options.lr, 5e-4); // explicit flag wins
+ * assert.equal(parsed.options.maxLength, 64); // CoLA row of the paper
+ * assert.throws(() => parseTrainArgs(["--nope"]), /--nope/);
+ * ```
+ */
+export function parseTrainArgs(argv: readonly string[]): ParsedTrainArgs {
+  const parseOptions: Record<string, { type: "string" | "boolean"; multiple: true; short?: string }> =
+    {
+      help: { type: "boolean", multiple: true, short: "h" },
+    };
+  for (const spec of FLAG_SPECS) {
+    parseOptions[spec.flag] = { type: spec.kind === "boolean" ? "boolean" : "string", multiple: true };
+  }
+  let values: Record<string, (string | boolean)[] | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: parseOptions,
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, (string | boolean)[] | undefined>;
+  } catch (error) {
+    throw new TypeError(cleanParseError(error));
+  }
+  if (values.help !== undefined) return { help: formatTrainHelp() };
+
+  const given: Record<string, unknown> = {};
+  for (const spec of FLAG_SPECS) {
+    const raw = values[spec.flag];
+    if (raw === undefined) continue;
+    if (raw.length > 1) {
+      throw new TypeError(
+        `Cannot parse --${spec.flag} as it must be given once: current values are ${
+          raw.map(String).join(", ")
+        }`,
+      );
+    }
+    const [first] = raw;
+    const value = typeof first === "boolean" ? first : parseFlagText(spec, first ?? "");
+    given[spec.key] = checkField(spec, value);
+  }
+  for (const spec of FLAG_SPECS) {
+    if (spec.required && given[spec.key] === undefined) {
+      throw new TypeError(
+        `Cannot start training as --${spec.flag} must be given: run with --help for the flags`,
+      );
+    }
+  }
+  if (given.seed !== undefined && given.seeds !== undefined) {
+    throw new RangeError(
+      `Cannot use --seed and --seeds together as only one may be given: current values are ${
+        show(given.seed)
+      } and ${show(given.seeds)}`,
+    );
+  }
+
+  const task = given.task as TrainTask;
+  const method = (given.method ?? specFor("method").default) as TrainMethod;
+  const preset = (given.preset ?? specFor("preset").default) as PresetName;
+  const explicitHyper: Partial<Record<keyof HyperParams, unknown>> = {};
+  const explicit: (keyof HyperParams)[] = [];
+  for (const key of HYPERPARAM_KEYS) {
+    if (given[key] !== undefined) {
+      explicitHyper[key] = given[key];
+      explicit.push(key);
+    }
+  }
+  const hyper = applyPreset(preset, task, method, explicitHyper as Partial<HyperParams>);
+  const seeds = (given.seeds ?? [given.seed ?? specFor("seed").default]) as number[];
+  const merged: Record<string, unknown> = {
+    ...defaultHyperParams(),
+    ...hyper,
+    ...given,
+    method,
+    preset,
+    backend: given.backend ?? specFor("backend").default,
+    logEvery: given.logEvery ?? specFor("logEvery").default,
+    seeds,
+    seed: seeds[0],
+  };
+  return { options: validateTrainOptions(merged), explicit: Object.freeze(explicit) };
+}
+
+function cleanParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  const first = message.split("\n")[0] ?? message;
+  const optionMatch = /'(-[^' ]+)/.exec(first);
+  const option = optionMatch?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `Cannot parse arguments as ${option} is not a known flag: run with --help for the flags`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": {
+      const arg = /'([^']*)'/.exec(first)?.[1] ?? "";
+      return `Cannot parse arguments as every argument must be a --flag: current value is ${
+        JSON.stringify(arg)
+      }`;
+    }
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/does not take an argument/.test(first)) {
+        return `Cannot parse ${option} as it is a switch and takes no value: current value is attached`;
+      }
+      return `Cannot parse ${option} as it must be followed by a value (write ${option}=-1 for negatives)`;
+    default:
+      return `Cannot parse arguments: ${first}`;
+  }
+}
+
+const GROUP_TITLES: Readonly<Record<FlagGroup, string>> = Object.freeze({
+  Run: "Run",
+  Method: "Method",
+  Adapter: "Adapter and penalty",
+  Allocation: "Rank allocation (TriAdaptLoRA, IncreLoRA)",
+  Optimisation: "Optimisation (AdamW, linear schedule)",
+  AdaLoRA: "AdaLoRA and importance smoothing",
+});
+
+const GROUP_ORDER: readonly FlagGroup[] = [
+  "Run",
+  "Method",
+  "Adapter",
+  "Allocation",
+  "Optimisation",
+  "AdaLoRA",
+];
+
+function flagColumn(spec: FlagSpec): string {
+  if (spec.kind === "boolean") return `--${spec.flag}`;
+  const value = spec.kind === "choice" ? `<${(spec.choices ?? []).join("|")}>` : spec.valueName;
+  return `--${spec.flag} ${value ?? "<value>"}`;
+}
+
+function defaultText(spec: FlagSpec): string {
+  if (spec.required) return " (required)";
+  if (spec.default === undefined || spec.kind === "boolean") return "";
+  return ` (default: ${spec.default})`;
+}
+
+/**
+ * Builds the grouped `--help` text from `FLAG_SPECS`: usage, permissions, one section per group
+ * with every flag, its value syntax, default and one-line help, then examples.
+ *
+ * @returns The help text, lines at most about 100 columns wide.
+ *
+ * @example Every flag appears
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FLAG_SPECS, formatTrainHelp } from "./hyperparams.ts";
+ *
+ * const help = formatTrainHelp();
+ * for (const spec of FLAG_SPECS) assert.ok(help.includes(`--${spec.flag}`));
+ * ```
+ */
+export function formatTrainHelp(): string {
+  const lines: string[] = [
+    "Fine-tune DeBERTa-v3 with TriAdaptLoRA or a baseline (LoRA, AdaLoRA, IncreLoRA).",
+    "",
+    "Usage:",
+    "  deno task train --model <folder> --task <task> --data <path> [flags]",
+    "",
+    "Permissions: --allow-read (model, data), --allow-write (run folder), --allow-env",
+    "Without --preset the hyper-parameters default to the paper's RTE row; --preset paper takes",
+    "the row of --task and --method (PAPER-NOTES §9). Flags given explicitly always win.",
+  ];
+  const width = Math.max(...FLAG_SPECS.map((s) => flagColumn(s).length)) + 2;
+  for (const group of GROUP_ORDER) {
+    lines.push("", `${GROUP_TITLES[group]}:`);
+    for (const spec of FLAG_SPECS.filter((s) => s.group === group)) {
+      const column = flagColumn(spec);
+      const text = `${spec.description}${defaultText(spec)}`;
+      if (column.length + 2 > width || 2 + width + text.length > 100) {
+        lines.push(`  ${column}`, `  ${" ".repeat(width)}${text}`);
+      } else {
+        lines.push(`  ${column.padEnd(width)}${text}`);
+      }
+    }
+  }
+  lines.push(
+    "",
+    "Other:",
+    `  ${"-h, --help".padEnd(width)}Show this help`,
+    "",
+    "Examples:",
+    "  # TriAdaptLoRA (linear) on RTE with the paper's hyper-parameters, three seeds",
+    "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
+    "    --preset paper --seeds 0,1,2",
+    "  # AdaLoRA baseline on CoLA, short smoke run on the portable CPU backend",
+    "  deno task train --model models/deberta-v3-base --task cola --data glue/CoLA \\",
+    "    --method adalora --preset paper --backend cpu --max-steps 200 --eval-every 50",
+    "  # Continue an interrupted run from its latest complete checkpoint",
+    "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
+    "    --resume runs/rte-triadapt-20260101-120000",
+  );
+  return lines.join("\n");
+}

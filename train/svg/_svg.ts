@@ -1,0 +1,113 @@
+/**
+ * Small helpers shared by the SVG writers: text escaping, number formatting, colour scale and
+ * "nice" axis ticks.
+ *
+ * @internal
+ * @module
+ */
+
+/**
+ * Escapes text for an XML text node or a double-quoted attribute.
+ *
+ * @param text Any text.
+ * @returns The text with `& < > " '` escaped.
+ */
+export function escapeXml(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&apos;");
+}
+
+/**
+ * Formats a coordinate with at most two decimals (keeps the SVG small and stable).
+ *
+ * @param value A finite number.
+ * @returns The shortest decimal text with at most two decimals.
+ */
+export function fmt(value: number): string {
+  return String(Math.round(value * 100) / 100);
+}
+
+/**
+ * Formats a data value for a label: integers as such, otherwise up to 4 significant digits.
+ *
+ * @param value A finite number.
+ * @returns The label text.
+ */
+export function formatValue(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(2);
+  return String(Number(value.toPrecision(4)));
+}
+
+/** Viridis, sampled at 0, .25, .5, .75, 1: perceptually uniform and colour-blind safe. */
+export const VIRIDIS: readonly (readonly [number, number, number])[] = [
+  [0x44, 0x01, 0x54],
+  [0x3b, 0x52, 0x8b],
+  [0x21, 0x91, 0x8c],
+  [0x5e, 0xc9, 0x62],
+  [0xfd, 0xe7, 0x25],
+];
+
+function hex(rgb: readonly [number, number, number]): string {
+  return `#${rgb.map((c) => Math.round(c).toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * Maps t ∈ [0, 1] to a colour of the viridis scale (linear between its five stops).
+ *
+ * @param t Position on the scale; clamped to [0, 1].
+ * @returns `#rrggbb`.
+ */
+export function viridis(t: number): string {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const f = x - i;
+  const a = VIRIDIS[i] ?? VIRIDIS[0]!;
+  const b = VIRIDIS[i + 1] ?? a;
+  return hex([0, 1, 2].map((k) => a[k]! + (b[k]! - a[k]!) * f) as [number, number, number]);
+}
+
+/**
+ * Black or white, whichever reads better on the background colour (WCAG relative luminance).
+ *
+ * @param background `#rrggbb`.
+ * @returns `#000000` or `#ffffff`.
+ */
+export function textColourOn(background: string): string {
+  const channel = (offset: number): number => {
+    const c = parseInt(background.slice(offset, offset + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+  return luminance > 0.179 ? "#000000" : "#ffffff";
+}
+
+/**
+ * "Nice" ticks (steps of 1, 2 or 5 × 10^k) covering [lo, hi].
+ *
+ * @param lo Smallest data value.
+ * @param hi Largest data value.
+ * @param target About how many ticks to produce.
+ * @returns The ticks, ascending; the first ≤ lo and the last ≥ hi.
+ */
+export function niceTicks(lo: number, hi: number, target = 5): number[] {
+  if (!(hi > lo)) {
+    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+    return niceTicks(lo - pad, lo + pad, target);
+  }
+  const raw = (hi - lo) / Math.max(1, target);
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const first = Math.floor(lo / step + 1e-9) * step;
+  const ticks: number[] = [];
+  for (let v = first; v < hi + step * 0.999; v += step) {
+    ticks.push(Number(v.toPrecision(12)));
+    if (ticks.length > 50) break;
+  }
+  return ticks;
+}
