@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { fc } from "../../_fc.ts";
+import { planConfigArb, scheduleArb } from "../../arbitraries.ts";
+import { candidateSteps, isAllocationStep, planAllocation } from "../../../core/mod.ts";
+
+Deno.test("isAllocationStep() boundaries: examples", () => {
+  const s = { initWarmup: 100, interval: 100, totalSteps: 3900 };
+  assert.equal(isAllocationStep(0, s, 504), false);
+  assert.equal(isAllocationStep(100, s, 504), false);
+  assert.equal(isAllocationStep(200, s, 504), true);
+  assert.equal(isAllocationStep(201, s, 504), false);
+  assert.equal(isAllocationStep(3900, s, 504), true);
+  assert.equal(isAllocationStep(4000, s, 504), false);
+  assert.equal(isAllocationStep(200, s, 0), false);
+});
+
+Deno.test("isAllocationStep() is true exactly when step > t0, on the interval, ≤ T and R > 0", () => {
+  fc.assert(
+    fc.property(scheduleArb(), fc.nat(1000), fc.integer({ min: -5, max: 5 }), (s, step, r) => {
+      const expected = step > s.initWarmup && step % s.interval === 0 &&
+        step <= s.totalSteps && r > 0;
+      assert.equal(isAllocationStep(step, s, r), expected);
+      assert.equal(candidateSteps(s).includes(step), isAllocationStep(step, s, 1));
+    }),
+  );
+});
+
+Deno.test("planAllocation() has no event before t0 or off-interval", () => {
+  fc.assert(
+    fc.property(planConfigArb(), (config) => {
+      const events = planAllocation(config);
+      for (const e of events) {
+        assert.ok(e.step > config.initWarmup && e.step <= config.totalSteps);
+        assert.equal(e.step % config.interval, 0);
+        assert.ok(e.alpha > 0 && e.alpha <= 1);
+      }
+      // strictly increasing, consecutive candidate steps
+      const steps = events.map((e) => e.step);
+      assert.deepEqual(steps, candidateSteps(config).slice(0, steps.length));
+    }),
+  );
+});
