@@ -26,7 +26,7 @@ export interface DisentangledAttentionInputs {
    * `relativeEmbeddingRows().p2c`: `[2·seq − 1, heads·headDim]`. Omit to skip p2c.
    */
   readonly posQuery?: tf.Tensor2D;
-  /** Additive key mask, `[batch, 1, 1, seq]` (0 for real keys, a large negative for padding). */
+  /** Additive key mask, `[1, batch, 1, seq]` (0 for real keys, a large negative for padding). */
   readonly maskBias: tf.Tensor4D;
   /** Batch size. */
   readonly batch: number;
@@ -40,9 +40,17 @@ export interface DisentangledAttentionInputs {
   readonly dropProbs?: (probs: tf.Tensor4D) => tf.Tensor4D;
 }
 
+/** `[b·s, h·d]` → `[h, b, s, d]` (heads outermost, so position terms need no broadcasting). */
 function splitHeads(x: tf.Tensor2D, b: number, s: number, h: number): tf.Tensor4D {
   const d = x.shape[1] / h;
-  return tf.transpose(tf.reshape(x, [b, s, h, d]), [0, 2, 1, 3]);
+  return tf.transpose(tf.reshape(x, [b, s, h, d]), [2, 0, 1, 3]);
+}
+
+/** Scores of `[h, b, s, d]` rows against `[h, 2s−1, d]` position rows, `[h, b, s, 2s−1]`. */
+function positionScores(x: tf.Tensor4D, pos: tf.Tensor3D): tf.Tensor4D {
+  const [h, b, s, d] = x.shape;
+  const flat = tf.reshape(x, [h, b * s, d]);
+  return tf.reshape(tf.matMul(flat, pos, false, true), [h, b, s, pos.shape[1]]);
 }
 
 function splitPositionHeads(x: tf.Tensor2D, h: number): tf.Tensor3D {
@@ -90,18 +98,17 @@ export function disentangledAttention(inputs: DisentangledAttentionInputs): tf.T
     let scores: tf.Tensor4D = tf.matMul(q, k, false, true);
     if (inputs.posKey !== undefined) {
       const pk = splitPositionHeads(inputs.posKey, h); // [h, 2s-1, d]
-      const c2p = relativeShift(tf.matMul(q, pk, false, true) as tf.Tensor4D);
-      scores = tf.add(scores, c2p);
+      scores = tf.add(scores, relativeShift(positionScores(q, pk)));
     }
     if (inputs.posQuery !== undefined) {
       const pq = splitPositionHeads(inputs.posQuery, h);
-      const p2cT = relativeShift(tf.matMul(k, pq, false, true) as tf.Tensor4D); // [b,h,j,i]
+      const p2cT = relativeShift(positionScores(k, pq)); // [h, b, j, i]
       scores = tf.add(scores, tf.transpose(p2cT, [0, 1, 3, 2]));
     }
     scores = tf.add(tf.div(scores, scale), inputs.maskBias);
     let probs = tf.softmax(scores) as tf.Tensor4D;
     if (inputs.dropProbs !== undefined) probs = inputs.dropProbs(probs);
-    const context = tf.matMul(probs, v); // [b,h,s,d]
-    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * s, width]);
+    const context = tf.matMul(probs, v); // [h, b, s, d]
+    return tf.reshape(tf.transpose(context, [1, 2, 0, 3]), [b * s, width]);
   });
 }

@@ -513,7 +513,7 @@ export class DebertaModel {
       }
       const scaleFactor = 1 + (config.posAttType.includes("c2p") ? 1 : 0) +
         (config.posAttType.includes("p2c") ? 1 : 0);
-      const maskBias = tf.reshape(tf.mul(tf.sub(1, mask), MASK_NEGATIVE), [b, 1, 1, s]) as tf.Tensor4D;
+      const maskBias = tf.reshape(tf.mul(tf.sub(1, mask), MASK_NEGATIVE), [1, b, 1, s]) as tf.Tensor4D;
 
       for (let i = 0; i < config.numHiddenLayers; i++) {
         const p = `deberta.encoder.layer.${i}`;

@@ -131,8 +131,8 @@ export function relativeEmbeddingRows(
  * `[..., S, 2S − 1]`, done with reshapes and slices only (differentiable on every backend, no
  * `gather`).
  *
- * @param x Scores against per-distance rows, `[batch, heads, S, 2S − 1]`.
- * @returns `[batch, heads, S, S]`.
+ * @param x Scores against per-distance rows, `[d0, d1, S, 2S − 1]` (any two leading dims).
+ * @returns `[d0, d1, S, S]`.
  *
  * @example
  * ```ts

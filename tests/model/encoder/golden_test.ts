@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { parseSafetensors } from "../../../model/safetensors.ts";
+import { parsePytorchBin } from "../../../model/pytorch_bin.ts";
 import { createDebertaModel } from "../../../model/deberta_v3.ts";
 import type { DebertaWeights } from "../../../model/deberta_v3.ts";
 import { maxAbsDiff, maxAbsDiffReal, readGoldenJson, TINY_A, tinyConfig } from "./_golden.ts";
@@ -49,4 +50,9 @@ async function checkGolden(weights: DebertaWeights, label: string): Promise<void
 Deno.test("createDebertaModel() reproduces golden_a/golden_b from model.safetensors", async () => {
   const bytes = await Deno.readFile(new URL("model.safetensors", TINY_A));
   await checkGolden(parseSafetensors(bytes, "model.safetensors"), "safetensors");
+});
+
+Deno.test("createDebertaModel() reproduces golden_a/golden_b from pytorch_model.bin", async () => {
+  const bytes = await Deno.readFile(new URL("pytorch_model.bin", TINY_A));
+  await checkGolden(parsePytorchBin(bytes, "pytorch_model.bin"), "pytorch_model.bin");
 });
