@@ -47,7 +47,7 @@ export function makeVariable(init: tf.Tensor, name: string): tf.Variable {
  * @returns A non-negative integer seed.
  */
 export function deriveSeed(seed: number, label: string): number {
-  let h = 0x811c9dc5 ^ (seed >>> 0);
+  let h = 0x811c9dc5;
   const text = `${seed}/${label}`;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
