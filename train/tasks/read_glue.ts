@@ -1,0 +1,234 @@
+/**
+ * `readGlue`: read a GLUE split from a file or a task folder, in the original TSV layout or as
+ * a Hugging Face parquet/JSONL export.
+ *
+ * @module
+ */
+
+import { basename, extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DataFormatError } from "./data_format_error.ts";
+import { hfSplitName, resolveGlueSplit, resolveGlueTask } from "./glue_tasks.ts";
+import {
+  type GlueExample,
+  type GlueParseResult,
+  parseGlueJsonl,
+  parseGlueParquet,
+  parseGlueTsv,
+  type SkippedRow,
+} from "./parse_glue.ts";
+
+/** Options of {@linkcode readGlue}. */
+export interface ReadGlueOptions {
+  /**
+   * Skip malformed rows and report them instead of throwing (the `--skip-bad-rows` flag).
+   * With `true`, `readGlue` resolves to `{ examples, skipped }`. Default `false`.
+   */
+  readonly skipBadRows?: boolean;
+}
+
+/** What `readGlue` returns under `skipBadRows: true`. */
+export interface GlueReadReport {
+  /** The examples read, in file order (shards in file-name order). */
+  readonly examples: GlueExample[];
+  /** Every skipped row, with its file. */
+  readonly skipped: (SkippedRow & { readonly file: string })[];
+  /** The files read. */
+  readonly files: string[];
+}
+
+type Format = "tsv" | "parquet" | "jsonl";
+
+function formatOf(file: string): Format | undefined {
+  const ext = extname(file).toLowerCase();
+  if (ext === ".tsv" || ext === ".txt") return "tsv";
+  if (ext === ".parquet") return "parquet";
+  if (ext === ".jsonl" || ext === ".json" || ext === ".ndjson") return "jsonl";
+  return undefined;
+}
+
+async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  if ((await statOrUndefined(dir))?.isDirectory !== true) return names;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+/** Finds the data files of a split in a folder; `[]` if there are none. */
+async function filesInFolder(
+  dir: string,
+  split: string,
+  hfSplit: string,
+): Promise<{ files: string[]; tried: string[] }> {
+  const tsv = join(dir, `${split}.tsv`);
+  const tried = [tsv];
+  if ((await statOrUndefined(tsv))?.isFile === true) return { files: [tsv], tried };
+  // Hub layouts: <hf>-00000-of-00001.parquet, <hf>.jsonl, or <hf>/0000.parquet.
+  const shard = new RegExp(`^${hfSplit}(?:[-.].*)?\\.(?:parquet|jsonl|json|ndjson)$`);
+  for (const format of ["parquet", "jsonl"] as const) {
+    const here = (await listFiles(dir))
+      .filter((name) => shard.test(name) && formatOf(name) === format)
+      .map((name) => join(dir, name));
+    tried.push(join(dir, `${hfSplit}*.${format}`));
+    if (here.length > 0) return { files: here, tried };
+    const sub = join(dir, hfSplit);
+    const nested = (await listFiles(sub))
+      .filter((name) => formatOf(name) === format)
+      .map((name) => join(sub, name));
+    tried.push(join(sub, `*.${format}`));
+    if (nested.length > 0) return { files: nested, tried };
+  }
+  return { files: [], tried };
+}
+
+/**
+ * Reads one GLUE split.
+ *
+ * `path` is a file or a folder. A file's format comes from its extension: `.tsv` (original GLUE
+ * distribution), `.parquet` (Hugging Face Hub export, read with `hyparquet`), `.jsonl`/`.json`
+ * (Hugging Face `to_json`, one object per line). A folder is the task's folder: `<split>.tsv`
+ * is used if present (`dev.tsv`, `dev_matched.tsv`, …), else the Hub shards of the split
+ * (`validation-*.parquet`, `validation/*.parquet`, then the same for `.jsonl`), concatenated in
+ * file-name order. A folder holding the task's GLUE or Hub folder (`RTE/`, `rte/`) is accepted
+ * too. Nothing is skipped silently: a malformed row throws {@linkcode DataFormatError} naming
+ * the file, line or row and problem, unless `skipBadRows` is set.
+ *
+ * @param task `cola sst2 mrpc stsb qqp mnli qnli rte`, case-insensitive (also `SST-2`, `STS-B`).
+ * @param split `train dev test dev_matched dev_mismatched test_matched test_mismatched` (or the
+ *   Hub names `validation*`).
+ * @param path A data file or folder (string path or `file:` URL).
+ * @param options `skipBadRows`.
+ * @returns The examples; with `skipBadRows: true`, a report `{ examples, skipped, files }`.
+ * @throws {Deno.errors.NotFound} When the file or the split's files do not exist.
+ * @throws {DataFormatError} For malformed content.
+ *
+ * @example Read RTE dev from its GLUE folder
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readGlue } from "./read_glue.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${dir}/dev.tsv`,
+ *   "index\tsentence1\tsentence2\tlabel\n0\tA man sleeps.\tA man rests.\tentailment\n",
+ * );
+ * const examples = await readGlue("RTE", "dev", dir);
+ * assert.deepEqual(examples, [{ textA: "A man sleeps.", textB: "A man rests.", label: 0, idx: 0 }]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function readGlue(task: string, split: string, path: string | URL): Promise<GlueExample[]>;
+/**
+ * Reads one GLUE split and reports skipped rows instead of throwing on them.
+ *
+ * @param task Task name.
+ * @param split Split name.
+ * @param path A data file or folder.
+ * @param options `{ skipBadRows: true }`.
+ * @returns `{ examples, skipped, files }`.
+ */
+export function readGlue(
+  task: string,
+  split: string,
+  path: string | URL,
+  options: ReadGlueOptions & { readonly skipBadRows: true },
+): Promise<GlueReadReport>;
+/**
+ * Reads one GLUE split.
+ *
+ * @param task Task name.
+ * @param split Split name.
+ * @param path A data file or folder.
+ * @param options `skipBadRows`.
+ * @returns The examples, or a report under `skipBadRows: true`.
+ */
+export function readGlue(
+  task: string,
+  split: string,
+  path: string | URL,
+  options?: ReadGlueOptions,
+): Promise<GlueExample[] | GlueReadReport>;
+export async function readGlue(
+  task: string,
+  split: string,
+  path: string | URL,
+  options: ReadGlueOptions = {},
+): Promise<GlueExample[] | GlueReadReport> {
+  const spec = resolveGlueTask(task);
+  const canonical = resolveGlueSplit(spec, split);
+  const root = path instanceof URL ? fileURLToPath(path) : path;
+  const info = await statOrUndefined(root);
+  if (info === undefined) {
+    throw new Deno.errors.NotFound(
+      `Cannot read GLUE ${spec.gluePrefix} ${canonical} as the path must exist: ${root} not found`,
+    );
+  }
+  let files: string[];
+  if (info.isDirectory) {
+    let found = await filesInFolder(root, canonical, hfSplitName(canonical));
+    const tried = [...found.tried];
+    if (found.files.length === 0) {
+      for (const name of [spec.gluePrefix, spec.name]) {
+        const sub = join(root, name);
+        if ((await statOrUndefined(sub))?.isDirectory !== true) continue;
+        found = await filesInFolder(sub, canonical, hfSplitName(canonical));
+        tried.push(...found.tried);
+        if (found.files.length > 0) break;
+      }
+    }
+    if (found.files.length === 0) {
+      throw new Deno.errors.NotFound(
+        `Cannot read GLUE ${spec.gluePrefix} ${canonical} as a data file must exist in ${root}: ` +
+          `tried ${tried.join(", ")}`,
+      );
+    }
+    files = found.files;
+  } else {
+    if (formatOf(root) === undefined) {
+      throw new TypeError(
+        `Cannot read GLUE ${spec.gluePrefix} ${canonical} as the file extension must be .tsv, ` +
+          `.parquet or .jsonl: current value is "${basename(root)}"`,
+      );
+    }
+    files = [root];
+  }
+
+  const skipBadRows = options.skipBadRows ?? false;
+  const examples: GlueExample[] = [];
+  const skipped: (SkippedRow & { file: string })[] = [];
+  for (const file of files) {
+    const bytes = await Deno.readFile(file);
+    const parseOptions = { source: file, skipBadRows };
+    let result: GlueParseResult;
+    const format = formatOf(file);
+    if (format === "parquet") {
+      result = await parseGlueParquet(bytes, spec.name, canonical, parseOptions);
+    } else {
+      let text: string;
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      } catch (error) {
+        throw new DataFormatError(file, 0, "the file must be valid UTF-8: decoding failed", {
+          cause: error,
+        });
+      }
+      result = format === "tsv"
+        ? parseGlueTsv(text, spec.name, canonical, parseOptions)
+        : parseGlueJsonl(text, spec.name, canonical, parseOptions);
+    }
+    for (const example of result.examples) examples.push(example);
+    for (const row of result.skipped) skipped.push({ ...row, file });
+  }
+  return skipBadRows ? { examples, skipped, files } : examples;
+}
