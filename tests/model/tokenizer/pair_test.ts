@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { goldenTokenizer, rtePairs } from "./_shared.ts";
+
+Deno.test("encodePair() lays out [CLS] A [SEP] B [SEP] on real RTE pairs", async () => {
+  const tok = await goldenTokenizer("unigram");
+  const { cls, sep } = tok.special;
+  for (const [a, b] of (await rtePairs()).slice(0, 60)) {
+    const ea = tok.encode(a);
+    const eb = tok.encode(b);
+    const p = tok.encodePair(a, b);
+    const la = ea.ids.length;
+    assert.deepEqual(p.inputIds, [cls, ...ea.ids, sep, ...eb.ids, sep]);
+    assert.deepEqual(p.tokenTypeIds, [
+      ...Array(la + 2).fill(0),
+      ...Array(eb.ids.length + 1).fill(1),
+    ]);
+    assert.deepEqual(p.sequenceIds, [
+      null,
+      ...Array(la).fill(0),
+      null,
+      ...Array(eb.ids.length).fill(1),
+      null,
+    ]);
+    assert.deepEqual(p.offsets, [[0, 0], ...ea.offsets, [0, 0], ...eb.offsets, [0, 0]]);
+  }
+});
+
+Deno.test("encodePair() truncates real RTE pairs longest first to maxLength", async () => {
+  const tok = await goldenTokenizer("bpe");
+  let truncatedBoth = 0;
+  for (const [a, b] of (await rtePairs()).slice(0, 80)) {
+    const na = tok.encode(a).ids.length;
+    const nb = tok.encode(b).ids.length;
+    for (const maxLength of [16, 32, 64]) {
+      const p = tok.encodePair(a, b, { maxLength });
+      const la = p.sequenceIds.filter((s) => s === 0).length;
+      const lb = p.sequenceIds.filter((s) => s === 1).length;
+      assert.equal(p.inputIds.length, Math.min(maxLength, na + nb + 3));
+      // Oracle: Hugging Face's loop, removing one token at a time from the longer (B on a tie).
+      let [ra, rb] = [na, nb];
+      while (ra + rb > maxLength - 3) ra > rb ? ra-- : rb--;
+      assert.deepEqual([la, lb], [ra, rb], `${maxLength}: ${na}+${nb}`);
+      if (la < na && lb < nb) {
+        truncatedBoth++;
+        assert.ok(la === lb || la === lb + 1, `${la} vs ${lb}`);
+      }
+      assert.equal(p.tokenTypeIds.indexOf(1), la + 2);
+    }
+  }
+  assert.ok(truncatedBoth > 10, `only ${truncatedBoth} pairs had both segments truncated`);
+});
+
+Deno.test("encodePair() with only_second keeps A whole and rejects an A that cannot fit", async () => {
+  const tok = await goldenTokenizer("unigram");
+  const [a, b] = (await rtePairs())[1] as [string, string];
+  const na = tok.encode(a).ids.length;
+  const p = tok.encodePair(a, b, { maxLength: na + 5, truncation: "only_second" });
+  assert.equal(p.sequenceIds.filter((s) => s === 0).length, na);
+  assert.equal(p.sequenceIds.filter((s) => s === 1).length, 2);
+  assert.throws(
+    () => tok.encodePair(a, b, { maxLength: na, truncation: "only_second" }),
+    RangeError,
+  );
+  assert.throws(
+    () => tok.encodePair(a, undefined, { maxLength: 4, truncation: "only_second" }),
+    RangeError,
+  );
+});
+
+Deno.test("encodePair() encodes a single sentence as [CLS] A [SEP] and validates maxLength", async () => {
+  const tok = await goldenTokenizer("unigram");
+  const p = tok.encodePair("The cat sat on the mat.", undefined, { maxLength: 5 });
+  assert.equal(p.inputIds.length, 5);
+  assert.equal(p.inputIds[0], tok.special.cls);
+  assert.equal(p.inputIds[4], tok.special.sep);
+  assert.deepEqual(p.tokenTypeIds, [0, 0, 0, 0, 0]);
+  assert.throws(() => tok.encodePair("a", "b", { maxLength: 2 }), RangeError);
+  assert.throws(() => tok.encodePair("a", "b", { maxLength: 7.5 }), RangeError);
+});
