@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DebertaConfig } from "./config.ts";
 import type { LinearDelta } from "./linear_adapter.ts";
+import type { DebertaHead } from "./state_dict.ts";
 import { geluErf } from "./activations.ts";
 import { disentangledAttention } from "./attention.ts";
 import { relativeEmbeddingRows } from "./relative_position.ts";
@@ -33,16 +34,15 @@ export type DebertaWeights =
   | ReadonlyMap<string, WeightTensor>
   | Readonly<Record<string, WeightTensor>>;
 
-/**
- * The task head: `"classification"` is HF `DebertaV2ForSequenceClassification` (ContextPooler +
- * `classifier`; regression when `numLabels = 1`), `"question-answering"` is
- * `DebertaV2ForQuestionAnswering` (`qa_outputs` on every token).
- */
-export type DebertaHead = "classification" | "question-answering";
-
 /** Options of {@link createDebertaModel}. */
 export interface DebertaModelOptions {
-  /** Task head; default: `"question-answering"` if the weights hold `qa_outputs.weight`, else `"classification"`. */
+  /**
+   * Task head (`state_dict.ts` `DebertaHead`): `"classification"` / `"regression"` are HF
+   * `DebertaV2ForSequenceClassification` (ContextPooler + `classifier`, regression = 1 output),
+   * `"question-answering"` is `DebertaV2ForQuestionAnswering` (`qa_outputs` on every token),
+   * `"none"` has no head. Default: from the weights (`qa_outputs`, else `classifier` (1 output:
+   * regression), else none).
+   */
   readonly head?: DebertaHead;
   /**
    * Dropout on hidden states, embeddings and relative embeddings in training mode. Default 0
@@ -82,7 +82,10 @@ export interface ForwardOptions {
 
 /** The outputs of {@link DebertaModel.forward}; the caller owns (and disposes) every tensor. */
 export interface DebertaOutput {
-  /** `[batch, numLabels]` (classification / regression) or `[batch, seq, 2]` (question answering: start, end). */
+  /**
+   * `[batch, numLabels]` (classification), `[batch, 1]` (regression), `[batch, seq, 2]` (question
+   * answering: start, end logits), or an empty `[batch, 0]` tensor for head `"none"`.
+   */
   readonly logits: tf.Tensor;
   /** Encoder output, `[batch, seq, hidden]`. */
   readonly lastHiddenState: tf.Tensor3D;
@@ -117,6 +120,13 @@ function getWeight(weights: DebertaWeights, name: string): WeightTensor | undefi
   if (weights instanceof Map) return (weights as ReadonlyMap<string, WeightTensor>).get(name);
   const record = weights as Readonly<Record<string, WeightTensor>>;
   return Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+function inferHead(weights: DebertaWeights): DebertaHead {
+  if (getWeight(weights, "qa_outputs.weight") !== undefined) return "question-answering";
+  const classifier = getWeight(weights, "classifier.weight");
+  if (classifier === undefined) return "none";
+  return classifier.shape[0] === 1 ? "regression" : "classification";
 }
 
 function toFloatTensor(
@@ -235,7 +245,7 @@ export class DebertaModel {
   readonly config: DebertaConfig;
   /** The task head. */
   readonly head: DebertaHead;
-  /** Number of head outputs (labels; 2 for question answering). */
+  /** Number of head outputs (labels; 1 for regression, 2 for question answering, 0 for none). */
   readonly numLabels: number;
   #frozen = new Map<string, tf.Tensor>();
   #linears = new Map<string, Linear>();
@@ -257,10 +267,7 @@ export class DebertaModel {
    */
   constructor(config: DebertaConfig, weights: DebertaWeights, options: DebertaModelOptions = {}) {
     this.config = config;
-    this.head = options.head ??
-      (getWeight(weights, "qa_outputs.weight") !== undefined
-        ? "question-answering"
-        : "classification");
+    this.head = options.head ?? inferHead(weights);
     this.#hiddenDropout = checkRate(options.hiddenDropout ?? 0, "hiddenDropout");
     this.#attentionDropout = checkRate(options.attentionDropout ?? 0, "attentionDropout");
     this.#poolerDropout = checkRate(options.poolerDropout ?? config.poolerDropout, "poolerDropout");
@@ -270,10 +277,13 @@ export class DebertaModel {
         `Cannot build DeBERTa model as seed must be a safe integer: current value is ${this.#seed}`,
       );
     }
-    const headName = this.head === "question-answering" ? "qa_outputs" : "classifier";
-    const headWeight = getWeight(weights, `${headName}.weight`);
-    this.numLabels = headWeight?.shape[0] ??
-      (this.head === "question-answering" ? 2 : config.numLabels);
+    this.numLabels = this.head === "question-answering"
+      ? 2
+      : this.head === "regression"
+      ? 1
+      : this.head === "none"
+      ? 0
+      : getWeight(weights, "classifier.weight")?.shape[0] ?? config.numLabels;
     const h = config.hiddenSize;
     const id = modelCounter++;
     try {
@@ -324,10 +334,10 @@ export class DebertaModel {
           ),
         });
       };
-      if (this.head === "classification") {
+      if (this.head === "classification" || this.head === "regression") {
         headVar("pooler.dense", config.poolerHiddenSize);
         headVar("classifier", this.numLabels);
-      } else {
+      } else if (this.head === "question-answering") {
         headVar("qa_outputs", this.numLabels);
       }
     } catch (error) {
@@ -409,7 +419,7 @@ export class DebertaModel {
 
   /**
    * The head variables (the model's only trainable state): `pooler.dense`, `classifier`
-   * (weight, bias each) or `qa_outputs`.
+   * (weight, bias each) or `qa_outputs`; empty for head `"none"`.
    *
    * @returns The variables, in that order.
    */
@@ -447,10 +457,13 @@ export class DebertaModel {
     }
     const training = options.training ?? false;
     const config = this.config;
-    const seedBase = options.seed ?? (training ? this.#seed * 1_000_003 + this.#trainingCalls++ : 0);
+    const seedBase = options.seed ??
+      (training ? this.#seed * 1_000_003 + this.#trainingCalls++ : 0);
     let site = 0;
     const drop = <T extends tf.Tensor>(x: T, rate: number): T =>
-      training && rate > 0 ? tf.dropout(x, rate, undefined, `deberta:${seedBase}:${site++}`) as T : x;
+      training && rate > 0
+        ? tf.dropout(x, rate, undefined, `deberta:${seedBase}:${site++}`) as T
+        : x;
     return tf.tidy(() => {
       const ids = idsToTensor(inputs.inputIds, "inputIds");
       const [b, s] = ids.shape;
@@ -513,20 +526,31 @@ export class DebertaModel {
       }
       const scaleFactor = 1 + (config.posAttType.includes("c2p") ? 1 : 0) +
         (config.posAttType.includes("p2c") ? 1 : 0);
-      const maskBias = tf.reshape(tf.mul(tf.sub(1, mask), MASK_NEGATIVE), [1, b, 1, s]) as tf.Tensor4D;
+      const maskBias = tf.reshape(tf.mul(tf.sub(1, mask), MASK_NEGATIVE), [
+        1,
+        b,
+        1,
+        s,
+      ]) as tf.Tensor4D;
 
       for (let i = 0; i < config.numHiddenLayers; i++) {
         const p = `deberta.encoder.layer.${i}`;
         const x = tf.reshape(hidden, [b * s, h]) as tf.Tensor2D;
         const lin = (name: string, input: tf.Tensor2D): tf.Tensor2D =>
           this.#applyLinear(`${p}.${name}`, input, training);
-        const qName = config.shareAttKey ? "attention.self.query_proj" : "attention.self.pos_query_proj";
-        const kName = config.shareAttKey ? "attention.self.key_proj" : "attention.self.pos_key_proj";
+        const qName = config.shareAttKey
+          ? "attention.self.query_proj"
+          : "attention.self.pos_query_proj";
+        const kName = config.shareAttKey
+          ? "attention.self.key_proj"
+          : "attention.self.pos_key_proj";
         const context = disentangledAttention({
           query: lin("attention.self.query_proj", x),
           key: lin("attention.self.key_proj", x),
           value: lin("attention.self.value_proj", x),
-          ...(relC2P !== undefined ? { posKey: lin(kName, drop(relC2P, this.#hiddenDropout)) } : {}),
+          ...(relC2P !== undefined
+            ? { posKey: lin(kName, drop(relC2P, this.#hiddenDropout)) }
+            : {}),
           ...(relP2C !== undefined
             ? { posQuery: lin(qName, drop(relP2C, this.#hiddenDropout)) }
             : {}),
@@ -555,12 +579,14 @@ export class DebertaModel {
       }
 
       let logits: tf.Tensor;
-      if (this.head === "classification") {
+      if (this.head === "classification" || this.head === "regression") {
         const cls = tf.reshape(tf.slice(hidden, [0, 0, 0], [b, 1, h]), [b, h]) as tf.Tensor2D;
         const pooled = geluErf(
           this.#applyHead("pooler.dense", drop(cls, this.#poolerDropout)),
         ) as tf.Tensor2D;
         logits = this.#applyHead("classifier", drop(pooled, this.#poolerDropout));
+      } else if (this.head === "none") {
+        logits = tf.zeros([b, 0]);
       } else {
         const flat = tf.reshape(hidden, [b * s, h]) as tf.Tensor2D;
         logits = tf.reshape(this.#applyHead("qa_outputs", flat), [b, s, this.numLabels]);

@@ -7,14 +7,12 @@
 
 import type { DebertaConfig } from "./config.ts";
 import type { RawTensor } from "./safetensors.ts";
-import type { DebertaHead } from "./deberta_v3.ts";
+import { type DebertaHead, expectedDebertaShapes } from "./state_dict.ts";
 
 /** Options of {@link randomDebertaWeights}. */
 export interface RandomWeightsOptions {
-  /** Which head weights to add; default `"classification"`. */
+  /** Which head weights to add (`expectedDebertaShapes`); default `"classification"`. */
   readonly head?: DebertaHead;
-  /** Head outputs; default `config.numLabels` (2 for question answering). */
-  readonly numLabels?: number;
   /** Standard deviation of the normal init; default `config.initializerRange`. */
   readonly std?: number;
 }
@@ -44,7 +42,8 @@ function normalArray(n: number, std: number, next: () => number): Float32Array {
 }
 
 /**
- * Random weights for every tensor a DeBERTa model of this config needs, initialised like HF
+ * Random weights for every tensor a DeBERTa model of this config and head needs (the key set of
+ * `expectedDebertaShapes`), initialised like HF
  * `_init_weights`: linears and embeddings ~ N(0, std²), biases 0, LayerNorm weight 1 / bias 0.
  * Same config + seed → bit-identical weights.
  *
@@ -80,59 +79,21 @@ export function randomDebertaWeights(
     );
   }
   const std = options.std ?? config.initializerRange;
-  const head = options.head ?? "classification";
-  const numLabels = options.numLabels ?? (head === "question-answering" ? 2 : config.numLabels);
   const next = mulberry32(seed);
   const out = new Map<string, RawTensor>();
+  for (const [name, shape] of expectedDebertaShapes(config, options.head ?? "classification")) {
+    const n = shape.reduce((x, y) => x * y, 1);
+    let data: Float32Array;
+    if (name.includes("LayerNorm.")) {
+      data = new Float32Array(n).fill(name.endsWith(".weight") ? 1 : 0);
+    } else if (name.endsWith(".bias")) data = new Float32Array(n);
+    else data = normalArray(n, std, next);
+    out.set(name, { shape: [...shape], dtype: "F32", data });
+  }
+  const words = out.get("deberta.embeddings.word_embeddings.weight")?.data;
   const h = config.hiddenSize;
-  const normal = (name: string, shape: number[]): void => {
-    out.set(name, { shape, dtype: "F32", data: normalArray(shape.reduce((x, y) => x * y, 1), std, next) });
-  };
-  const filled = (name: string, n: number, value: number): void => {
-    out.set(name, { shape: [n], dtype: "F32", data: new Float32Array(n).fill(value) });
-  };
-  const linear = (name: string, outF: number, inF: number): void => {
-    normal(`${name}.weight`, [outF, inF]);
-    filled(`${name}.bias`, outF, 0);
-  };
-  const norm = (name: string): void => {
-    filled(`${name}.weight`, h, 1);
-    filled(`${name}.bias`, h, 0);
-  };
-  normal("deberta.embeddings.word_embeddings.weight", [config.vocabSize, h]);
-  const words = out.get("deberta.embeddings.word_embeddings.weight")!.data;
-  if (config.padTokenId < config.vocabSize) words.fill(0, config.padTokenId * h, (config.padTokenId + 1) * h);
-  if (config.positionBiasedInput) {
-    normal("deberta.embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, h]);
-  }
-  if (config.typeVocabSize > 0) {
-    normal("deberta.embeddings.token_type_embeddings.weight", [config.typeVocabSize, h]);
-  }
-  norm("deberta.embeddings.LayerNorm");
-  for (let i = 0; i < config.numHiddenLayers; i++) {
-    const p = `deberta.encoder.layer.${i}`;
-    linear(`${p}.attention.self.query_proj`, h, h);
-    linear(`${p}.attention.self.key_proj`, h, h);
-    linear(`${p}.attention.self.value_proj`, h, h);
-    if (config.relativeAttention && !config.shareAttKey) {
-      if (config.posAttType.includes("c2p")) linear(`${p}.attention.self.pos_key_proj`, h, h);
-      if (config.posAttType.includes("p2c")) linear(`${p}.attention.self.pos_query_proj`, h, h);
-    }
-    linear(`${p}.attention.output.dense`, h, h);
-    norm(`${p}.attention.output.LayerNorm`);
-    linear(`${p}.intermediate.dense`, config.intermediateSize, h);
-    linear(`${p}.output.dense`, h, config.intermediateSize);
-    norm(`${p}.output.LayerNorm`);
-  }
-  if (config.relativeAttention) {
-    normal("deberta.encoder.rel_embeddings.weight", [2 * config.posEbdSize, h]);
-    if (config.normRelEbd === "layer_norm") norm("deberta.encoder.LayerNorm");
-  }
-  if (head === "classification") {
-    linear("pooler.dense", config.poolerHiddenSize, h);
-    linear("classifier", numLabels, config.poolerHiddenSize);
-  } else {
-    linear("qa_outputs", numLabels, h);
+  if (words !== undefined && config.padTokenId < config.vocabSize) {
+    words.fill(0, config.padTokenId * h, (config.padTokenId + 1) * h);
   }
   return out;
 }

@@ -31,7 +31,11 @@ import * as tf from "@tensorflow/tfjs";
  * assert.equal(logBucketPosition(63, 8, 64), 7);
  * ```
  */
-export function logBucketPosition(distance: number, bucketSize: number, maxPosition: number): number {
+export function logBucketPosition(
+  distance: number,
+  bucketSize: number,
+  maxPosition: number,
+): number {
   if (!Number.isInteger(distance)) {
     throw new TypeError(
       `Cannot bucket relative position as distance must be an integer: current value is ${distance}`,

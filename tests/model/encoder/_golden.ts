@@ -4,7 +4,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { parseDebertaConfig } from "../../../model/config.ts";
 import type { DebertaConfig } from "../../../model/config.ts";
 

@@ -10,10 +10,20 @@ import type { LinearDelta } from "../../../model/linear_adapter.ts";
 assert.ok(await tf.setBackend("wasm"), "wasm backend must initialise");
 
 const CONFIG = parseDebertaConfig({
-  model_type: "deberta-v2", vocab_size: 30, hidden_size: 16, num_hidden_layers: 2,
-  num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 64,
-  relative_attention: true, position_buckets: 4, pos_att_type: "p2c|c2p", share_att_key: true,
-  norm_rel_ebd: "layer_norm", position_biased_input: false, num_labels: 3,
+  model_type: "deberta-v2",
+  vocab_size: 30,
+  hidden_size: 16,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 32,
+  max_position_embeddings: 64,
+  relative_attention: true,
+  position_buckets: 4,
+  pos_att_type: "p2c|c2p",
+  share_att_key: true,
+  norm_rel_ebd: "layer_norm",
+  position_biased_input: false,
+  num_labels: 3,
   initializer_range: 0.2,
 }, "inline");
 const IDS = [[1, 5, 6, 7, 2, 0], [1, 9, 3, 2, 0, 0]];
@@ -39,12 +49,21 @@ function loss(model: DebertaModel, training: boolean, seed?: number): tf.Scalar 
 }
 
 Deno.test("DebertaModel.forward() keeps tf.memory().numTensors flat across repeated calls", () => {
-  const model = createDebertaModel(CONFIG, randomDebertaWeights(CONFIG, 3), { hiddenDropout: 0.1, attentionDropout: 0.1 });
+  const model = createDebertaModel(CONFIG, randomDebertaWeights(CONFIG, 3), {
+    hiddenDropout: 0.1,
+    attentionDropout: 0.1,
+  });
   const adapter = loraDelta(16, 16, 5);
   model.setAdapter("deberta.encoder.layer.1.attention.self.key_proj", adapter);
   try {
     for (const training of [false, true]) {
-      const run = () => tf.dispose(model.forward({ inputIds: IDS, attentionMask: MASK }, { training, outputHiddenStates: true }) as unknown as tf.TensorContainer);
+      const run = () =>
+        tf.dispose(
+          model.forward({ inputIds: IDS, attentionMask: MASK }, {
+            training,
+            outputHiddenStates: true,
+          }) as unknown as tf.TensorContainer,
+        );
       run();
       const before = tf.memory().numTensors;
       for (let i = 0; i < 3; i++) run();
@@ -67,11 +86,17 @@ Deno.test("DebertaModel.forward() inside tf.variableGrads() differentiates head 
   try {
     const heads = model.trainableVariables();
     assert.deepEqual([...model.namedTrainableVariables().keys()], [
-      "pooler.dense.weight", "pooler.dense.bias", "classifier.weight", "classifier.bias",
+      "pooler.dense.weight",
+      "pooler.dense.bias",
+      "classifier.weight",
+      "classifier.bias",
     ]);
     assert.ok(heads.every((v) => v.trainable));
     const before = tf.memory().numTensors;
-    const { value, grads } = tf.variableGrads(() => loss(model, false), [...heads, ...adapter.vars]);
+    const { value, grads } = tf.variableGrads(() => loss(model, false), [
+      ...heads,
+      ...adapter.vars,
+    ]);
     for (const v of [...heads, ...adapter.vars]) {
       const g = grads[v.name]!;
       assert.deepEqual(g.shape, v.shape);
@@ -104,14 +129,24 @@ Deno.test("DebertaModel.forward() inside tf.variableGrads() differentiates head 
 
 Deno.test("DebertaModel.forward() training dropout is seeded: same seed same logits, other seed differs", () => {
   const model = createDebertaModel(CONFIG, randomDebertaWeights(CONFIG, 6), {
-    hiddenDropout: 0.2, attentionDropout: 0.2, poolerDropout: 0.2,
+    hiddenDropout: 0.2,
+    attentionDropout: 0.2,
+    poolerDropout: 0.2,
   });
   try {
-    const logits = (seed: number) => tf.tidy(() => model.forward({ inputIds: IDS, attentionMask: MASK }, { training: true, seed }).logits.dataSync());
+    const logits = (seed: number) =>
+      tf.tidy(() =>
+        model.forward({ inputIds: IDS, attentionMask: MASK }, { training: true, seed }).logits
+          .dataSync()
+      );
     assert.deepEqual(logits(11), logits(11));
     assert.notDeepEqual(logits(11), logits(12));
-    const evalA = tf.tidy(() => model.forward({ inputIds: IDS, attentionMask: MASK }).logits.dataSync());
-    const evalB = tf.tidy(() => model.forward({ inputIds: IDS, attentionMask: MASK }).logits.dataSync());
+    const evalA = tf.tidy(() =>
+      model.forward({ inputIds: IDS, attentionMask: MASK }).logits.dataSync()
+    );
+    const evalB = tf.tidy(() =>
+      model.forward({ inputIds: IDS, attentionMask: MASK }).logits.dataSync()
+    );
     assert.deepEqual(evalA, evalB);
   } finally {
     model.dispose();

@@ -36,7 +36,10 @@ function triangularDelta(c: LoraCase): LinearDelta & { rowsSeen: number[]; dispo
     delta(x: tf.Tensor2D): tf.Tensor2D {
       rowsSeen.push(x.shape[0]);
       return tf.tidy(() =>
-        tf.mul(tf.matMul(tf.matMul(tf.matMul(x, a, false, true), d, false, true), b, false, true), c.s)
+        tf.mul(
+          tf.matMul(tf.matMul(tf.matMul(x, a, false, true), d, false, true), b, false, true),
+          c.s,
+        )
       );
     },
     dispose: () => tf.dispose([a, b, d]),
@@ -61,7 +64,11 @@ Deno.test("DebertaModel.setAdapter() on query_proj reproduces lora_case.json (co
     const hidden = out.hiddenStates!.map((h, i) =>
       maxAbsDiffReal(h, c.hidden_states[i]!, c.attention_mask)
     );
-    console.log(`lora_case: logits ${logitDiff.toExponential(2)}, hidden ${hidden.map((d) => d.toExponential(2)).join(" ")}`);
+    console.log(
+      `lora_case: logits ${logitDiff.toExponential(2)}, hidden ${
+        hidden.map((d) => d.toExponential(2)).join(" ")
+      }`,
+    );
     assert.ok(logitDiff < TOL, `logits differ by ${logitDiff}`);
     hidden.forEach((d, i) => assert.ok(d < TOL, `hidden_states[${i}] differ by ${d}`));
     // Content rows (2 × 7) and the relative-embedding rows (2·7 − 1) both went through it.

@@ -67,13 +67,24 @@ Deno.test("relativeShift() of per-distance scores equals the reference's gather 
       const qt = tf.tensor2d(q).reshape([1, 1, s, d]);
       const kt = tf.tensor2d(k).reshape([1, 1, s, d]);
       const c2p = relativeShift(tf.matMul(qt, pk, false, true) as tf.Tensor4D);
-      const p2c = tf.transpose(relativeShift(tf.matMul(kt, pq, false, true) as tf.Tensor4D), [0, 1, 3, 2]);
-      return [c2p.reshape([s, s]).arraySync() as number[][], p2c.reshape([s, s]).arraySync() as number[][]];
+      const p2c = tf.transpose(relativeShift(tf.matMul(kt, pq, false, true) as tf.Tensor4D), [
+        0,
+        1,
+        3,
+        2,
+      ]);
+      return [
+        c2p.reshape([s, s]).arraySync() as number[][],
+        p2c.reshape([s, s]).arraySync() as number[][],
+      ];
     });
     for (const [name, g, w] of [["c2p", got[0]!, want.c2p], ["p2c", got[1]!, want.p2c]] as const) {
       g.forEach((row, i) =>
         row.forEach((v, j) =>
-          assert.ok(Math.abs(v - w[i]![j]!) < 1e-3 * (1 + Math.abs(w[i]![j]!)), `${name} s=${s} [${i}][${j}]`)
+          assert.ok(
+            Math.abs(v - w[i]![j]!) < 1e-3 * (1 + Math.abs(w[i]![j]!)),
+            `${name} s=${s} [${i}][${j}]`,
+          )
         )
       );
     }
