@@ -1118,16 +1118,55 @@ const GROUP_ORDER: readonly FlagGroup[] = [
   "AdaLoRA",
 ];
 
+const HELP_WIDTH = 100;
+const FLAG_COLUMN = 30;
+
+function choiceList(spec: FlagSpec): string {
+  return (spec.choices ?? []).join("|");
+}
+
 function flagColumn(spec: FlagSpec): string {
   if (spec.kind === "boolean") return `--${spec.flag}`;
-  const value = spec.kind === "choice" ? `<${(spec.choices ?? []).join("|")}>` : spec.valueName;
+  const choices = choiceList(spec);
+  const value = spec.kind === "choice"
+    ? (choices.length <= 22 ? `<${choices}>` : `<${spec.flag}>`)
+    : spec.valueName;
   return `--${spec.flag} ${value ?? "<value>"}`;
 }
 
-function defaultText(spec: FlagSpec): string {
-  if (spec.required) return " (required)";
-  if (spec.default === undefined || spec.kind === "boolean") return "";
-  return ` (default: ${spec.default})`;
+function helpText(spec: FlagSpec): string {
+  let text = spec.description;
+  const choices = choiceList(spec);
+  if (spec.kind === "choice" && choices.length > 22) {
+    text += `; one of ${(spec.choices ?? []).join(", ")}`;
+  }
+  if (spec.required) return `${text} (required)`;
+  if (spec.default === undefined || spec.kind === "boolean") return text;
+  return `${text} (default:\u00a0${spec.default})`;
+}
+
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+function helpEntry(column: string, text: string): string[] {
+  const indent = " ".repeat(FLAG_COLUMN);
+  // A no-break space keeps "(default: x)" on one line; it prints as a plain space.
+  const wrapped = wrapWords(text, HELP_WIDTH - FLAG_COLUMN).map((l) => l.replaceAll("\u00a0", " "));
+  const head = `  ${column}`;
+  if (head.length + 2 > FLAG_COLUMN) return [head, ...wrapped.map((l) => indent + l)];
+  return wrapped.map((l, i) => (i === 0 ? head.padEnd(FLAG_COLUMN) : indent) + l);
 }
 
 /**
@@ -1156,23 +1195,16 @@ export function formatTrainHelp(): string {
     "Without --preset the hyper-parameters default to the paper's RTE row; --preset paper takes",
     "the row of --task and --method (PAPER-NOTES §9). Flags given explicitly always win.",
   ];
-  const width = Math.max(...FLAG_SPECS.map((s) => flagColumn(s).length)) + 2;
   for (const group of GROUP_ORDER) {
     lines.push("", `${GROUP_TITLES[group]}:`);
     for (const spec of FLAG_SPECS.filter((s) => s.group === group)) {
-      const column = flagColumn(spec);
-      const text = `${spec.description}${defaultText(spec)}`;
-      if (column.length + 2 > width || 2 + width + text.length > 100) {
-        lines.push(`  ${column}`, `  ${" ".repeat(width)}${text}`);
-      } else {
-        lines.push(`  ${column.padEnd(width)}${text}`);
-      }
+      lines.push(...helpEntry(flagColumn(spec), helpText(spec)));
     }
   }
   lines.push(
     "",
     "Other:",
-    `  ${"-h, --help".padEnd(width)}Show this help`,
+    ...helpEntry("-h, --help", "Show this help"),
     "",
     "Examples:",
     "  # TriAdaptLoRA (linear) on RTE with the paper's hyper-parameters, three seeds",

@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  defaultHyperParams,
+  FLAG_SPECS,
+  formatTrainHelp,
+  HYPERPARAM_KEYS,
+  normaliseTaskName,
+  parseTrainArgs,
+  type TrainOptions,
+  validateTrainOptions,
+} from "../../train/hyperparams.ts";
+import { PAPER_ROWS } from "../../train/presets.ts";
+
+const BASE = ["--model", "models/deberta", "--task", "rte", "--data", "glue/RTE"];
+
+function options(argv: readonly string[]): TrainOptions {
+  const parsed = parseTrainArgs(argv);
+  assert.ok("options" in parsed, "expected options, got help");
+  return parsed.options;
+}
+
+/** Runs `fn`, expects it to throw `kind`, and returns the message. */
+function errorOf(fn: () => unknown, kind: ErrorConstructor | RangeErrorConstructor): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof kind, `expected ${kind.name}, got ${String(error)}`);
+    return error.message;
+  }
+  assert.fail("expected an error");
+}
+
+Deno.test("parseTrainArgs() fills the schema defaults (paper RTE row) when only the required flags are given", () => {
+  const o = options(BASE);
+  assert.equal(o.task, "rte");
+  assert.equal(o.method, "triadapt");
+  assert.equal(o.threshold, "linear");
+  assert.equal(o.preset, "none");
+  assert.deepEqual(o.seeds, [0]);
+  assert.equal(o.seed, 0);
+  assert.equal(o.backend, "wasm");
+  assert.equal(o.out, undefined);
+  assert.equal(o.maxSteps, undefined);
+  const rte = PAPER_ROWS.rte;
+  assert.deepEqual(
+    [o.epochs, o.lr, o.deltaRank, o.weightDecay, o.warmupSteps, o.initWarmup, o.interval],
+    [rte.epochs, rte.lr, rte.deltaRank, rte.weightDecay, rte.warmup, rte.warmup, rte.warmup],
+  );
+  assert.deepEqual(
+    [o.alpha, o.dropout, o.maxLength, o.orthRegWeight, o.batchSize, o.refRank, o.topH],
+    [rte.alpha, rte.dropout, rte.maxLength, rte.orthRegWeight, 32, 8, rte.topH],
+  );
+  assert.deepEqual([o.tinit, o.tfinal, o.deltaT], [rte.tinit, rte.tfinal, rte.deltaT]);
+  assert.ok(Object.isFrozen(o));
+});
+
+Deno.test("parseTrainArgs() reads every flag of the issue's usage line", () => {
+  const o = options([
+    ...BASE,
+    "--method",
+    "adalora",
+    "--threshold",
+    "nonlinear",
+    "--preset",
+    "paper",
+    "--seeds",
+    "0,1,2",
+    "--backend",
+    "cpu",
+    "--out",
+    "runs/x",
+    "--resume",
+    "runs/y",
+    "--max-steps",
+    "200",
+    "--eval-every",
+    "50",
+  ]);
+  assert.equal(o.method, "adalora");
+  assert.equal(o.threshold, "nonlinear");
+  assert.equal(o.preset, "paper");
+  assert.deepEqual(o.seeds, [0, 1, 2]);
+  assert.equal(o.seed, 0);
+  assert.equal(o.backend, "cpu");
+  assert.equal(o.out, "runs/x");
+  assert.equal(o.resume, "runs/y");
+  assert.equal(o.maxSteps, 200);
+  assert.equal(o.evalEvery, 50);
+});
+
+Deno.test("parseTrainArgs() applies the paper preset for task and method, explicit flags winning", () => {
+  const parsed = parseTrainArgs([
+    "--model",
+    "m",
+    "--task",
+    "SST-2",
+    "--data",
+    "d",
+    "--preset",
+    "paper",
+    "--method",
+    "adalora",
+    "--epochs",
+    "3",
+  ]);
+  assert.ok("options" in parsed);
+  const o = parsed.options;
+  assert.equal(o.task, "sst2");
+  assert.equal(o.epochs, 3, "explicit --epochs wins");
+  assert.equal(o.lr, 8e-4);
+  assert.equal(o.dropout, 0.3);
+  assert.equal(o.maxLength, 128);
+  assert.deepEqual([o.tinit, o.tfinal, o.deltaT, o.adaloraInitRank], [6000, 22000, 100, 12]);
+  assert.deepEqual(parsed.explicit, ["epochs"]);
+});
+
+Deno.test("parseTrainArgs() without a preset ignores the task's paper row", () => {
+  const o = options(["--model", "m", "--task", "cola", "--data", "d"]);
+  assert.equal(o.maxLength, 320, "schema default, not CoLA's 64");
+});
+
+Deno.test("parseTrainArgs() returns the help text for --help and -h, even without required flags", () => {
+  for (const argv of [["--help"], ["-h"], [...BASE, "--help"]]) {
+    const parsed = parseTrainArgs(argv);
+    assert.ok("help" in parsed);
+    assert.equal(parsed.help, formatTrainHelp());
+  }
+});
+
+Deno.test("formatTrainHelp() lists every flag once, grouped, with defaults, examples and permissions", () => {
+  const help = formatTrainHelp();
+  for (const spec of FLAG_SPECS) {
+    const hits = help.split("\n").filter((l) => l.startsWith(`  --${spec.flag} `) || l === `  --${spec.flag}`);
+    assert.equal(hits.length, 1, `--${spec.flag} listed once`);
+  }
+  for (const title of ["Run:", "Method:", "Rank allocation", "Optimisation", "AdaLoRA", "Examples:"]) {
+    assert.ok(help.includes(title), title);
+  }
+  assert.ok(help.includes("(default: 1.2e-3)") || help.includes("(default: 0.0012)"));
+  assert.ok(help.includes("--allow-read"));
+  assert.ok(help.includes("deno task train --model"));
+  for (const line of help.split("\n")) assert.ok(line.length <= 100, `too wide: ${line}`);
+});
+
+Deno.test("FLAG_SPECS has exactly one row per option field and unique flags", () => {
+  const keys = FLAG_SPECS.map((s) => s.key);
+  assert.equal(new Set(keys).size, keys.length);
+  const flags = FLAG_SPECS.map((s) => s.flag);
+  assert.equal(new Set(flags).size, flags.length);
+  for (const flag of flags) assert.match(flag, /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
+  const o = options(BASE);
+  for (const key of Object.keys(o)) assert.ok(keys.includes(key as keyof TrainOptions), key);
+  for (const key of HYPERPARAM_KEYS) {
+    const spec = FLAG_SPECS.find((s) => s.key === key);
+    assert.ok(spec?.default !== undefined, `${key} has a default`);
+  }
+  assert.equal(Object.keys(defaultHyperParams()).length, HYPERPARAM_KEYS.length);
+});
+
+Deno.test("parseTrainArgs() rejects malformed numbers for every numeric flag, naming flag and value", () => {
+  for (const spec of FLAG_SPECS.filter((s) => s.kind === "int" || s.kind === "number")) {
+    for (const bad of ["abc", "NaN", "Infinity", "", "0x10", "1.5.2"]) {
+      const message = errorOf(() => parseTrainArgs([...BASE, `--${spec.flag}=${bad}`]), TypeError);
+      assert.ok(message.includes(`--${spec.flag}`), message);
+      assert.ok(message.includes(JSON.stringify(bad)), message);
+      assert.ok(!message.includes("\n"), "one line");
+    }
+  }
+});
+
+Deno.test("parseTrainArgs() rejects out-of-range values for every bounded flag with a RangeError", () => {
+  for (const spec of FLAG_SPECS.filter((s) => s.kind === "int" || s.kind === "number")) {
+    const below = spec.min === undefined ? undefined : spec.minExclusive ? spec.min : spec.min - 1;
+    const above = spec.max === undefined || spec.max >= Number.MAX_SAFE_INTEGER
+      ? undefined
+      : spec.maxExclusive
+      ? spec.max
+      : spec.max + 1;
+    for (const bad of [below, above]) {
+      if (bad === undefined) continue;
+      const message = errorOf(() => parseTrainArgs([...BASE, `--${spec.flag}=${bad}`]), RangeError);
+      assert.match(message, new RegExp(`^Cannot use --${spec.flag} as it must be .*: current value is ${bad}$`));
+    }
+  }
+});
+
+Deno.test("parseTrainArgs() rejects fractional values for integer flags", () => {
+  for (const spec of FLAG_SPECS.filter((s) => s.kind === "int")) {
+    const message = errorOf(() => parseTrainArgs([...BASE, `--${spec.flag}=2.5`]), TypeError);
+    assert.match(message, new RegExp(`--${spec.flag} .*integer.*2\\.5`));
+  }
+});
+
+Deno.test("parseTrainArgs() rejects unknown choices, naming the allowed values", () => {
+  const message = errorOf(() => parseTrainArgs([...BASE, "--method", "dora"]), RangeError);
+  assert.equal(
+    message,
+    'Cannot use --method as it must be one of triadapt, lora, adalora, increlora: current value is "dora"',
+  );
+  assert.throws(() => parseTrainArgs([...BASE, "--backend", "webgpu"]), /--backend/);
+  assert.throws(() => parseTrainArgs(["--model", "m", "--task", "wnli", "--data", "d"]), /--task.*"wnli"/);
+});
+
+Deno.test("parseTrainArgs() rejects unknown flags, positionals and repeated flags in one line", () => {
+  const unknown = errorOf(() => parseTrainArgs([...BASE, "--learning-rate", "1"]), TypeError);
+  assert.equal(
+    unknown,
+    "Cannot parse arguments as --learning-rate is not a known flag: run with --help for the flags",
+  );
+  assert.match(errorOf(() => parseTrainArgs([...BASE, "extra"]), TypeError), /"extra"/);
+  assert.match(
+    errorOf(() => parseTrainArgs([...BASE, "--lr", "1e-3", "--lr", "2e-3"]), TypeError),
+    /--lr as it must be given once: current values are 1e-3, 2e-3/,
+  );
+  assert.match(errorOf(() => parseTrainArgs([...BASE, "--lr"]), TypeError), /--lr/);
+  const ambiguous = errorOf(() => parseTrainArgs([...BASE, "--lr", "--epochs", "3"]), TypeError);
+  assert.ok(!ambiguous.includes("\n"), ambiguous);
+  assert.match(errorOf(() => parseTrainArgs([...BASE, "--allow-overshoot=yes"]), TypeError), /--allow-overshoot/);
+});
+
+Deno.test("parseTrainArgs() requires --model, --task and --data", () => {
+  for (const missing of ["--model", "--task", "--data"]) {
+    const i = BASE.indexOf(missing);
+    const argv = BASE.filter((_, j) => j !== i && j !== i + 1);
+    assert.match(errorOf(() => parseTrainArgs(argv), TypeError), new RegExp(`${missing} must be given`));
+  }
+});
+
+Deno.test("parseTrainArgs() reads --seeds as distinct integers and refuses it with --seed", () => {
+  assert.deepEqual(options([...BASE, "--seeds", "3,1,2"]).seeds, [3, 1, 2]);
+  assert.equal(options([...BASE, "--seeds", "3,1,2"]).seed, 3);
+  assert.deepEqual(options([...BASE, "--seed", "7"]).seeds, [7]);
+  assert.throws(() => parseTrainArgs([...BASE, "--seeds", "1,1"]), RangeError);
+  assert.throws(() => parseTrainArgs([...BASE, "--seeds", "1,,2"]), TypeError);
+  assert.throws(() => parseTrainArgs([...BASE, "--seeds=-1,2"]), RangeError);
+  assert.throws(
+    () => parseTrainArgs([...BASE, "--seed", "1", "--seeds", "1,2"]),
+    /--seed and --seeds together/,
+  );
+});
+
+Deno.test("parseTrainArgs() reads --allow-overshoot as a switch", () => {
+  assert.equal(options(BASE).allowOvershoot, false);
+  assert.equal(options([...BASE, "--allow-overshoot"]).allowOvershoot, true);
+});
+
+Deno.test("parseTrainArgs() enforces init rank <= ref rank and AdaLoRA's initial rank >= ref rank", () => {
+  assert.match(
+    errorOf(() => parseTrainArgs([...BASE, "--init-rank", "9"]), RangeError),
+    /--init-rank as it must be <= --ref-rank: current values are 9 > 8/,
+  );
+  assert.throws(
+    () => parseTrainArgs([...BASE, "--method", "adalora", "--ref-rank", "16"]),
+    /--adalora-init-rank as it must be >= --ref-rank/,
+  );
+  assert.equal(options([...BASE, "--method", "adalora", "--ref-rank", "16", "--adalora-init-rank", "24"]).refRank, 16);
+});
+
+Deno.test("parseTrainArgs() round-trips any valid --lr exactly (property)", () => {
+  fc.assert(
+    fc.property(fc.double({ min: 1e-9, max: 1, noNaN: true }).filter((v) => v > 0), (lr) => {
+      assert.equal(options([...BASE, `--lr=${lr}`]).lr, lr);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("validateTrainOptions() accepts its own JSON round trip (config.json on resume)", () => {
+  const o = options([...BASE, "--seeds", "0,1", "--max-steps", "9", "--preset", "paper"]);
+  const back = validateTrainOptions(JSON.parse(JSON.stringify(o)));
+  assert.deepEqual(back, o);
+});
+
+Deno.test("validateTrainOptions() rejects unknown fields, missing fields and wrong types", () => {
+  const o = options(BASE);
+  assert.throws(() => validateTrainOptions({ ...o, lrr: 1 }), /current field is lrr/);
+  const { lr: _lr, ...noLr } = o;
+  assert.throws(() => validateTrainOptions(noLr), /--lr must be given/);
+  assert.throws(() => validateTrainOptions({ ...o, epochs: "3" }), TypeError);
+  assert.throws(() => validateTrainOptions({ ...o, seed: 1 }), /--seed as it must equal the first of --seeds/);
+  assert.throws(() => validateTrainOptions(null), TypeError);
+});
+
+Deno.test("normaliseTaskName() maps the common spellings", () => {
+  assert.equal(normaliseTaskName("RTE"), "rte");
+  assert.equal(normaliseTaskName("STS-B"), "stsb");
+  assert.equal(normaliseTaskName("SQuAD_v2"), "squad2");
+  assert.throws(() => normaliseTaskName("glue"), RangeError);
+});
