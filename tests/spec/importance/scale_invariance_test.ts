@@ -58,3 +58,44 @@ Deno.test("importanceScores() selection is unchanged by scaling all norms by c >
     ),
   );
 });
+
+Deno.test("importanceScores() selection is unchanged by any c > 0 when scores are well separated", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 30 }).chain((m) =>
+        fc.record({
+          values: fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: m, maxLength: m }),
+          previous: fc.array(fc.double({ min: 0, max: 0.5, maxExcluded: true, noNaN: true }), {
+            minLength: m,
+            maxLength: m,
+          }),
+          ranks: fc.array(fc.integer({ min: 1, max: 64 }), { minLength: m, maxLength: m }),
+          k: fc.integer({ min: 0, max: m }),
+        })
+      ),
+      fc.double({ min: 1e-6, max: 1e6, noNaN: true }),
+      fc.constantFrom<Normalisation>("rank", "sqrt", "none"),
+      ({ values, previous, ranks, k }, c, normalisation) => {
+        // Arrange: normalised norms are distinct integers, previous ones lie in [0, 0.5)
+        const n = (r: number): number =>
+          normalisation === "rank" ? r : normalisation === "sqrt" ? Math.sqrt(r) : 1;
+        const input = {
+          norms: values.map((v, i) => v * n(ranks[i] ?? 1)),
+          ranks,
+          previousNorms: previous,
+          previousRanks: ranks.map(() => 1),
+        };
+        const scaled = {
+          ...input,
+          norms: input.norms.map((x) => c * x),
+          previousNorms: previous.map((x) => c * x),
+        };
+        // Act / Assert
+        assert.deepEqual(
+          selectTopK(importanceScores(scaled, normalisation), k),
+          selectTopK(importanceScores(input, normalisation), k),
+        );
+      },
+    ),
+  );
+});
