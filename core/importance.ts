@@ -6,7 +6,13 @@
 
 import { assertFiniteArray, assertInteger, show } from "./_validate.ts";
 
-/** Normalisation `N(r)` of eq. 11: `r` (default), `sqrt(r)` or `1`. */
+/**
+ * Normalisation `N(r)` of eq. 11: `r` (default), `sqrt(r)` or `1`.
+ *
+ * Note: the reference code divides by the number of parameter blocks of the module
+ * (`len(lora_C_row)` = 1 + growths so far), not by `r`; with `initRank` 1 and `Δr` 4 that is
+ * `1 + ⌈(r − 1)/4⌉`. PAPER-NOTES §3 specifies `r`; that variant is not offered here.
+ */
 export type Normalisation = "rank" | "sqrt" | "none";
 
 function divisor(rank: number, normalisation: Normalisation): number {
