@@ -1,0 +1,149 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import {
+  type BlockStepInfo,
+  globalNorm,
+  GrowingAdamW,
+  TriAdaptLoraAdapter,
+} from "../../ops/mod.ts";
+import { assertClose, useWasm } from "./_helpers.ts";
+
+await useWasm();
+
+/** Independent float64 AdamW (paper form m̂/(√v̂ + ε), decoupled decay on the old p). */
+function adamwReference(
+  p: number[],
+  grads: number[][],
+  o: { lr: number; b1: number; b2: number; eps: number; wd: number },
+): { p: number[]; m: number[]; v: number[] } {
+  let m = p.map(() => 0), v = p.map(() => 0), x = [...p];
+  grads.forEach((g, k) => {
+    const t = k + 1;
+    m = m.map((mi, i) => o.b1 * mi + (1 - o.b1) * g[i]!);
+    v = v.map((vi, i) => o.b2 * vi + (1 - o.b2) * g[i]! ** 2);
+    x = x.map((xi, i) => {
+      const mh = m[i]! / (1 - o.b1 ** t), vh = v[i]! / (1 - o.b2 ** t);
+      return xi - o.lr * (mh / (Math.sqrt(vh) + o.eps) + o.wd * xi);
+    });
+  });
+  return { p: x, m, v };
+}
+
+const HP = { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1 };
+
+Deno.test("GrowingAdamW.step() equals hand-computed AdamW on a 2×2 case over two steps", async () => {
+  const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "adamw.p22");
+  const opt = new GrowingAdamW({ beta1: HP.b1, beta2: HP.b2, epsilon: HP.eps, weightDecay: HP.wd });
+  opt.addBlock({ key: "b0", variables: [p] });
+  const gs = [[0.1, -0.2, 0.3, 0.4], [-0.5, 0.05, 0.3, -0.1]];
+  for (const g of gs) {
+    const gt = tf.tensor2d(g, [2, 2]);
+    opt.step({ [p.name]: gt }, HP.lr);
+    gt.dispose();
+  }
+  const ref = adamwReference([1, 2, 3, 4], gs, HP);
+  // float32 parameters of O(1): 1 ulp ≈ 2.4e-7 at 4; 1e-6 covers the rounding.
+  assertClose(await p.data(), ref.p, 1e-6, "p");
+  const st = await opt.blockState("b0");
+  assert.equal(st.step, 2);
+  assertClose(st.m[0]!.data, ref.m, 1e-7, "m");
+  assertClose(st.v[0]!.data, ref.v, 1e-9, "v");
+  opt.dispose();
+  p.dispose();
+});
+
+Deno.test("GrowingAdamW keeps old blocks' state when a block is added, and the new block starts fresh", async () => {
+  const ad = new TriAdaptLoraAdapter({ name: "adamw.tri", inFeatures: 3, outFeatures: 2, seed: 1 });
+  const opt = new GrowingAdamW({ weightDecay: 0.01 });
+  opt.syncBlocks(ad.parameterBlocks());
+  const x = tf.tensor2d([[1, 2, 3], [-1, 0.5, 2]]);
+  const lossFn = () => ad.delta(x, false).square().sum().add(ad.normOfD()) as tf.Scalar;
+  const step = (lr: number | ((b: BlockStepInfo) => number)) => {
+    const { value, grads } = tf.variableGrads(lossFn, ad.trainableVariables());
+    opt.step(grads, lr);
+    tf.dispose([value, grads]);
+  };
+  for (let i = 0; i < 3; i++) step(1e-2);
+  const before = await opt.blockState("adamw.tri.block0");
+  ad.grow(2);
+  assert.equal(opt.syncBlocks(ad.parameterBlocks()), 1);
+  assert.deepEqual(
+    await opt.blockState("adamw.tri.block0"),
+    before,
+    "adding a block leaves old state alone",
+  );
+  const fresh = await opt.blockState("adamw.tri.block1");
+  assert.equal(fresh.step, 0);
+  assert.equal(fresh.birthStep, 3);
+  assert.ok(fresh.m.every((t) => t.data.every((v) => v === 0)));
+  assert.ok(fresh.v.every((t) => t.data.every((v) => v === 0)));
+  const seen: BlockStepInfo[] = [];
+  step((b) => {
+    seen.push(b);
+    return b.key.endsWith("block1") ? 0 : 1e-2;
+  });
+  assert.deepEqual(seen, [
+    { key: "adamw.tri.block0", blockStep: 4, globalStep: 4, birthStep: 0 },
+    { key: "adamw.tri.block1", blockStep: 1, globalStep: 4, birthStep: 3 },
+  ]);
+  const after = await opt.blockState("adamw.tri.block1");
+  assert.equal(after.step, 1);
+  assert.ok(after.m.some((t) => t.data.some((v) => v !== 0)), "new block got moments");
+  tf.dispose(x);
+  opt.dispose();
+  ad.dispose();
+});
+
+Deno.test("GrowingAdamW clips gradients by global norm before the moments", async () => {
+  const p = tf.variable(tf.tensor1d([0, 0]), true, "adamw.clip");
+  const opt = new GrowingAdamW({ clipNorm: 1 });
+  opt.addBlock({ key: "c", variables: [p] });
+  const g = tf.tensor1d([3, 4]);
+  opt.step({ [p.name]: g }, 0.1);
+  const st = await opt.blockState("c");
+  // clip factor 1/(5 + 1e-6) (torch), m = 0.1·g·factor
+  assertClose(st.m[0]!.data, [0.1 * 3 / (5 + 1e-6), 0.1 * 4 / (5 + 1e-6)], 1e-7, "m");
+  const n = globalNorm([g]);
+  assert.equal((await n.data())[0], 5);
+  tf.dispose([g, n]);
+  opt.dispose();
+  p.dispose();
+});
+
+Deno.test("GrowingAdamW rejects gradients of unregistered variables and double registration", () => {
+  const p = tf.variable(tf.scalar(1), true, "adamw.rej.p");
+  const w0 = tf.variable(tf.scalar(1), false, "adamw.rej.base");
+  const opt = new GrowingAdamW();
+  opt.addBlock({ key: "a", variables: [p] });
+  assert.throws(() => opt.addBlock({ key: "a", variables: [] }), TypeError);
+  assert.throws(() => opt.addBlock({ key: "b", variables: [p] }), TypeError);
+  const g = tf.scalar(1);
+  assert.throws(() => opt.step({ [w0.name]: g }, 0.1), TypeError);
+  assert.throws(() => new GrowingAdamW({ beta1: 1 }), RangeError);
+  assert.throws(() => new GrowingAdamW({ clipNorm: 0 }), RangeError);
+  tf.dispose([g, p, w0]);
+  opt.dispose();
+});
+
+Deno.test("GrowingAdamW snapshot() → restore() resumes bit for bit", async () => {
+  const mk = (name: string) => tf.variable(tf.tensor1d([1, -2, 3]), true, name);
+  const [p1, p2] = [mk("adamw.s1"), mk("adamw.s2")];
+  const [o1, o2] = [
+    new GrowingAdamW({ weightDecay: 0.01 }),
+    new GrowingAdamW({ weightDecay: 0.01 }),
+  ];
+  o1.addBlock({ key: "k", variables: [p1] });
+  o2.addBlock({ key: "k", variables: [p2] });
+  const g = tf.tensor1d([0.3, -0.1, 0.2]);
+  o1.step({ [p1.name]: g }, 0.01);
+  o1.step({ [p1.name]: g }, 0.01);
+  p2.assign(p1);
+  o2.restore(await o1.snapshot());
+  o1.step({ [p1.name]: g }, 0.01);
+  o2.step({ [p2.name]: g }, 0.01);
+  assert.deepEqual(await p2.data(), await p1.data());
+  assert.equal(o2.globalStep, 3);
+  tf.dispose([g, p1, p2]);
+  o1.dispose();
+  o2.dispose();
+});
