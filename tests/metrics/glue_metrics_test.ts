@@ -30,7 +30,10 @@ for (const task of ["cola", "sst2", "mrpc", "stsb", "qnli", "rte"]) {
     const g = await golden<GoldenTask>(`${task}.json`);
     let checked = 0;
     for (const scenario of g.scenarios) {
-      const m = glueMetrics(task, scenario.predictions, g.gold) as unknown as Record<string, number>;
+      const m = glueMetrics(task, scenario.predictions, g.gold) as unknown as Record<
+        string,
+        number
+      >;
       for (const [key, expected] of Object.entries(scenario.expected)) {
         const actual = m[key];
         assert.equal(typeof actual, "number", `${scenario.name}.${key} missing`);

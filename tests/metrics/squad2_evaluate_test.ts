@@ -104,8 +104,12 @@ Deno.test("squad2Evaluate() breaks na_prob ties in key order, like Python's stab
   // Start score = 1 (one NoAns). Tied at 0.5: visiting h first reaches 2 (threshold 0.5);
   // visiting n first drops to 0 (-1 for a non-empty NoAns answer), then h only gets back to 1,
   // which is not above the start, so the threshold stays 0.0.
-  const hFirst = squad2Evaluate(dataset, predictions, { naProbs: new Map([["h", 0.5], ["n", 0.5]]) });
-  const nFirst = squad2Evaluate(dataset, predictions, { naProbs: new Map([["n", 0.5], ["h", 0.5]]) });
+  const hFirst = squad2Evaluate(dataset, predictions, {
+    naProbs: new Map([["h", 0.5], ["n", 0.5]]),
+  });
+  const nFirst = squad2Evaluate(dataset, predictions, {
+    naProbs: new Map([["n", 0.5], ["h", 0.5]]),
+  });
   assert.equal(hFirst.best_exact, 100);
   assert.equal(hFirst.best_exact_thresh, 0.5);
   assert.equal(nFirst.best_exact, 50);

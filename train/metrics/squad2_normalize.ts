@@ -17,8 +17,8 @@ const PUNCTUATION = new Set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
 const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 
 /** The characters Python's `str.split()` splits on (`str.isspace()`), control separators included. */
-// deno-lint-ignore no-control-regex
 const PY_WHITESPACE =
+  // deno-lint-ignore no-control-regex
   /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
 
 function pySplit(text: string): string[] {

@@ -234,7 +234,9 @@ export function parseGlueTsv(
     colA = find(layout.textA, true) as number;
     colB = find(layout.textB, true);
     // Test files may carry labels anyway (a user's own labeled test set): read them if present.
-    colLabel = isTest ? find(spec.tsv.label, false) : find(layout.label, true);
+    colLabel = isTest
+      ? (typeof spec.tsv.label === "string" ? find(spec.tsv.label, false) : undefined)
+      : find(layout.label, true);
     first = 1;
   } else {
     fields = layout.fields ?? 0;

@@ -59,7 +59,8 @@ function field<T>(
 ): T {
   const value = obj[key];
   if (!check(value)) {
-    fail(source, `${path}.${key}`, `${key} must be ${what}: current value is ${describe(value)}`);
+    const at = path === "" ? key : `${path}.${key}`;
+    fail(source, at, `${key} must be ${what}: current value is ${describe(value)}`);
   }
   return value;
 }
