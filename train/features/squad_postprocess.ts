@@ -1,0 +1,153 @@
+/**
+ * SQuAD 2.0 post-processing: from per-window start/end logits to one answer per example, as Hugging
+ * Face's plain `postprocess_qa_predictions` (utils_qa.py, `version_2_with_negative=True`) does.
+ *
+ * @module
+ */
+
+import type { SquadExample, SquadFeature } from "./squad.ts";
+
+/** Options of {@linkcode postprocessSquad}. */
+export interface PostprocessSquadOptions {
+  /** How many start and end candidates to pair per window, and answers to keep (default 20). */
+  nBest?: number;
+  /** Longest answer in tokens (default 30). */
+  maxAnswerLength?: number;
+  /** Predict "no answer" when `nullScoreDiff > nullThreshold` (default 0). */
+  nullThreshold?: number;
+}
+
+/** The predictions. */
+export interface SquadPredictions {
+  /** Per example id: the answer text, `""` for "no answer". */
+  predictions: Record<string, string>;
+  /**
+   * Per example id: `nullScore − (start + end logit of the best non-null span)`, where `nullScore`
+   * is the smallest `[CLS]` score over the example's windows; `Infinity` when no span qualifies.
+   */
+  nullScoreDiff: Record<string, number>;
+  /** Per example id: `sigmoid(nullScoreDiff)`, a no-answer probability for the official script. */
+  naProbs: Record<string, number>;
+}
+
+interface Candidate {
+  score: number;
+  text: string;
+  isNull: boolean;
+}
+
+/** Indices of the `k` largest values, largest first; ties keep the lower index first. */
+function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: values.length }, (_, i) => i);
+  idx.sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+  return idx.slice(0, k);
+}
+
+/**
+ * Picks each example's answer from its windows' logits. Per window: the `nBest` best start and end
+ * positions are paired; pairs outside the context, reversed, or longer than `maxAnswerLength`
+ * tokens are skipped; a pair scores `start + end`. The null (`[CLS]`) score is the smallest
+ * `start[0] + end[0]` over the example's windows. The best non-null answer is predicted unless
+ * `null − best > nullThreshold`.
+ *
+ * @param examples The examples given to `featurizeSquad`.
+ * @param features Its features.
+ * @param startLogits Per feature, the start logits (`[length]`).
+ * @param endLogits Per feature, the end logits (`[length]`).
+ * @param options n-best size, maximum answer length and null threshold.
+ * @returns Answers, null-score differences and no-answer probabilities by example id.
+ *
+ * @example Hand-built logits
+ * ```ts
+ * import { postprocessSquad } from "./squad_postprocess.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const context = "Paris is in France.";
+ * const examples = [{ id: "a", question: "Where?", context, answers: [], isImpossible: false }];
+ * const features = [{
+ *   exampleIndex: 0, exampleId: "a", inputIds: [1, 9, 2, 5, 6, 7, 8, 2], tokenTypeIds: [],
+ *   offsets: [null, null, null, [0, 5], [6, 8], [9, 11], [12, 19], null] as ([number, number] | null)[],
+ *   contextStart: 3, windowStart: 0, startPosition: 0, endPosition: 0,
+ * }];
+ * const start = [0, 0, 0, 0, 0, 0, 5, 0];
+ * const end = [0, 0, 0, 0, 0, 0, 5, 0];
+ * const out = postprocessSquad(examples, features, [start], [end]);
+ * assert.equal(out.predictions.a, "France.");
+ * assert.equal(out.nullScoreDiff.a, -10);
+ * ```
+ */
+export function postprocessSquad(
+  examples: readonly SquadExample[],
+  features: readonly SquadFeature[],
+  startLogits: readonly ArrayLike<number>[],
+  endLogits: readonly ArrayLike<number>[],
+  options: PostprocessSquadOptions = {},
+): SquadPredictions {
+  const { nBest = 20, maxAnswerLength = 30, nullThreshold = 0 } = options;
+  for (const [name, v] of [["nBest", nBest], ["maxAnswerLength", maxAnswerLength]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(
+        `Cannot post-process as ${name} must be a positive integer: current value is ${v}`,
+      );
+    }
+  }
+  if (!Number.isFinite(nullThreshold)) {
+    throw new RangeError(
+      `Cannot post-process as nullThreshold must be finite: current value is ${nullThreshold}`,
+    );
+  }
+  if (startLogits.length !== features.length || endLogits.length !== features.length) {
+    throw new TypeError(
+      `Cannot post-process as there must be one logit row per feature: current counts are ${startLogits.length} and ${endLogits.length} for ${features.length} features`,
+    );
+  }
+  const byExample: number[][] = examples.map(() => []);
+  features.forEach((f, i) => {
+    const list = byExample[f.exampleIndex];
+    if (list === undefined) {
+      throw new RangeError(
+        `Cannot post-process feature ${i} as exampleIndex must be in [0, ${examples.length}): current value is ${f.exampleIndex}`,
+      );
+    }
+    list.push(i);
+  });
+  const out: SquadPredictions = { predictions: {}, nullScoreDiff: {}, naProbs: {} };
+  for (const [e, ex] of examples.entries()) {
+    const candidates: Candidate[] = [];
+    let nullScore = Infinity;
+    for (const fi of byExample[e] as number[]) {
+      const f = features[fi] as SquadFeature;
+      const start = startLogits[fi] as ArrayLike<number>;
+      const end = endLogits[fi] as ArrayLike<number>;
+      if (start.length < f.offsets.length || end.length < f.offsets.length) {
+        throw new TypeError(
+          `Cannot post-process feature ${fi} as its logits must cover its ${f.offsets.length} positions: current lengths are ${start.length} and ${end.length}`,
+        );
+      }
+      nullScore = Math.min(nullScore, (start[0] as number) + (end[0] as number));
+      const starts = topIndices(Array.prototype.slice.call(start, 0, f.offsets.length), nBest);
+      const ends = topIndices(Array.prototype.slice.call(end, 0, f.offsets.length), nBest);
+      for (const s of starts) {
+        const so = f.offsets[s];
+        if (so == null) continue;
+        for (const t of ends) {
+          const eo = f.offsets[t];
+          if (eo == null || t < s || t - s + 1 > maxAnswerLength) continue;
+          candidates.push({
+            score: (start[s] as number) + (end[t] as number),
+            text: ex.context.slice(so[0], eo[1]),
+            isNull: false,
+          });
+        }
+      }
+    }
+    // Sort by score (stable: ties keep window and n-best order), keep nBest.
+    candidates.sort((a, b) => b.score - a.score);
+    const best = candidates.find((c) => !c.isNull && c.text !== "");
+    const diff = best === undefined ? Infinity : nullScore - best.score;
+    out.nullScoreDiff[ex.id] = diff;
+    out.naProbs[ex.id] = 1 / (1 + Math.exp(-diff));
+    out.predictions[ex.id] = best === undefined || diff > nullThreshold ? "" : best.text;
+  }
+  return out;
+}
