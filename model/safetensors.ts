@@ -176,14 +176,20 @@ export function decodeTensorBytes(bytes: Uint8Array, options: DecodeOptions): Ra
         out = new Float32Array(count);
         for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, little);
       }
-    } else if (dtype === "F16") {
-      const table = halfToFloatTable();
-      out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, little)]!;
-    } else if (dtype === "BF16") {
-      const bits = new Uint32Array(count);
-      for (let i = 0; i < count; i++) bits[i] = view.getUint16(i * 2, little) << 16;
-      out = new Float32Array(bits.buffer);
+    } else if (dtype === "F16" || dtype === "BF16") {
+      // 16-bit patterns in host order (a copy, so alignment never matters)
+      const half = new Uint16Array(count);
+      if (little === HOST_LITTLE_ENDIAN) new Uint8Array(half.buffer).set(bytes);
+      else for (let i = 0; i < count; i++) half[i] = view.getUint16(i * 2, little);
+      if (dtype === "F16") {
+        const table = halfToFloatTable();
+        out = new Float32Array(count);
+        for (let i = 0; i < count; i++) out[i] = table[half[i]!]!;
+      } else {
+        const bits = new Uint32Array(count);
+        for (let i = 0; i < count; i++) bits[i] = half[i]! << 16;
+        out = new Float32Array(bits.buffer);
+      }
     } else {
       out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, little);

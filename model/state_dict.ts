@@ -294,14 +294,75 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Reads a sharded checkpoint from its `*.index.json` (`{"weight_map": {tensor: shard file}}`). */
+async function readSharded(
+  index: string,
+  dir: string,
+  parse: (bytes: Uint8Array, source: string) => StateDict,
+): Promise<StateDict> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await Deno.readTextFile(index));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new SyntaxError(
+      `Cannot read shard index ${index} as it must be JSON: current content is unparsable (${error.message})`,
+    );
+  }
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
+    throw new CheckpointFormatError(
+      `Cannot read shard index ${index} as "weight_map" must be an object of tensor → shard file: current value is ${typeof weightMap}`,
+      index,
+    );
+  }
+  const shards = new Map<string, string[]>();
+  for (const [tensor, shard] of Object.entries(weightMap)) {
+    // shard names are plain file names inside the folder, never paths
+    if (typeof shard !== "string" || !/^[^/\\]+$/.test(shard) || shard === "." || shard === "..") {
+      throw new CheckpointFormatError(
+        `Cannot read shard index ${index} as shard of "${tensor}" must be a file name in the folder: current value is ${
+          JSON.stringify(shard)
+        }`,
+        index,
+      );
+    }
+    shards.set(shard, [...(shards.get(shard) ?? []), tensor]);
+  }
+  const out = new Map<string, RawTensor>();
+  for (const [shard, tensors] of shards) {
+    const file = join(dir, shard);
+    const part = parse(await Deno.readFile(file), file);
+    for (const tensor of tensors) {
+      if (!part.has(tensor)) {
+        throw new CheckpointFormatError(
+          `Cannot read shard ${file} as it must hold "${tensor}" (listed in ${index}): current shard lacks it`,
+          file,
+        );
+      }
+    }
+    for (const [name, t] of part) {
+      if (out.has(name)) {
+        throw new CheckpointFormatError(
+          `Cannot read shard ${file} as each tensor must be in one shard: current value "${name}" is repeated`,
+          file,
+        );
+      }
+      out.set(name, t);
+    }
+  }
+  return out;
+}
+
 /**
- * Reads the weights of a Hugging Face model folder: `model.safetensors` when present, else
- * `pytorch_model.bin`.
+ * Reads the weights of a Hugging Face model folder. The first of these that exists is read:
+ * `model.safetensors`, `model.safetensors.index.json` (sharded), `pytorch_model.bin`,
+ * `pytorch_model.bin.index.json` (sharded).
  *
  * @param dir The model folder.
- * @returns The tensors, the file read and its format.
- * @throws {Deno.errors.NotFound} The folder holds neither file.
- * @throws {CheckpointFormatError} The file is malformed (see the parsers).
+ * @returns The tensors, the file read (the index for a sharded checkpoint) and its format.
+ * @throws {Deno.errors.NotFound} The folder holds none of those files.
+ * @throws {CheckpointFormatError} A file is malformed (see the parsers) or a shard is inconsistent.
  *
  * @example A folder without weights
  * ```ts
@@ -314,17 +375,22 @@ async function exists(path: string): Promise<boolean> {
  * ```
  */
 export async function readStateDict(dir: string): Promise<ReadStateDictResult> {
-  const safetensors = join(dir, "model.safetensors");
-  if (await exists(safetensors)) {
-    const stateDict = parseSafetensors(await Deno.readFile(safetensors), safetensors);
-    return { stateDict, file: safetensors, format: "safetensors" };
-  }
-  const bin = join(dir, "pytorch_model.bin");
-  if (await exists(bin)) {
-    const stateDict = parsePytorchBin(await Deno.readFile(bin), bin);
-    return { stateDict, file: bin, format: "pytorch" };
+  const candidates = [
+    ["model.safetensors", "safetensors", false],
+    ["model.safetensors.index.json", "safetensors", true],
+    ["pytorch_model.bin", "pytorch", false],
+    ["pytorch_model.bin.index.json", "pytorch", true],
+  ] as const;
+  for (const [name, format, sharded] of candidates) {
+    const file = join(dir, name);
+    if (!(await exists(file))) continue;
+    const parse = format === "safetensors" ? parseSafetensors : parsePytorchBin;
+    const stateDict = sharded
+      ? await readSharded(file, dir, parse)
+      : parse(await Deno.readFile(file), file);
+    return { stateDict, file, format };
   }
   throw new Deno.errors.NotFound(
-    `Cannot read weights from ${dir} as it must contain model.safetensors or pytorch_model.bin: current folder has neither`,
+    `Cannot read weights from ${dir} as it must contain model.safetensors or pytorch_model.bin (or a shard index): current folder has none`,
   );
 }

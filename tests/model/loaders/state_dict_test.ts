@@ -9,6 +9,7 @@ import {
   CheckpointFormatError,
   type RawTensor,
   type StateDict,
+  writeSafetensors,
 } from "../../../model/safetensors.ts";
 import {
   expectedDebertaShapes,
@@ -250,4 +251,41 @@ Deno.test("expectedDebertaShapes() gives 202 weights for DeBERTa-v3-base with a 
   assert.deepEqual(table.get("deberta.encoder.layer.11.intermediate.dense.weight"), [3072, 768]);
   assert.deepEqual(table.get("classifier.weight"), [2, 768]);
   assert.equal(table.has("deberta.embeddings.position_embeddings.weight"), false);
+});
+
+Deno.test("readStateDict() merges a sharded safetensors checkpoint and checks its index", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const keys = [...golden.keys()];
+    const shards = [keys.slice(0, 20), keys.slice(20)];
+    const weightMap: Record<string, string> = {};
+    for (const [i, part] of shards.entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      await Deno.writeFile(
+        `${dir}/${file}`,
+        writeSafetensors(new Map(part.map((k) => [k, golden.get(k)!]))),
+      );
+      for (const k of part) weightMap[k] = file;
+    }
+    const index = `${dir}/model.safetensors.index.json`;
+    await Deno.writeTextFile(index, JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const { stateDict, file, format } = await readStateDict(dir);
+    assert.equal(file, index);
+    assert.equal(format, "safetensors");
+    assert.equal(stateDict.size, 42);
+    for (const [k, t] of golden) assert.deepEqual(stateDict.get(k)!.data, t.data, k);
+    // a tensor listed in the index but absent from its shard
+    await Deno.writeTextFile(
+      index,
+      JSON.stringify({
+        weight_map: { ...weightMap, "extra.weight": "model-00001-of-00002.safetensors" },
+      }),
+    );
+    await assert.rejects(() => readStateDict(dir), /"extra\.weight"/);
+    // shard names are file names, never paths
+    await Deno.writeTextFile(index, JSON.stringify({ weight_map: { x: "../model.safetensors" } }));
+    await assert.rejects(() => readStateDict(dir), CheckpointFormatError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
