@@ -7,6 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { relativeShift } from "./relative_position.ts";
+import { batchMatMul } from "./_matmul.ts";
 
 /** Inputs of {@link disentangledAttention}; projections are flat `[rows, heads·headDim]`. */
 export interface DisentangledAttentionInputs {
@@ -46,16 +47,17 @@ function splitHeads(x: tf.Tensor2D, b: number, s: number, h: number): tf.Tensor4
   return tf.transpose(tf.reshape(x, [b, s, h, d]), [2, 0, 1, 3]);
 }
 
-/** Scores of `[h, b, s, d]` rows against `[h, 2s−1, d]` position rows, `[h, b, s, 2s−1]`. */
-function positionScores(x: tf.Tensor4D, pos: tf.Tensor3D): tf.Tensor4D {
+/** Scores of `[h, b, s, d]` rows against `[h, d, 2s−1]` position rows, `[h, b, s, 2s−1]`. */
+function positionScores(x: tf.Tensor4D, posT: tf.Tensor3D): tf.Tensor4D {
   const [h, b, s, d] = x.shape;
-  const flat = tf.reshape(x, [h, b * s, d]);
-  return tf.reshape(tf.matMul(flat, pos, false, true), [h, b, s, pos.shape[1]]);
+  const flat = tf.reshape(x, [h, b * s, d]) as tf.Tensor3D;
+  return tf.reshape(batchMatMul(flat, posT), [h, b, s, posT.shape[2]]);
 }
 
-function splitPositionHeads(x: tf.Tensor2D, h: number): tf.Tensor3D {
+/** `[rows, h·d]` → `[h, d, rows]` (position rows, transposed for a plain product). */
+function splitPositionHeadsT(x: tf.Tensor2D, h: number): tf.Tensor3D {
   const d = x.shape[1] / h;
-  return tf.transpose(tf.reshape(x, [x.shape[0], h, d]), [1, 0, 2]);
+  return tf.transpose(tf.reshape(x, [x.shape[0], h, d]), [1, 2, 0]);
 }
 
 /**
@@ -95,20 +97,30 @@ export function disentangledAttention(inputs: DisentangledAttentionInputs): tf.T
     const q = splitHeads(inputs.query, b, s, h);
     const k = splitHeads(inputs.key, b, s, h);
     const v = splitHeads(inputs.value, b, s, h);
-    let scores: tf.Tensor4D = tf.matMul(q, k, false, true);
+    const kT = tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [h * b, headDim, s]) as tf.Tensor3D;
+    let scores = tf.reshape(
+      batchMatMul(tf.reshape(q, [h * b, s, headDim]) as tf.Tensor3D, kT),
+      [h, b, s, s],
+    ) as tf.Tensor4D;
     if (inputs.posKey !== undefined) {
-      const pk = splitPositionHeads(inputs.posKey, h); // [h, 2s-1, d]
-      scores = tf.add(scores, relativeShift(positionScores(q, pk)));
+      const pkT = splitPositionHeadsT(inputs.posKey, h); // [h, d, 2s-1]
+      scores = tf.add(scores, relativeShift(positionScores(q, pkT)));
     }
     if (inputs.posQuery !== undefined) {
-      const pq = splitPositionHeads(inputs.posQuery, h);
-      const p2cT = relativeShift(positionScores(k, pq)); // [h, b, j, i]
+      const pqT = splitPositionHeadsT(inputs.posQuery, h);
+      const p2cT = relativeShift(positionScores(k, pqT)); // [h, b, j, i]
       scores = tf.add(scores, tf.transpose(p2cT, [0, 1, 3, 2]));
     }
     scores = tf.add(tf.div(scores, scale), inputs.maskBias);
     let probs = tf.softmax(scores) as tf.Tensor4D;
     if (inputs.dropProbs !== undefined) probs = inputs.dropProbs(probs);
-    const context = tf.matMul(probs, v); // [h, b, s, d]
+    const context = tf.reshape(
+      batchMatMul(
+        tf.reshape(probs, [h * b, s, s]) as tf.Tensor3D,
+        tf.reshape(v, [h * b, s, headDim]) as tf.Tensor3D,
+      ),
+      [h, b, s, headDim],
+    );
     return tf.reshape(tf.transpose(context, [1, 2, 0, 3]), [b * s, width]);
   });
 }

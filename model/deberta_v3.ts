@@ -20,6 +20,7 @@ import type { DebertaHead } from "./state_dict.ts";
 import { geluErf } from "./activations.ts";
 import { disentangledAttention } from "./attention.ts";
 import { relativeEmbeddingRows } from "./relative_position.ts";
+import { frozenLinear, matMulPlain } from "./_matmul.ts";
 
 /** A weight as the checkpoint readers return it (`RawTensor` fits). */
 export interface WeightTensor {
@@ -104,7 +105,8 @@ export interface AdaptableModule {
 }
 
 interface Linear {
-  weight: tf.Tensor2D; // [out, in]
+  /** `W0ᵀ`, `[in, out]`: the wasm backend multiplies by a transposed operand ~15× slower. */
+  weightT: tf.Tensor2D;
   readonly bias: tf.Tensor1D;
 }
 
@@ -309,8 +311,11 @@ export class DebertaModel {
       for (let i = 0; i < config.numHiddenLayers; i++) {
         for (const name of layerLinearNames(config, i)) {
           const [out, inp] = linearShape(config, name);
+          const w = toFloatTensor(weights, `${name}.weight`, [out, inp]);
+          const weightT = tf.transpose(w) as tf.Tensor2D;
+          w.dispose();
           this.#linears.set(name, {
-            weight: toFloatTensor(weights, `${name}.weight`, [out, inp]) as tf.Tensor2D,
+            weightT,
             bias: toFloatTensor(weights, `${name}.bias`, [out]) as tf.Tensor1D,
           });
         }
@@ -355,8 +360,8 @@ export class DebertaModel {
   adaptableModules(): AdaptableModule[] {
     return [...this.#linears].map(([name, lin]) => ({
       name,
-      inFeatures: lin.weight.shape[1],
-      outFeatures: lin.weight.shape[0],
+      inFeatures: lin.weightT.shape[0],
+      outFeatures: lin.weightT.shape[1],
     }));
   }
 
@@ -385,14 +390,14 @@ export class DebertaModel {
   }
 
   /**
-   * The frozen weight `W0` of an encoder linear, `[out, in]` (torch layout). The tensor is owned
-   * by the model: do not dispose it.
+   * The frozen weight `W0` of an encoder linear, `[out, in]` (torch layout), as a new tensor
+   * owned by the caller (the model holds `W0ᵀ` internally).
    *
    * @param name A name from {@link DebertaModel.adaptableModules}.
-   * @returns The weight.
+   * @returns A copy of the weight; dispose it when done.
    */
   baseWeight(name: string): tf.Tensor2D {
-    return this.#linear(name).weight;
+    return tf.transpose(this.#linear(name).weightT);
   }
 
   /**
@@ -404,16 +409,14 @@ export class DebertaModel {
    */
   setBaseWeight(name: string, weight: tf.Tensor2D): void {
     const lin = this.#linear(name);
-    if (
-      weight.rank !== 2 || weight.shape[0] !== lin.weight.shape[0] ||
-      weight.shape[1] !== lin.weight.shape[1]
-    ) {
+    const [inF, outF] = lin.weightT.shape;
+    if (weight.rank !== 2 || weight.shape[0] !== outF || weight.shape[1] !== inF) {
       throw new TypeError(
-        `Cannot set base weight of ${name} as it must have shape [${lin.weight.shape}]: current value is [${weight.shape}]`,
+        `Cannot set base weight of ${name} as it must have shape [${outF},${inF}]: current value is [${weight.shape}]`,
       );
     }
-    const old = lin.weight;
-    lin.weight = tf.keep(tf.cast(weight, "float32").clone()) as tf.Tensor2D;
+    const old = lin.weightT;
+    lin.weightT = tf.keep(tf.tidy(() => tf.transpose(tf.cast(weight, "float32")))) as tf.Tensor2D;
     old.dispose();
   }
 
@@ -604,7 +607,7 @@ export class DebertaModel {
     this.#disposed = true;
     for (const t of this.#frozen.values()) t.dispose();
     for (const l of this.#linears.values()) {
-      l.weight.dispose();
+      l.weightT.dispose();
       l.bias.dispose();
     }
     for (const l of this.#heads.values()) {
@@ -631,14 +634,14 @@ export class DebertaModel {
 
   #applyLinear(name: string, x: tf.Tensor2D, training: boolean): tf.Tensor2D {
     const lin = this.#linear(name);
-    const y = tf.add(tf.matMul(x, lin.weight, false, true), lin.bias) as tf.Tensor2D;
+    const y = frozenLinear(x, lin.weightT, lin.bias);
     const delta = this.#adapters.get(name);
     return delta === undefined ? y : tf.add(y, delta.delta(x, training));
   }
 
   #applyHead(name: string, x: tf.Tensor2D): tf.Tensor2D {
     const l = this.#heads.get(name)!;
-    return tf.add(tf.matMul(x, l.weight, false, true), l.bias);
+    return tf.add(matMulPlain(x, tf.transpose(l.weight)), l.bias);
   }
 }
 

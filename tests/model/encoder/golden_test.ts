@@ -56,3 +56,13 @@ Deno.test("createDebertaModel() reproduces golden_a/golden_b from pytorch_model.
   const bytes = await Deno.readFile(new URL("pytorch_model.bin", TINY_A));
   await checkGolden(parsePytorchBin(bytes, "pytorch_model.bin"), "pytorch_model.bin");
 });
+
+Deno.test("createDebertaModel() reproduces golden_a/golden_b on the cpu backend too", async () => {
+  const bytes = await Deno.readFile(new URL("model.safetensors", TINY_A));
+  assert.ok(await tf.setBackend("cpu"));
+  try {
+    await checkGolden(parseSafetensors(bytes, "model.safetensors"), "cpu");
+  } finally {
+    assert.ok(await tf.setBackend("wasm"));
+  }
+});

@@ -98,7 +98,10 @@ Deno.test("DebertaModel.setBaseWeight() with W_merged reproduces lora_case.json"
     const merged = tf.tensor2d(c.W_merged);
     model.setBaseWeight(c.layer, merged);
     merged.dispose();
-    assert.deepEqual(model.baseWeight(c.layer).shape, [32, 32]);
+    const back = model.baseWeight(c.layer);
+    assert.deepEqual(back.shape, [32, 32]);
+    assert.deepEqual(back.dataSync(), Float32Array.from(c.W_merged.flat()));
+    back.dispose();
     const out = model.forward({ inputIds: c.input_ids, attentionMask: c.attention_mask });
     const d = maxAbsDiff(out.logits, c.logits);
     assert.ok(d < TOL, `logits differ by ${d}`);

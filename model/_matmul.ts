@@ -1,0 +1,100 @@
+/**
+ * Matrix products that stay on the fast path of the tfjs wasm backend.
+ *
+ * Measured on this project's machine (wasm, SIMD, 1 thread): `matMul(x, w, false, true)` for
+ * 1024×768·768×768 takes 481 ms against 31 ms with `w` pre-transposed, and a batched
+ * `[96, 128, 64]·[96, 64, 128]` product takes 72 ms against 11 ms as 96 separate 2-D products.
+ * tfjs's own `matMul` gradient uses transposed products, so the gradients here are written with
+ * explicit transposes and plain products.
+ *
+ * @internal
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+
+/**
+ * `a·b` for 2-D tensors; the gradient uses explicit transposes and plain products.
+ *
+ * @param a `[m, k]`.
+ * @param b `[k, n]`.
+ * @returns `[m, n]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matMulPlain } from "./_matmul.ts";
+ *
+ * const y = matMulPlain(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]]));
+ * assert.deepEqual(Array.from(y.dataSync()), [11]);
+ * ```
+ */
+export function matMulPlain(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([x, y]);
+    return {
+      value: tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1]!) as tf.Tensor2D),
+        tf.matMul(tf.transpose(saved[0]!) as tf.Tensor2D, dy as tf.Tensor2D),
+      ],
+    };
+  });
+  return f(a, b) as tf.Tensor2D;
+}
+
+/**
+ * `x·wT + bias` for a frozen `wT` (`[in, out]`) and `bias`: only `x` is differentiated, with
+ * `dx = dy·wTᵀ` (an explicit transpose and a plain product).
+ *
+ * @param x `[rows, in]`.
+ * @param wT `[in, out]` (a frozen tensor, not differentiated).
+ * @param bias `[out]` (frozen).
+ * @returns `[rows, out]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { frozenLinear } from "./_matmul.ts";
+ *
+ * const y = frozenLinear(tf.tensor2d([[1, 2]]), tf.tensor2d([[1, 0], [0, 1]]), tf.tensor1d([5, 6]));
+ * assert.deepEqual(Array.from(y.dataSync()), [6, 8]);
+ * ```
+ */
+export function frozenLinear(x: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.add(tf.matMul(args[0] as tf.Tensor2D, wT), bias),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, tf.transpose(wT) as tf.Tensor2D),
+  }));
+  return f(x) as tf.Tensor2D;
+}
+
+/**
+ * Batched `a·b` over the leading dimension: separate 2-D products on the wasm backend (its
+ * batched kernel is several times slower), `tf.matMul` elsewhere.
+ *
+ * @param a `[n, m, k]`.
+ * @param b `[n, k, p]`.
+ * @returns `[n, m, p]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { batchMatMul } from "./_matmul.ts";
+ *
+ * const y = batchMatMul(tf.ones([2, 1, 3]) as tf.Tensor3D, tf.ones([2, 3, 1]) as tf.Tensor3D);
+ * assert.deepEqual(Array.from(y.dataSync()), [3, 3]);
+ * ```
+ */
+export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
+  return tf.tidy(() => {
+    const as = tf.unstack(a) as tf.Tensor2D[];
+    const bs = tf.unstack(b) as tf.Tensor2D[];
+    return tf.stack(as.map((x, i) => matMulPlain(x, bs[i]!))) as tf.Tensor3D;
+  });
+}
