@@ -4,4 +4,12 @@
  * @module
  */
 
-export {};
+export * from "./features/mod.ts";
+export * from "./hyperparams.ts";
+export * from "./presets.ts";
+export * from "./atomic_write.ts";
+export * from "./run_folder.ts";
+export * from "./progress.ts";
+export * from "./seed_summary.ts";
+export * from "./svg/rank_heatmap.ts";
+export * from "./svg/line_chart.ts";
