@@ -31,9 +31,9 @@ export interface Squad2Example {
   /** The paragraph. */
   readonly context: string;
   /** Gold answers (empty for unanswerable questions), with duplicates as in the file. */
-  readonly answers: readonly Squad2Answer[];
+  readonly answers: Squad2Answer[];
   /** `plausible_answers` of an unanswerable question, when the file has them. */
-  readonly plausibleAnswers?: readonly Squad2Answer[];
+  readonly plausibleAnswers?: Squad2Answer[];
   /** `is_impossible`; when the field is missing (SQuAD 1.1 files): `answers.length === 0`. */
   readonly isImpossible: boolean;
 }
