@@ -325,18 +325,16 @@ export class DebertaModel {
           frozen(`${ln}.bias`, [h]);
         }
       }
+      const variable = <R extends tf.Rank>(name: string, shape: number[]): tf.Variable<R> => {
+        const init = toFloatTensor(weights, name, shape);
+        const v = tf.variable(init, true, `deberta${id}/${name}`) as tf.Variable<R>;
+        init.dispose(); // the variable holds its own reference to the data
+        return v;
+      };
       const headVar = (name: string, out: number): void => {
         this.#heads.set(name, {
-          weight: tf.variable(
-            toFloatTensor(weights, `${name}.weight`, [out, h]) as tf.Tensor2D,
-            true,
-            `deberta${id}/${name}.weight`,
-          ),
-          bias: tf.variable(
-            toFloatTensor(weights, `${name}.bias`, [out]) as tf.Tensor1D,
-            true,
-            `deberta${id}/${name}.bias`,
-          ),
+          weight: variable<tf.Rank.R2>(`${name}.weight`, [out, h]),
+          bias: variable<tf.Rank.R1>(`${name}.bias`, [out]),
         });
       };
       if (this.head === "classification" || this.head === "regression") {

@@ -31,8 +31,8 @@ const MASK = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0]];
 
 /** A LoRA-like delta with trainable A [r, in], B [out, r]. */
 function loraDelta(inF: number, outF: number, seed: number): LinearDelta & { vars: tf.Variable[] } {
-  const a = tf.variable(tf.randomNormal([2, inF], 0, 0.3, "float32", seed));
-  const b = tf.variable(tf.randomNormal([outF, 2], 0, 0.3, "float32", seed + 1));
+  const a = tf.tidy(() => tf.variable(tf.randomNormal([2, inF], 0, 0.3, "float32", seed)));
+  const b = tf.tidy(() => tf.variable(tf.randomNormal([outF, 2], 0, 0.3, "float32", seed + 1)));
   return {
     vars: [a, b],
     delta: (x) => tf.matMul(tf.matMul(x, a, false, true), b, false, true),
@@ -49,6 +49,7 @@ function loss(model: DebertaModel, training: boolean, seed?: number): tf.Scalar 
 }
 
 Deno.test("DebertaModel.forward() keeps tf.memory().numTensors flat across repeated calls", () => {
+  const atStart = tf.memory().numTensors;
   const model = createDebertaModel(CONFIG, randomDebertaWeights(CONFIG, 3), {
     hiddenDropout: 0.1,
     attentionDropout: 0.1,
@@ -72,6 +73,8 @@ Deno.test("DebertaModel.forward() keeps tf.memory().numTensors flat across repea
     const vars = model.trainableVariables();
     model.dispose();
     assert.ok(vars.every((v) => v.isDisposed));
+    tf.dispose(adapter.vars);
+    assert.equal(tf.memory().numTensors, atStart, "create + forward + dispose must leave nothing");
   } finally {
     model.dispose();
     tf.dispose(adapter.vars);
