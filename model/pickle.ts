@@ -29,7 +29,17 @@ export type PickleValue =
   | PickleGlobal
   | PickleOpaque;
 
-/** A reference to an allow-listed global (`module.name`), as pushed by `GLOBAL`. */
+/**
+ * A reference to an allow-listed global (`module.name`), as pushed by `GLOBAL`.
+ *
+ * @example Naming a global
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PickleGlobal } from "./pickle.ts";
+ *
+ * assert.equal(`${new PickleGlobal("torch", "HalfStorage")}`, "torch.HalfStorage");
+ * ```
+ */
 export class PickleGlobal {
   /** Python module, e.g. `"torch._utils"`. */
   readonly module: string;
@@ -56,7 +66,23 @@ export class PickleGlobal {
   }
 }
 
-/** A value a handler built that is not a plain pickle value (a tensor, a storage, …). */
+/**
+ * A value a handler built that is not a plain pickle value (a tensor, a storage, …).
+ *
+ * @example A handler returning an opaque value
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PickleOpaque, unpickle } from "./pickle.ts";
+ *
+ * // GLOBAL 'torch device', then REDUCE with ("cpu",), STOP
+ * const text = "ctorch\ndevice\nX\x03\x00\x00\x00cpu\x85R.";
+ * const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+ * const globals = new Map([["torch.device", { call: (args: readonly unknown[]) => new PickleOpaque("device", args[0]) }]]);
+ * const value = unpickle(bytes, { source: "mem", globals });
+ * assert.ok(value instanceof PickleOpaque);
+ * assert.equal(value.value, "cpu");
+ * ```
+ */
 export class PickleOpaque {
   /** What it is, e.g. `"tensor"`. */
   readonly tag: string;

@@ -69,6 +69,9 @@ const DTYPE_BYTES: Readonly<Record<string, number>> = Object.freeze({
   BOOL: 1,
 });
 
+/** Header size limit of the reference reader (100 MB). */
+const MAX_HEADER_BYTES = 100_000_000;
+
 const FLOAT_DTYPES: ReadonlySet<string> = new Set(["F64", "F32", "F16", "BF16"]);
 
 const HOST_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -320,6 +323,14 @@ export function parseSafetensors(bytes: Uint8Array, source: string): StateDict {
       source,
       "the header",
       `the header length must be at most the ${bytes.length - 8} bytes after it`,
+      `${headerLength}`,
+    );
+  }
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    fail(
+      source,
+      "the header",
+      `the header length must be at most ${MAX_HEADER_BYTES} bytes`,
       `${headerLength}`,
     );
   }
