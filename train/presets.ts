@@ -52,7 +52,8 @@ export interface PaperRow {
 export const PAPER_REF_RANK = 8;
 
 /** AdaLoRA's initial rank and EMA coefficients in the paper (§9). */
-export const PAPER_ADALORA = Object.freeze({ initRank: 12, beta1: 0.85, beta2: 0.85 });
+export const PAPER_ADALORA: Readonly<{ initRank: number; beta1: number; beta2: number }> = Object
+  .freeze({ initRank: 12, beta1: 0.85, beta2: 0.85 });
 
 /** PAPER-NOTES §9 per task. */
 export const PAPER_ROWS: Readonly<Record<TrainTask, PaperRow>> = Object.freeze({

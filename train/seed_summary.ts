@@ -222,7 +222,10 @@ export function formatSeedSummary(
     seedCounts.length === 1 && seedCounts[0] === 1 ? "" : "s"
   } (${seeds.join(", ")}); ± is the sample standard deviation (n − 1).`;
   return `${
-    formatTable(headers, rows, { markdown: true, align: headers.map((_, i) => i === 0 ? "left" : "right") })
+    formatTable(headers, rows, {
+      markdown: true,
+      align: headers.map((_, i) => i === 0 ? "left" : "right"),
+    })
   }\n${note}\n`;
 }
 

@@ -86,7 +86,10 @@ Deno.test("writeFileAtomic() never exposes a partial file to a concurrent reader
 Deno.test("writeJsonAtomic() writes pretty JSON with a final newline", async () => {
   await withTempDir(async (dir) => {
     await writeJsonAtomic(`${dir}/c.json`, { a: 1, b: [NaN] });
-    assert.equal(await Deno.readTextFile(`${dir}/c.json`), '{\n  "a": 1,\n  "b": [\n    null\n  ]\n}\n');
+    assert.equal(
+      await Deno.readTextFile(`${dir}/c.json`),
+      '{\n  "a": 1,\n  "b": [\n    null\n  ]\n}\n',
+    );
     await assert.rejects(() => writeJsonAtomic(`${dir}/u.json`, undefined), TypeError);
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;

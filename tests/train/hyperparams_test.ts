@@ -131,10 +131,14 @@ Deno.test("parseTrainArgs() returns the help text for --help and -h, even withou
 Deno.test("formatTrainHelp() lists every flag once, grouped, with defaults, examples and permissions", () => {
   const help = formatTrainHelp();
   for (const spec of FLAG_SPECS) {
-    const hits = help.split("\n").filter((l) => l.startsWith(`  --${spec.flag} `) || l === `  --${spec.flag}`);
+    const hits = help.split("\n").filter((l) =>
+      l.startsWith(`  --${spec.flag} `) || l === `  --${spec.flag}`
+    );
     assert.equal(hits.length, 1, `--${spec.flag} listed once`);
   }
-  for (const title of ["Run:", "Method:", "Rank allocation", "Optimisation", "AdaLoRA", "Examples:"]) {
+  for (
+    const title of ["Run:", "Method:", "Rank allocation", "Optimisation", "AdaLoRA", "Examples:"]
+  ) {
     assert.ok(help.includes(title), title);
   }
   assert.ok(help.includes("(default: 1.2e-3)") || help.includes("(default: 0.0012)"));
@@ -180,7 +184,10 @@ Deno.test("parseTrainArgs() rejects out-of-range values for every bounded flag w
     for (const bad of [below, above]) {
       if (bad === undefined) continue;
       const message = errorOf(() => parseTrainArgs([...BASE, `--${spec.flag}=${bad}`]), RangeError);
-      assert.match(message, new RegExp(`^Cannot use --${spec.flag} as it must be .*: current value is ${bad}$`));
+      assert.match(
+        message,
+        new RegExp(`^Cannot use --${spec.flag} as it must be .*: current value is ${bad}$`),
+      );
     }
   }
 });
@@ -199,7 +206,10 @@ Deno.test("parseTrainArgs() rejects unknown choices, naming the allowed values",
     'Cannot use --method as it must be one of triadapt, lora, adalora, increlora: current value is "dora"',
   );
   assert.throws(() => parseTrainArgs([...BASE, "--backend", "webgpu"]), /--backend/);
-  assert.throws(() => parseTrainArgs(["--model", "m", "--task", "wnli", "--data", "d"]), /--task.*"wnli"/);
+  assert.throws(
+    () => parseTrainArgs(["--model", "m", "--task", "wnli", "--data", "d"]),
+    /--task.*"wnli"/,
+  );
 });
 
 Deno.test("parseTrainArgs() rejects unknown flags, positionals and repeated flags in one line", () => {
@@ -216,14 +226,20 @@ Deno.test("parseTrainArgs() rejects unknown flags, positionals and repeated flag
   assert.match(errorOf(() => parseTrainArgs([...BASE, "--lr"]), TypeError), /--lr/);
   const ambiguous = errorOf(() => parseTrainArgs([...BASE, "--lr", "--epochs", "3"]), TypeError);
   assert.ok(!ambiguous.includes("\n"), ambiguous);
-  assert.match(errorOf(() => parseTrainArgs([...BASE, "--allow-overshoot=yes"]), TypeError), /--allow-overshoot/);
+  assert.match(
+    errorOf(() => parseTrainArgs([...BASE, "--allow-overshoot=yes"]), TypeError),
+    /--allow-overshoot/,
+  );
 });
 
 Deno.test("parseTrainArgs() requires --model, --task and --data", () => {
   for (const missing of ["--model", "--task", "--data"]) {
     const i = BASE.indexOf(missing);
     const argv = BASE.filter((_, j) => j !== i && j !== i + 1);
-    assert.match(errorOf(() => parseTrainArgs(argv), TypeError), new RegExp(`${missing} must be given`));
+    assert.match(
+      errorOf(() => parseTrainArgs(argv), TypeError),
+      new RegExp(`${missing} must be given`),
+    );
   }
 });
 
@@ -254,7 +270,11 @@ Deno.test("parseTrainArgs() enforces init rank <= ref rank and AdaLoRA's initial
     () => parseTrainArgs([...BASE, "--method", "adalora", "--ref-rank", "16"]),
     /--adalora-init-rank as it must be >= --ref-rank/,
   );
-  assert.equal(options([...BASE, "--method", "adalora", "--ref-rank", "16", "--adalora-init-rank", "24"]).refRank, 16);
+  assert.equal(
+    options([...BASE, "--method", "adalora", "--ref-rank", "16", "--adalora-init-rank", "24"])
+      .refRank,
+    16,
+  );
 });
 
 Deno.test("parseTrainArgs() round-trips any valid --lr exactly (property)", () => {
@@ -278,7 +298,10 @@ Deno.test("validateTrainOptions() rejects unknown fields, missing fields and wro
   const { lr: _lr, ...noLr } = o;
   assert.throws(() => validateTrainOptions(noLr), /--lr must be given/);
   assert.throws(() => validateTrainOptions({ ...o, epochs: "3" }), TypeError);
-  assert.throws(() => validateTrainOptions({ ...o, seed: 1 }), /--seed as it must equal the first of --seeds/);
+  assert.throws(
+    () => validateTrainOptions({ ...o, seed: 1 }),
+    /--seed as it must equal the first of --seeds/,
+  );
   assert.throws(() => validateTrainOptions(null), TypeError);
 });
 

@@ -9,9 +9,13 @@ function byClass(root: XmlElement, cls: string): XmlElement[] {
 /** A decaying loss every 10 steps and an accuracy every 100 steps, as a run logs them. */
 function runSeries() {
   const loss: [number, number][] = [];
-  for (let step = 10; step <= 1000; step += 10) loss.push([step, 0.7 * Math.exp(-step / 400) + 0.05]);
+  for (let step = 10; step <= 1000; step += 10) {
+    loss.push([step, 0.7 * Math.exp(-step / 400) + 0.05]);
+  }
   const acc: [number, number][] = [];
-  for (let step = 100; step <= 1000; step += 100) acc.push([step, 0.5 + 0.35 * (1 - Math.exp(-step / 300))]);
+  for (let step = 100; step <= 1000; step += 100) {
+    acc.push([step, 0.5 + 0.35 * (1 - Math.exp(-step / 300))]);
+  }
   return [
     { name: "train loss", points: loss },
     { name: "eval accuracy", points: acc, axis: "right" as const },
@@ -56,7 +60,9 @@ Deno.test("lossChartSvg() draws two y axes with ticks spanning each series' rang
 });
 
 Deno.test("lossChartSvg() maps larger values higher and later steps further right", () => {
-  const root = parseXml(lossChartSvg({ series: [{ name: "l", points: [[0, 1], [10, 2], [20, 0]] }] }));
+  const root = parseXml(
+    lossChartSvg({ series: [{ name: "l", points: [[0, 1], [10, 2], [20, 0]] }] }),
+  );
   const pts = pathPoints(byClass(root, "series")[0]?.attrs.d ?? "");
   assert.ok(pts[0]![0] < pts[1]![0] && pts[1]![0] < pts[2]![0]);
   assert.ok(pts[1]![1] < pts[0]![1] && pts[0]![1] < pts[2]![1], "SVG y grows downwards");
@@ -72,7 +78,9 @@ Deno.test("lossChartSvg() leaves a gap at non-finite values and sorts points by 
 });
 
 Deno.test("lossChartSvg() omits the right axis when only the loss is given", () => {
-  const root = parseXml(lossChartSvg({ series: [{ name: "train loss", points: [[1, 1], [2, 0.5]] }] }));
+  const root = parseXml(
+    lossChartSvg({ series: [{ name: "train loss", points: [[1, 1], [2, 0.5]] }] }),
+  );
   assert.equal(byClass(root, "right-tick").length, 0);
   assert.ok(byClass(root, "left-tick").length > 0);
 });
@@ -86,7 +94,7 @@ Deno.test("lossChartSvg() handles a single point and a series with no points", (
 });
 
 Deno.test("lossChartSvg() escapes names and rejects bad input", () => {
-  const root = parseXml(lossChartSvg({ series: [{ name: "<loss> & \"acc\"", points: [[1, 1]] }] }));
+  const root = parseXml(lossChartSvg({ series: [{ name: '<loss> & "acc"', points: [[1, 1]] }] }));
   assert.equal(byClass(root, "legend")[0]?.text, '<loss> & "acc"');
   assert.throws(() => lossChartSvg({ series: [] }), TypeError);
   assert.throws(() => lossChartSvg({ series: [{ name: "l", points: [[NaN, 1]] }] }), /finite step/);

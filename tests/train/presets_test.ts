@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  applyPreset,
-  PAPER_ROWS,
-  paperHyperParams,
-  type PaperRow,
-} from "../../train/presets.ts";
+import { applyPreset, PAPER_ROWS, paperHyperParams, type PaperRow } from "../../train/presets.ts";
 import {
   defaultHyperParams,
-  type TrainMethod,
   TRAIN_METHODS,
   TRAIN_TASKS,
+  type TrainMethod,
   type TrainTask,
   validateTrainOptions,
 } from "../../train/hyperparams.ts";
@@ -38,7 +33,9 @@ async function section9(): Promise<string> {
 
 Deno.test("PAPER_ROWS matches every row of the PAPER-NOTES §9 table", async () => {
   // Arrange: parse the markdown table of the real notes.
-  const rows = (await section9()).split("\n").filter((l) => /^\| [A-Z]/.test(l) && !l.startsWith("| task"));
+  const rows = (await section9()).split("\n").filter((l) =>
+    /^\| [A-Z]/.test(l) && !l.startsWith("| task")
+  );
   assert.equal(rows.length, 9);
   for (const line of rows) {
     const cells = line.split("|").slice(1, -1).map((c) => c.trim());

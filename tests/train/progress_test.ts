@@ -38,7 +38,14 @@ Deno.test("formatDuration() prints seconds, minutes and hours compactly", () => 
 
 Deno.test("formatProgressLine() shows label, step/total, percent, loss, rate and ETA", () => {
   assert.equal(
-    formatProgressLine({ label: "rte s0", step: 1, total: 3, loss: 1.23456, rate: 0.25, etaSeconds: 8 }),
+    formatProgressLine({
+      label: "rte s0",
+      step: 1,
+      total: 3,
+      loss: 1.23456,
+      rate: 0.25,
+      etaSeconds: 8,
+    }),
     "rte s0 1/3 33% loss 1.2346 4.00 s/step ETA 8s",
   );
   assert.equal(formatProgressLine({ step: 0, total: 0 }), "0/0 100%");
@@ -68,7 +75,13 @@ Deno.test("ProgressBar writes plain, throttled lines when the writer is not a te
 Deno.test("ProgressBar redraws one line in place on a terminal and ends it on done()", () => {
   const out = recorder(true);
   let now = 0;
-  const bar = new ProgressBar({ total: 4, writer: out, now: () => now, barWidth: 8, label: "cola" });
+  const bar = new ProgressBar({
+    total: 4,
+    writer: out,
+    now: () => now,
+    barWidth: 8,
+    label: "cola",
+  });
   for (let step = 1; step <= 4; step++) {
     now += 200;
     bar.update(step, 0.5);

@@ -18,7 +18,9 @@ Deno.test("rankHeatmapSvg() is well-formed standalone SVG with one cell per laye
   // Arrange
   const ranks = paperLikeRanks();
   // Act
-  const root = parseXml(rankHeatmapSvg({ layers: LAYERS, families: FAMILIES, ranks, title: "RTE" }));
+  const root = parseXml(
+    rankHeatmapSvg({ layers: LAYERS, families: FAMILIES, ranks, title: "RTE" }),
+  );
   // Assert
   assert.equal(root.name, "svg");
   assert.equal(root.attrs.xmlns, "http://www.w3.org/2000/svg");
@@ -54,7 +56,9 @@ Deno.test("rankHeatmapSvg() writes each rank inside its own cell", () => {
 });
 
 Deno.test("rankHeatmapSvg() colours higher ranks differently and picks readable text colours", () => {
-  const root = parseXml(rankHeatmapSvg({ layers: ["1", "2"], families: ["Wq"], ranks: [[1], [13]] }));
+  const root = parseXml(
+    rankHeatmapSvg({ layers: ["1", "2"], families: ["Wq"], ranks: [[1], [13]] }),
+  );
   const [low, high] = byClass(root, "cell");
   assert.notEqual(low?.attrs.fill, high?.attrs.fill);
   const [lowText, highText] = byClass(root, "value");
@@ -64,7 +68,9 @@ Deno.test("rankHeatmapSvg() colours higher ranks differently and picks readable 
 });
 
 Deno.test("rankHeatmapSvg() has axis labels, row/column labels and a legend with ticks", () => {
-  const root = parseXml(rankHeatmapSvg({ layers: LAYERS, families: FAMILIES, ranks: paperLikeRanks() }));
+  const root = parseXml(
+    rankHeatmapSvg({ layers: LAYERS, families: FAMILIES, ranks: paperLikeRanks() }),
+  );
   assert.deepEqual(byClass(root, "row-label").map((e) => e.text), FAMILIES);
   assert.deepEqual(byClass(root, "col-label").map((e) => e.text), LAYERS);
   assert.deepEqual(byClass(root, "axis-label").map((e) => e.text), ["Layer", "Weight"]);
@@ -90,7 +96,9 @@ Deno.test("rankHeatmapSvg() escapes labels and title", () => {
 });
 
 Deno.test("rankHeatmapSvg() handles a constant pattern and fractional values", () => {
-  const same = parseXml(rankHeatmapSvg({ layers: ["1", "2"], families: ["Wq"], ranks: [[8], [8]] }));
+  const same = parseXml(
+    rankHeatmapSvg({ layers: ["1", "2"], families: ["Wq"], ranks: [[8], [8]] }),
+  );
   assert.equal(byClass(same, "cell").length, 2);
   const frac = parseXml(rankHeatmapSvg({ layers: ["1"], families: ["Wq"], ranks: [[2.3456]] }));
   assert.equal(byClass(frac, "value")[0]?.text, "2.346");
@@ -98,7 +106,13 @@ Deno.test("rankHeatmapSvg() handles a constant pattern and fractional values", (
 
 Deno.test("rankHeatmapSvg() rejects mis-shaped or non-finite ranks", () => {
   assert.throws(() => rankHeatmapSvg({ layers: ["1"], families: ["Wq"], ranks: [] }), TypeError);
-  assert.throws(() => rankHeatmapSvg({ layers: ["1"], families: ["Wq", "Wk"], ranks: [[1]] }), /ranks\[0\]/);
-  assert.throws(() => rankHeatmapSvg({ layers: ["1"], families: ["Wq"], ranks: [[NaN]] }), /finite/);
+  assert.throws(
+    () => rankHeatmapSvg({ layers: ["1"], families: ["Wq", "Wk"], ranks: [[1]] }),
+    /ranks\[0\]/,
+  );
+  assert.throws(
+    () => rankHeatmapSvg({ layers: ["1"], families: ["Wq"], ranks: [[NaN]] }),
+    /finite/,
+  );
   assert.throws(() => rankHeatmapSvg({ layers: [], families: [], ranks: [] }), TypeError);
 });

@@ -220,7 +220,11 @@ Deno.test("readLatestCheckpointDir() falls back to the newest complete folder wh
 Deno.test("writeCheckpoint() keeps the newest `keep` checkpoints", async () => {
   await withRun(async (run) => {
     for (const step of [100, 200, 300, 400]) await writeCheckpoint(run, step, saveState(step));
-    assert.deepEqual(await entries(run.checkpointsDir), ["latest", "step-00000300", "step-00000400"]);
+    assert.deepEqual(await entries(run.checkpointsDir), [
+      "latest",
+      "step-00000300",
+      "step-00000400",
+    ]);
     await writeCheckpoint(run, 500, saveState(500), { keep: 1 });
     assert.deepEqual(await entries(run.checkpointsDir), ["latest", "step-00000500"]);
     await assert.rejects(() => writeCheckpoint(run, 600, saveState(600), { keep: 0 }), RangeError);
@@ -229,10 +233,16 @@ Deno.test("writeCheckpoint() keeps the newest `keep` checkpoints", async () => {
 
 Deno.test("writeCheckpoint() drops checkpoints of an abandoned later timeline after a resume", async () => {
   await withRun(async (run) => {
-    for (const step of [100, 200, 300]) await writeCheckpoint(run, step, saveState(step), { keep: 5 });
+    for (const step of [100, 200, 300]) {
+      await writeCheckpoint(run, step, saveState(step), { keep: 5 });
+    }
     // Resumed from step 100 (say step 200/300 were judged bad) and checkpointed at 150.
     await writeCheckpoint(run, 150, saveState(150), { keep: 5 });
-    assert.deepEqual(await entries(run.checkpointsDir), ["latest", "step-00000100", "step-00000150"]);
+    assert.deepEqual(await entries(run.checkpointsDir), [
+      "latest",
+      "step-00000100",
+      "step-00000150",
+    ]);
     assert.equal(await readLatestCheckpointDir(run), `${run.checkpointsDir}/step-00000150`);
   });
 });

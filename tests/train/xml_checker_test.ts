@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { findAll, parseXml } from "./_xml.ts";
 
 Deno.test("parseXml() builds the tree and decodes entities", () => {
-  const root = parseXml('<?xml version="1.0"?><svg a="1 &amp; 2"><!-- c --><text>x &lt; y&#33;</text><g/></svg>\n');
+  const root = parseXml(
+    '<?xml version="1.0"?><svg a="1 &amp; 2"><!-- c --><text>x &lt; y&#33;</text><g/></svg>\n',
+  );
   assert.equal(root.attrs.a, "1 & 2");
   assert.deepEqual(root.children.map((c) => c.name), ["text", "g"]);
   assert.equal(findAll(root, (e) => e.name === "text")[0]?.text, "x < y!");

@@ -39,7 +39,7 @@ export interface LossChartInput {
 
 /** Okabe–Ito colours: distinguishable for colour-blind readers. */
 const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"];
-const FONT = "font-family=\"Helvetica, Arial, sans-serif\"";
+const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
 interface Extent {
   lo: number;
@@ -79,7 +79,9 @@ function extent(values: readonly number[]): Extent | undefined {
  */
 export function lossChartSvg(input: LossChartInput): string {
   if (input.series.length === 0) {
-    throw new TypeError("Cannot draw the loss chart as series must be non-empty: current length is 0");
+    throw new TypeError(
+      "Cannot draw the loss chart as series must be non-empty: current length is 0",
+    );
   }
   input.series.forEach((s, i) => {
     s.points.forEach(([step], j) => {
@@ -122,7 +124,9 @@ export function lossChartSvg(input: LossChartInput): string {
     `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<title>${escapeXml(title)}</title>`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${fmt(margin.left + plotW / 2)}" y="26" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${
+    `<text x="${
+      fmt(margin.left + plotW / 2)
+    }" y="26" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${
       escapeXml(title)
     }</text>`,
   ];
@@ -166,9 +170,11 @@ export function lossChartSvg(input: LossChartInput): string {
     const lx = side === "left" ? 18 : width - 14;
     const ly = margin.top + plotH / 2;
     out.push(
-      `<text class="axis-label" x="${fmt(lx)}" y="${fmt(ly)}" text-anchor="middle" font-size="13" transform="rotate(-90 ${
-        fmt(lx)
-      } ${fmt(ly)})" ${FONT}>${escapeXml(label)}</text>`,
+      `<text class="axis-label" x="${fmt(lx)}" y="${
+        fmt(ly)
+      }" text-anchor="middle" font-size="13" transform="rotate(-90 ${fmt(lx)} ${
+        fmt(ly)
+      })" ${FONT}>${escapeXml(label)}</text>`,
     );
   };
   if (leftTicks !== undefined) drawYAxis(leftTicks, "left", input.leftLabel ?? "train loss");

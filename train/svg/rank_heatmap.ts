@@ -29,7 +29,7 @@ const CELL_H = 30;
 const LEFT = 96;
 const TOP = 58;
 const LEGEND_W = 16;
-const FONT = "font-family=\"Helvetica, Arial, sans-serif\"";
+const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
 /**
  * Renders the rank heatmap. Rows are the weight families, columns the layers; every cell is a
@@ -111,7 +111,9 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
   out.push(
     `</linearGradient></defs>`,
     `<rect x="0" y="0" width="${fmt(width)}" height="${fmt(height)}" fill="#ffffff"/>`,
-    `<text x="${fmt(left + gridW / 2)}" y="24" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${
+    `<text x="${
+      fmt(left + gridW / 2)
+    }" y="24" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${
       escapeXml(title)
     }</text>`,
   );
@@ -120,9 +122,9 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
   families.forEach((family, f) => {
     const y = TOP + f * CELL_H;
     out.push(
-      `<text class="row-label" x="${fmt(left - 8)}" y="${fmt(y + CELL_H / 2 + 4)}" text-anchor="end" font-size="13" ${FONT}>${
-        escapeXml(family)
-      }</text>`,
+      `<text class="row-label" x="${fmt(left - 8)}" y="${
+        fmt(y + CELL_H / 2 + 4)
+      }" text-anchor="end" font-size="13" ${FONT}>${escapeXml(family)}</text>`,
     );
     layers.forEach((layer, l) => {
       const v = ranks[l]?.[f] ?? 0;
@@ -131,7 +133,9 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
       out.push(
         `<rect class="cell" data-layer="${escapeXml(layer)}" data-family="${
           escapeXml(family)
-        }" data-value="${v}" x="${fmt(x)}" y="${fmt(y)}" width="${CELL_W}" height="${CELL_H}" fill="${colour}" stroke="#ffffff" stroke-width="1"/>`,
+        }" data-value="${v}" x="${fmt(x)}" y="${
+          fmt(y)
+        }" width="${CELL_W}" height="${CELL_H}" fill="${colour}" stroke="#ffffff" stroke-width="1"/>`,
         `<text class="value" x="${fmt(x + CELL_W / 2)}" y="${
           fmt(y + CELL_H / 2 + 4.5)
         }" text-anchor="middle" font-size="13" fill="${textColourOn(colour)}" ${FONT}>${
@@ -151,7 +155,9 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
     `<text class="axis-label" x="${fmt(left + gridW / 2)}" y="${
       fmt(TOP + gridH + 42)
     }" text-anchor="middle" font-size="14" ${FONT}>Layer</text>`,
-    `<text class="axis-label" x="16" y="${fmt(TOP + gridH / 2)}" text-anchor="middle" font-size="14" transform="rotate(-90 16 ${
+    `<text class="axis-label" x="16" y="${
+      fmt(TOP + gridH / 2)
+    }" text-anchor="middle" font-size="14" transform="rotate(-90 16 ${
       fmt(TOP + gridH / 2)
     })" ${FONT}>Weight</text>`,
   );
@@ -170,9 +176,9 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
   for (const t of ticks) {
     const y = TOP + gridH - scale(t) * gridH;
     out.push(
-      `<line x1="${fmt(legendX + LEGEND_W)}" y1="${fmt(y)}" x2="${fmt(legendX + LEGEND_W + 4)}" y2="${
-        fmt(y)
-      }" stroke="#444444" stroke-width="1"/>`,
+      `<line x1="${fmt(legendX + LEGEND_W)}" y1="${fmt(y)}" x2="${
+        fmt(legendX + LEGEND_W + 4)
+      }" y2="${fmt(y)}" stroke="#444444" stroke-width="1"/>`,
       `<text class="legend-tick" x="${fmt(legendX + LEGEND_W + 7)}" y="${
         fmt(y + 4)
       }" font-size="11" ${FONT}>${escapeXml(formatValue(t))}</text>`,
