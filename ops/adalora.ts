@@ -17,6 +17,7 @@ import {
   makeVariable,
 } from "./_internal.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
+import { skinnyChain } from "./_skinny.ts";
 import { type Ema, updateEma } from "./_internal.ts";
 
 /** Options of an AdaLoRA adapter. */
@@ -135,7 +136,7 @@ export class AdaLoraAdapter implements Adapter {
   }
 
   /**
-   * The adapter path `((x·(A⊙E)ᵀ)·s)·Bᵀ`.
+   * The adapter path `(x·(A⊙E)ᵀ)·(s·B)ᵀ`.
    *
    * @param x Input `[rows, in]`.
    * @param training Apply dropout.
@@ -147,8 +148,11 @@ export class AdaLoraAdapter implements Adapter {
     if (training && this.dropout > 0) this.#dropoutCalls++;
     return tf.tidy(() => {
       const xd = adapterDropout(x, this.dropout, training, seed);
-      const h = tf.matMul(xd, this.#a.mul(this.#e), false, true).mul(this.scale);
-      return tf.matMul(h, this.#b, false, true);
+      return skinnyChain(
+        xd,
+        this.#a.mul(this.#e) as tf.Tensor2D,
+        this.#b.mul(this.scale) as tf.Tensor2D,
+      );
     });
   }
 

@@ -18,6 +18,7 @@ import {
 } from "./_internal.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { updateEma } from "./_internal.ts";
+import { skinnyChain } from "./_skinny.ts";
 
 /** Options of an IncreLoRA adapter. */
 export interface IncreLoraOptions {
@@ -41,6 +42,11 @@ export interface IncreLoraOptions {
   readonly beta2?: number;
   /** Standard deviation of the normal init of `A`, `B`; default 0.02. */
   readonly initStd?: number;
+  /**
+   * Accumulate the score in training-mode backward passes; default true. The score forms the
+   * `d×n` product `ΔW ⊙ (dyᵀ·x)` (O(rows·d·n)), so switch it off once the budget is spent.
+   */
+  readonly trackScore?: boolean;
 }
 
 interface SvdBlock {
@@ -53,9 +59,9 @@ interface SvdBlock {
 /**
  * An IncreLoRA adapter. New blocks get `A, B ~ N(0, std²)` and `E = 0`, so a new block adds
  * nothing until trained; the scale `alpha/(r + 1e-5)` follows the current rank.
- * The score needs `∂L/∂ΔW = dyᵀ·x`; the training-mode forward uses a custom gradient that, in
+ * The score needs `∂L/∂ΔW = dyᵀ·x`; the training-mode forward uses a backward hook that, in
  * the backward pass only, forms `ΔW ⊙ (dyᵀ·x)` and accumulates its scaled L1 norm (the `d×n`
- * product is never formed in the forward pass).
+ * product is never formed in the forward pass; `trackScore = false` skips it).
  *
  * @example
  * ```ts
@@ -87,6 +93,8 @@ export class IncreLoraAdapter implements Adapter {
   readonly beta1: number;
   /** EMA factor of the uncertainty. */
   readonly beta2: number;
+  /** Whether training-mode backward passes accumulate the score (switch off when growth ends). */
+  trackScore: boolean;
   #seed: number;
   #std: number;
   #blocks: SvdBlock[] = [];
@@ -127,6 +135,7 @@ export class IncreLoraAdapter implements Adapter {
     this.dropout = dropout;
     this.#seed = options.seed;
     this.#std = std;
+    this.trackScore = options.trackScore ?? true;
     this.#ema = { mean: tf.scalar(0), unc: tf.scalar(0) };
     this.#addBlock(initialRank);
   }
@@ -190,7 +199,7 @@ export class IncreLoraAdapter implements Adapter {
   }
 
   /**
-   * The adapter path `((x·(A⊙E)ᵀ)·s)·Bᵀ`. In training mode the backward pass also accumulates
+   * The adapter path `(x·(A⊙E)ᵀ)·(s·B)ᵀ`. In training mode the backward pass also accumulates
    * the importance `Σ|ΔW ⊙ ∂L/∂ΔW|/√(d·n)` for `updateImportance()`.
    *
    * @param x Input `[rows, in]`.
@@ -206,42 +215,18 @@ export class IncreLoraAdapter implements Adapter {
     return tf.tidy(() => {
       const xd = adapterDropout(x, this.dropout, training, seed);
       const { a, b, e } = this.#factors();
-      if (!training) {
-        const h = tf.matMul(xd, a.mul(e), false, true).mul(s);
-        return tf.matMul(h, b, false, true);
-      }
-      const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-        const [xi, ai, bi, ei] = args as tf.Tensor2D[];
-        const save = args[4] as tf.GradSaveFunc;
-        const m = ai!.mul(ei!) as tf.Tensor2D;
-        const h = tf.matMul(xi!, m, false, true).mul(s) as tf.Tensor2D;
-        save([xi!, ai!, bi!, ei!]);
-        return {
-          value: tf.matMul(h, bi!, false, true),
-          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-            const [xs, as, bs, es] = saved as tf.Tensor2D[];
-            const dy2 = dy as tf.Tensor2D;
-            const ms = as!.mul(es!) as tf.Tensor2D;
-            const hs = tf.matMul(xs!, ms, false, true).mul(s) as tf.Tensor2D;
-            const dh = tf.matMul(dy2, bs!).mul(s) as tf.Tensor2D; // [rows, r]
-            const dm = tf.matMul(dh, xs!, true, false); // [r, n]
-            // Score, backward only: ΔW = s·B·M [d,n], ∂L/∂ΔW = dyᵀ·x [d,n].
-            const deltaW = tf.matMul(bs!, ms).mul(s);
-            const gradW = tf.matMul(dy2, xs!, true, false);
-            const score = tf.abs(deltaW.mul(gradW)).sum().div(norm) as tf.Scalar;
-            const previous = this.#pending;
-            this.#pending = tf.keep(previous === null ? score : previous.add(score));
-            previous?.dispose();
-            return [
-              tf.matMul(dh, ms), // dx
-              dm.mul(es!), // dA
-              tf.matMul(dy2, hs, true, false), // dB
-              dm.mul(as!).sum(1, true), // dE
-            ];
-          },
-        };
+      const p = a.mul(e) as tf.Tensor2D;
+      const q = b.mul(s) as tf.Tensor2D;
+      if (!training || !this.trackScore) return skinnyChain(xd, p, q);
+      return skinnyChain(xd, p, q, (dy, xs, ps, qs) => {
+        // Backward only: ΔWᵀ = Pᵀ·Qᵀ and (∂L/∂ΔW)ᵀ = xᵀ·dy, both [n, d].
+        const deltaWT = tf.matMul(tf.transpose(ps), tf.transpose(qs));
+        const gradWT = tf.matMul(tf.transpose(xs), dy);
+        const score = tf.abs(deltaWT.mul(gradWT)).sum().div(norm) as tf.Scalar;
+        const previous = this.#pending;
+        this.#pending = tf.keep(previous === null ? score : previous.add(score));
+        previous?.dispose();
       });
-      return f(xd, a, b, e) as tf.Tensor2D;
     });
   }
 

@@ -16,6 +16,7 @@ import {
   makeVariable,
 } from "./_internal.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
+import { skinnyChain } from "./_skinny.ts";
 
 /** Options of a LoRA adapter. */
 export interface LoraOptions {
@@ -111,7 +112,7 @@ export class LoraAdapter implements Adapter {
   }
 
   /**
-   * The adapter path `((x·Aᵀ)·s)·Bᵀ`, dropout on `x` when training.
+   * The adapter path `(x·Aᵀ)·(s·B)ᵀ`, dropout on `x` when training.
    *
    * @param x Input `[rows, in]`.
    * @param training Apply dropout.
@@ -123,8 +124,7 @@ export class LoraAdapter implements Adapter {
     if (training && this.dropout > 0) this.#dropoutCalls++;
     return tf.tidy(() => {
       const xd = adapterDropout(x, this.dropout, training, seed);
-      const h = tf.matMul(xd, this.#a, false, true).mul(this.scale);
-      return tf.matMul(h, this.#b, false, true);
+      return skinnyChain(xd, this.#a as tf.Tensor2D, this.#b.mul(this.scale) as tf.Tensor2D);
     });
   }
 

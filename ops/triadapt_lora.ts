@@ -17,6 +17,7 @@ import {
   makeVariable,
 } from "./_internal.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
+import { skinnyChain } from "./_skinny.ts";
 
 /** The `eps` of `s(r) = alpha / (r + eps)`. */
 export const TRIADAPT_SCALE_EPS = 1e-5;
@@ -60,8 +61,8 @@ interface TriBlock {
 /**
  * A TriAdaptLoRA adapter. Parameters are kept per growth block (one block per `grow` call),
  * so old entries stay the very same variables after growth and the optimizer can keep
- * per-block state. The forward pass is the chain `((x·Aᵀ)·Dᵀ)·Bᵀ` with `s(r)` folded into
- * the `r×r` matrix `D = L + U`; the `d×n` update is only formed by `deltaWeight()`.
+ * per-block state. The forward pass is the skinny chain `(x·Aᵀ)·(s·B·D)ᵀ` (`D = L + U` and
+ * `s(r)` folded into the `d×r` side); the `d×n` update is only formed by `deltaWeight()`.
  *
  * @example Identity at init, growth keeps old entries
  * ```ts
@@ -272,7 +273,8 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 
   /**
-   * The adapter path `s(r)·((x·Aᵀ)·Dᵀ)·Bᵀ`, dropout on `x` when training.
+   * The adapter path `s(r)·((x·Aᵀ)·Dᵀ)·Bᵀ`, evaluated as `(x·Aᵀ)·(s·B·D)ᵀ`; dropout on `x`
+   * when training.
    *
    * @param x Input `[rows, in]`.
    * @param training Apply dropout.
@@ -284,10 +286,9 @@ export class TriAdaptLoraAdapter implements Adapter {
     if (training && this.dropout > 0) this.#dropoutCalls++;
     return tf.tidy(() => {
       const { a, b, l, u } = this.factors();
-      const dScaled = l.add(u).mul(this.scale) as tf.Tensor2D;
       const xd = adapterDropout(x, this.dropout, training, seed);
-      const h = tf.matMul(tf.matMul(xd, a, false, true), dScaled, false, true);
-      return tf.matMul(h, b, false, true);
+      // (x·Aᵀ)·(B·D·s)ᵀ: the r×r factor is folded into the small d×r side, d×n never formed.
+      return skinnyChain(xd, a, tf.matMul(b, l.add(u)).mul(this.scale) as tf.Tensor2D);
     });
   }
 

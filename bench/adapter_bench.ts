@@ -1,0 +1,124 @@
+/**
+ * Micro-benchmark: one adapter forward + backward at DeBERTa-base shapes (768→768, 768→3072,
+ * batch×seq = 4096 rows) for each method at the same rank, with the ratio to LoRA.
+ *
+ * Standalone: `deno run -A bench/adapter_bench.ts [--quick] [--backend wasm|cpu]`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { type Adapter, type BackendName, createAdapter, initBackend } from "../ops/mod.ts";
+
+/** Options of `runAdapterBench`. */
+export interface AdapterBenchOptions {
+  /** Quick mode (< 20 s): 256 rows, 3 repeats, instead of 4096 rows, 10 repeats. */
+  readonly quick: boolean;
+}
+
+const METHODS = ["lora", "triadaptlora", "adalora", "increlora", "increlora+score"] as const;
+
+function makeAdapter(
+  method: (typeof METHODS)[number],
+  n: number,
+  d: number,
+  rank: number,
+): Adapter {
+  const common = { name: `bench.${method}.${n}x${d}`, inFeatures: n, outFeatures: d, seed: 1 };
+  switch (method) {
+    case "lora":
+      return createAdapter("lora", { ...common, rank });
+    case "triadaptlora":
+      return createAdapter("triadaptlora", { ...common, initialRank: rank });
+    case "adalora":
+      return createAdapter("adalora", { ...common, initialRank: rank });
+    case "increlora":
+      return createAdapter("increlora", { ...common, initialRank: rank, trackScore: false });
+    case "increlora+score":
+      return createAdapter("increlora", { ...common, initialRank: rank, trackScore: true });
+  }
+}
+
+async function timeStep(ad: Adapter, x: tf.Tensor2D): Promise<number> {
+  const t0 = performance.now();
+  const { value, grads } = tf.variableGrads(
+    () => ad.delta(x, true).mean() as tf.Scalar,
+    ad.trainableVariables(),
+  );
+  for (const g of Object.values(grads)) await g.data();
+  await value.data();
+  const ms = performance.now() - t0;
+  tf.dispose([value, grads]);
+  return ms;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Runs the benchmark and returns a markdown table (time per fwd+bwd step: median and min–max
+ * over repeats after one warm-up step, ratio to LoRA at the same rank). Every step awaits
+ * `data()` of all gradients before the clock stops. `increlora+score` is IncreLoRA with its
+ * importance score on: the backward pass then forms the `d×n` product `ΔW ⊙ (dyᵀ·x)`.
+ *
+ * @example
+ * ```ts ignore
+ * import { runAdapterBench } from "./adapter_bench.ts";
+ * console.log(await runAdapterBench({ quick: true }));
+ * ```
+ *
+ * @param options `quick` for the < 20 s variant.
+ * @returns The markdown report, including the active backend.
+ */
+export async function runAdapterBench(options: AdapterBenchOptions): Promise<string> {
+  const rows = options.quick ? 256 : 4096;
+  const repeats = options.quick ? 3 : 10;
+  const rank = 8;
+  const shapes: [number, number][] = [[768, 768], [768, 3072]];
+  const lines = [
+    `### Adapter forward+backward (backend ${tf.getBackend()}, tfjs ${tf.version_core}, rows ${rows}, rank ${rank}, ${repeats} repeats after 1 warm-up${
+      options.quick ? ", quick" : ""
+    })`,
+    "",
+    "| shape (in→out) | method | median ms/step | min–max ms | ratio to LoRA |",
+    "|---|---|---:|---:|---:|",
+  ];
+  for (const [n, d] of shapes) {
+    const x = tf.randomNormal([rows, n], 0, 1, "float32", 7) as tf.Tensor2D;
+    let loraMedian = NaN;
+    for (const method of METHODS) {
+      const ad = makeAdapter(method, n, d, rank);
+      await timeStep(ad, x);
+      const times: number[] = [];
+      for (let i = 0; i < repeats; i++) times.push(await timeStep(ad, x));
+      ad.dispose();
+      const med = median(times);
+      if (method === "lora") loraMedian = med;
+      lines.push(
+        `| ${n}→${d} | ${method} | ${med.toFixed(1)} | ${Math.min(...times).toFixed(1)}–${
+          Math.max(...times).toFixed(1)
+        } | ${(med / loraMedian).toFixed(2)} |`,
+      );
+    }
+    x.dispose();
+  }
+  return lines.join("\n");
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean", default: false },
+      backend: { type: "string", default: "wasm" },
+    },
+  });
+  const info = await initBackend(values.backend as BackendName);
+  console.error(info.summary);
+  console.log(await runAdapterBench({ quick: values.quick === true }));
+}
+
+if (import.meta.main) await main(Deno.args);
