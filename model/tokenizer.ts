@@ -48,13 +48,18 @@ export type SequenceId = 0 | 1 | null;
 
 /** A model input: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`. */
 export interface PairEncoding {
+  /** Token ids, `[CLS]` first. */
   inputIds: number[];
   /** 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`. */
   tokenTypeIds: number[];
   /** All ones (padding is added by {@linkcode padBatch}). */
   attentionMask: number[];
-  /** Offsets into the segment's own text; `[0, 0]` for special tokens. */
-  offsets: Offset[];
+  /**
+   * Offsets into the segment's own text; `[0, 0]` for special tokens. Absent when the pair was
+   * encoded with `offsets: false` (or built from segments without offsets).
+   */
+  offsets?: Offset[];
+  /** Per position: the segment (0 or 1), `null` for special tokens. */
   sequenceIds: SequenceId[];
 }
 
@@ -70,14 +75,32 @@ export interface EncodePairOptions {
    * second on a tie), as Hugging Face does. `"only_second"`: drop tokens from the end of B only.
    */
   truncation?: Truncation;
+  /**
+   * Compute character offsets (default true). `false` skips the alignment, which is most of the
+   * cost of encoding (about 4× faster; ids are identical).
+   */
+  offsets?: boolean;
+}
+
+/** A segment for {@linkcode Tokenizer.buildPair}: an {@linkcode Encoding}, or ids alone. */
+export interface SegmentEncoding {
+  /** Token ids without special tokens. */
+  readonly ids: readonly number[];
+  /** Per id, its character span (see {@linkcode Encoding}). */
+  readonly offsets?: readonly Offset[];
 }
 
 /** The ids of DeBERTa-v3's special tokens. */
 export interface SpecialTokenIds {
+  /** `[PAD]`. */
   pad: number;
+  /** `[CLS]`. */
   cls: number;
+  /** `[SEP]`. */
   sep: number;
+  /** `[UNK]` (the model's UNKNOWN piece). */
   unk: number;
+  /** `[MASK]`. */
   mask: number;
 }
 
@@ -85,6 +108,7 @@ export interface SpecialTokenIds {
 export interface Tokenizer {
   /** Number of ids: the model's pieces plus any special token appended after them. */
   readonly vocabSize: number;
+  /** The special-token ids. */
   readonly special: Readonly<SpecialTokenIds>;
   /** Whether text is lower-cased before encoding (`do_lower_case`; false for DeBERTa-v3). */
   readonly doLowerCase: boolean;
@@ -92,10 +116,12 @@ export interface Tokenizer {
   readonly notes: readonly string[];
   /** Encodes one text without special tokens. */
   encode(text: string): Encoding;
+  /** The ids of {@linkcode Tokenizer.encode}, without pieces or offsets (faster). */
+  encodeIds(text: string): number[];
   /** Encodes `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated to `maxLength`. */
   encodePair(a: string, b?: string, options?: EncodePairOptions): PairEncoding;
   /** Builds a model input from already encoded segments (as {@linkcode Tokenizer.encodePair}). */
-  buildPair(a: Encoding, b?: Encoding, options?: EncodePairOptions): PairEncoding;
+  buildPair(a: SegmentEncoding, b?: SegmentEncoding, options?: EncodePairOptions): PairEncoding;
   /** The piece of an id (`"[MASK]"` for an appended mask id). */
   idToPiece(id: number): string;
 }
@@ -328,7 +354,11 @@ class SpmTokenizer implements Tokenizer {
     return { ids, pieces, offsets };
   }
 
-  buildPair(a: Encoding, b?: Encoding, options: EncodePairOptions = {}): PairEncoding {
+  buildPair(
+    a: SegmentEncoding,
+    b?: SegmentEncoding,
+    options: EncodePairOptions = {},
+  ): PairEncoding {
     const { maxLength, truncation = "longest_first" } = options;
     const specials = b === undefined ? 2 : 3;
     checkMaxLength(maxLength, specials);
@@ -359,26 +389,42 @@ class SpmTokenizer implements Tokenizer {
     }
     const s = this.special;
     const inputIds = [s.cls, ...a.ids.slice(0, la), s.sep];
-    const offsets: Offset[] = [[0, 0], ...a.offsets.slice(0, la), [0, 0]];
+    const withOffsets = a.offsets !== undefined && (b === undefined || b.offsets !== undefined);
+    const offsets: Offset[] = withOffsets
+      ? [[0, 0], ...(a.offsets ?? []).slice(0, la).map(([x, y]): Offset => [x, y]), [0, 0]]
+      : [];
     const sequenceIds: SequenceId[] = [null, ...new Array<SequenceId>(la).fill(0), null];
     const tokenTypeIds = new Array<number>(la + 2).fill(0);
     if (b !== undefined) {
       inputIds.push(...b.ids.slice(0, lb), s.sep);
-      offsets.push(...b.offsets.slice(0, lb), [0, 0]);
+      if (withOffsets) {
+        offsets.push(...(b.offsets ?? []).slice(0, lb).map(([x, y]): Offset => [x, y]), [0, 0]);
+      }
       sequenceIds.push(...new Array<SequenceId>(lb).fill(1), null);
       for (let i = 0; i <= lb; i++) tokenTypeIds.push(1);
     }
-    return {
+    const out: PairEncoding = {
       inputIds,
       tokenTypeIds,
       attentionMask: new Array<number>(inputIds.length).fill(1),
-      offsets,
       sequenceIds,
     };
+    if (withOffsets) out.offsets = offsets;
+    return out;
+  }
+
+  encodeIds(text: string): number[] {
+    if (typeof text !== "string") {
+      throw new TypeError(`Cannot encode as text must be a string: current type is ${typeof text}`);
+    }
+    const clean = text.replace(LONE_SURROGATE, "\ufffd");
+    return this.#enc.encodeIds(this.doLowerCase ? lowerWithMap(clean)[0] : clean);
   }
 
   encodePair(a: string, b?: string, options: EncodePairOptions = {}): PairEncoding {
-    return this.buildPair(this.encode(a), b === undefined ? undefined : this.encode(b), options);
+    const seg = (t: string): SegmentEncoding =>
+      options.offsets === false ? { ids: this.encodeIds(t) } : this.encode(t);
+    return this.buildPair(seg(a), b === undefined ? undefined : seg(b), options);
   }
 }
 
@@ -548,15 +594,21 @@ export interface PadBatchOptions {
 
 /** A padded batch: `[batch, length]` arrays. */
 export interface PaddedBatch {
+  /** Token ids, padded with `padId`. */
   inputIds: number[][];
+  /** Token types, padded with 0. */
   tokenTypeIds: number[][];
+  /** 1 for tokens, 0 for padding. */
   attentionMask: number[][];
 }
 
 /** The fields {@linkcode padBatch} reads. */
 export interface PaddableEncoding {
+  /** Token ids. */
   readonly inputIds: readonly number[];
+  /** Token types, as long as `inputIds`. */
   readonly tokenTypeIds: readonly number[];
+  /** Attention mask, as long as `inputIds`. */
   readonly attentionMask?: readonly number[];
 }
 

@@ -8,15 +8,21 @@ import { padBatch } from "../../model/tokenizer.ts";
 
 /** The fields {@linkcode collate} reads from a feature. */
 export interface CollatableFeature {
+  /** Token ids, unpadded. */
   readonly inputIds: readonly number[];
+  /** Token types, as long as `inputIds`. */
   readonly tokenTypeIds: readonly number[];
+  /** Class index or regression target. */
   readonly label?: number;
 }
 
 /** A padded batch of plain arrays (`[batch, length]` and `[batch]`). */
 export interface CollatedBatch {
+  /** Token ids, padded with the pad id. */
   inputIds: number[][];
+  /** 1 for tokens, 0 for padding. */
   attentionMask: number[][];
+  /** Token types, padded with 0. */
   tokenTypeIds: number[][];
   /** Present when every feature of the batch has a label. */
   labels?: number[];

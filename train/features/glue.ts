@@ -9,7 +9,9 @@ import type { Tokenizer, Truncation } from "../../model/tokenizer.ts";
 
 /** A GLUE example as the task readers produce it. */
 export interface GlueExample {
+  /** The sentence, or the first of a pair. */
   textA: string;
+  /** The second sentence of a pair. */
   textB?: string;
   /** A class index, or the STS-B similarity (a float). */
   label?: number;
@@ -19,8 +21,11 @@ export interface GlueExample {
 
 /** One model input, not yet padded. */
 export interface GlueFeature {
+  /** `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, truncated. */
   inputIds: number[];
+  /** 0 through the first `[SEP]`, 1 after it. */
   tokenTypeIds: number[];
+  /** The example's label, when it has one. */
   label?: number;
   /** The example's `idx`, or its position in the input when it has none. */
   idx: number;
@@ -135,7 +140,7 @@ export function featurizeGlue(
         `Cannot featurize example ${i} as label must be a finite number: current value is ${ex.label}`,
       );
     }
-    const p = tokenizer.encodePair(ex.textA, ex.textB, { maxLength, truncation });
+    const p = tokenizer.encodePair(ex.textA, ex.textB, { maxLength, truncation, offsets: false });
     const f: GlueFeature = { inputIds: p.inputIds, tokenTypeIds: p.tokenTypeIds, idx: ex.idx ?? i };
     if (ex.label !== undefined) f.label = ex.label;
     return f;

@@ -15,6 +15,7 @@ export interface SamplerOptions {
   size: number;
   /** Any safe integer. */
   seed: number;
+  /** Examples per batch. */
   batchSize: number;
   /** Drop the last, smaller batch of each epoch (default false). */
   dropLast?: boolean;
@@ -24,6 +25,7 @@ export interface SamplerOptions {
 export interface SamplerBatch {
   /** The global position of this batch (the sampler state that produced it). */
   position: number;
+  /** The epoch this batch belongs to. */
   epoch: number;
   /** Batch number within the epoch. */
   step: number;
@@ -33,10 +35,15 @@ export interface SamplerBatch {
 
 /** The sampler. */
 export interface Sampler {
+  /** Number of examples. */
   readonly size: number;
+  /** The seed. */
   readonly seed: number;
+  /** Examples per batch. */
   readonly batchSize: number;
+  /** Whether the last partial batch of each epoch is dropped. */
   readonly dropLast: boolean;
+  /** Batches per epoch (the stride of `position` per epoch). */
   readonly batchesPerEpoch: number;
   /** The order of epoch `epoch`: a permutation of `0..size-1`. */
   permutation(epoch: number): number[];

@@ -7,15 +7,19 @@
  * @module
  */
 
-import type { Offset, Tokenizer } from "../../model/tokenizer.ts";
+import type { Encoding, Offset, Tokenizer } from "../../model/tokenizer.ts";
 
 /** A SQuAD example as the task reader produces it. */
 export interface SquadExample {
+  /** The question id. */
   id: string;
+  /** The question. */
   question: string;
+  /** The paragraph the answer comes from. */
   context: string;
   /** Gold answers (the first one labels training features). */
   answers: { text: string; answerStart: number }[];
+  /** True for SQuAD 2.0 questions without an answer. */
   isImpossible: boolean;
 }
 
@@ -23,8 +27,11 @@ export interface SquadExample {
 export interface SquadFeature {
   /** Index of the example in the array given to {@linkcode featurizeSquad}. */
   exampleIndex: number;
+  /** The example's `id`. */
   exampleId: string;
+  /** `[CLS] question [SEP] window [SEP]`. */
   inputIds: number[];
+  /** 0 through the first `[SEP]`, 1 after it. */
   tokenTypeIds: number[];
   /** Per position: the `[start, end)` span in the context for context tokens, else `null`. */
   offsets: (Offset | null)[];
@@ -119,10 +126,16 @@ export function featurizeSquad(
   checkInt("maxQueryLength", maxQueryLength, 1);
   const { cls, sep } = tokenizer.special;
   const features: SquadFeature[] = [];
+  let lastContext: string | undefined;
+  let ctx: Encoding | undefined;
   for (const [exampleIndex, ex] of examples.entries()) {
     // run_qa.py strips the question's leading whitespace.
     const qIds = tokenizer.encode(ex.question.trimStart()).ids.slice(0, maxQueryLength);
-    const ctx = tokenizer.encode(ex.context);
+    // SQuAD lists a paragraph's questions together: encode each context once.
+    if (ex.context !== lastContext || ctx === undefined) {
+      ctx = tokenizer.encode(ex.context);
+      lastContext = ex.context;
+    }
     const budget = maxLength - qIds.length - 3;
     if (budget <= docStride) {
       throw new RangeError(

@@ -77,3 +77,16 @@ Deno.test("encodePair() encodes a single sentence as [CLS] A [SEP] and validates
   assert.throws(() => tok.encodePair("a", "b", { maxLength: 2 }), RangeError);
   assert.throws(() => tok.encodePair("a", "b", { maxLength: 7.5 }), RangeError);
 });
+
+Deno.test("encodePair() with offsets: false gives the same ids without offsets", async () => {
+  const tok = await goldenTokenizer("unigram");
+  for (const [a, b] of (await rtePairs()).slice(0, 40)) {
+    assert.deepEqual(tok.encodeIds(a), tok.encode(a).ids);
+    const full = tok.encodePair(a, b, { maxLength: 40 });
+    const fast = tok.encodePair(a, b, { maxLength: 40, offsets: false });
+    assert.equal(fast.offsets, undefined);
+    const { offsets: _offsets, ...rest } = full;
+    assert.deepEqual(rest, fast);
+    assert.equal(full.offsets?.length, full.inputIds.length);
+  }
+});
