@@ -10,6 +10,7 @@
  */
 
 import { unzipSync } from "fflate";
+import { centralDirectoryCrcs, crc32 } from "./_zip_crc.ts";
 import {
   PickleGlobal,
   type PickleGlobalHandler,
@@ -116,6 +117,7 @@ function readZip(bytes: Uint8Array, source: string): Map<string, Uint8Array> {
       `corrupt (${(error as Error).message})`,
     );
   }
+  const crcs = centralDirectoryCrcs(bytes);
   const out = new Map<string, Uint8Array>();
   for (const [name, data] of Object.entries(files)) {
     if (data.length !== declared.get(name)) {
@@ -123,6 +125,15 @@ function readZip(bytes: Uint8Array, source: string): Map<string, Uint8Array> {
         `${source}:${name}`,
         `the zip entry must hold its declared ${declared.get(name)} bytes`,
         `${data.length} bytes`,
+      );
+    }
+    const expected = crcs.get(name);
+    const actual = crc32(data);
+    if (expected !== actual) {
+      throw formatError(
+        `${source}:${name}`,
+        `the zip entry must match its declared CRC-32 ${expected?.toString(16) ?? "(missing)"}`,
+        `${actual.toString(16)} (the file is corrupted)`,
       );
     }
     out.set(name, data);

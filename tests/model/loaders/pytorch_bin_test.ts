@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { zipSync } from "fflate";
+import { unzipSync, zipSync } from "fflate";
 import { parsePytorchBin } from "../../../model/pytorch_bin.ts";
 import { CheckpointFormatError, parseSafetensors } from "../../../model/safetensors.ts";
 import { GOLDEN_BIN, GOLDEN_SAFETENSORS } from "./_golden.ts";
@@ -271,10 +271,12 @@ Deno.test("parsePytorchBin() refuses a corrupted or truncated zip naming the fil
     "m.bin:pytorch_model/data.pkl",
     "method 99",
   );
-  // a flipped opcode inside data.pkl
-  const pkl = goldenBin.slice();
-  const at = new TextDecoder("latin1").decode(pkl).indexOf("ctorch._utils");
-  pkl[at] = 0x69; // GLOBAL → INST
+  // a flipped opcode inside data.pkl (re-zipped so the checksums are right and the pickle
+  // reader, not the CRC check, has to refuse it)
+  const entries = unzipSync(goldenBin);
+  const pickled = entries["pytorch_model/data.pkl"]!.slice();
+  pickled[new TextDecoder("latin1").decode(pickled).indexOf("ctorch._utils")] = 0x69; // GLOBAL → INST
+  const pkl = zipSync({ ...entries, "pytorch_model/data.pkl": pickled }, { level: 0 });
   assertFormatError(() => parsePytorchBin(pkl, "op.bin"), "op.bin:pytorch_model/data.pkl", "INST");
   assertFormatError(
     () => parsePytorchBin(new TextEncoder().encode("hello"), "text.bin"),
@@ -347,4 +349,27 @@ Deno.test("parsePytorchBin() on mutated or truncated golden bytes only throws ty
     { seed: 20261128, numRuns: 200 },
   );
   assert.ok(errors > 20, `mutations should often be refused: ${errors} of 200`);
+});
+
+Deno.test("parsePytorchBin() refuses a flipped bit inside stored weight data (CRC-32)", () => {
+  // Arrange: find the local header of the first storage entry and flip one bit of its payload.
+  const name = new TextEncoder().encode("pytorch_model/data/0");
+  const view = new DataView(goldenBin.buffer, goldenBin.byteOffset, goldenBin.byteLength);
+  let header = -1;
+  for (let i = 0; i + 30 + name.length < goldenBin.length; i++) {
+    if (view.getUint32(i, true) !== 0x04034b50) continue;
+    const n = view.getUint16(i + 26, true);
+    if (n === name.length && name.every((b, j) => goldenBin[i + 30 + j] === b)) {
+      header = i;
+      break;
+    }
+  }
+  assert.ok(header >= 0, "golden file holds pytorch_model/data/0");
+  assert.equal(view.getUint16(header + 8, true), 0, "the entry is stored, not deflated");
+  const payload = header + 30 + name.length + view.getUint16(header + 28, true);
+  const corrupted = goldenBin.slice();
+  corrupted[payload + 5]! ^= 0x10;
+  // Act + Assert
+  assertFormatError(() => parsePytorchBin(corrupted, "bad.bin"), "bad.bin", "CRC-32", "corrupted");
+  assert.doesNotThrow(() => parsePytorchBin(goldenBin, GOLDEN_BIN));
 });
