@@ -11,6 +11,8 @@
  */
 
 import { parseArgs } from "node:util";
+import type { Normalisation, Rounding, ThresholdMode } from "../core/mod.ts";
+import type { GrowthInit } from "../ops/mod.ts";
 import { applyPreset } from "./presets.ts";
 
 /** A fine-tuning task: the eight GLUE tasks of Table I and SQuAD 2.0. */
@@ -28,17 +30,7 @@ export type TrainTask =
 /** The adapter method: TriAdaptLoRA or one of its baselines (PAPER-NOTES §6). */
 export type TrainMethod = "triadapt" | "lora" | "adalora" | "increlora";
 
-/** How many matrices grow per TriAdaptLoRA allocation event (PAPER-NOTES §4). */
-export type ThresholdMode = "linear" | "nonlinear" | "fixed";
-
-/** Rounding of the per-event count k: `floor` as coded, `ceil` as printed (PAPER-NOTES §4). */
-export type Rounding = "floor" | "ceil";
-
-/** Importance normalisation N(r) of eq. 11: `r`, `sqrt` (√r) or `none` (1). */
-export type Normalisation = "r" | "sqrt" | "none";
-
-/** Initialisation of grown entries: `paper` (random B columns) or `preserving` [ours]. */
-export type GrowthInit = "paper" | "preserving";
+export type { GrowthInit, Normalisation, Rounding, ThresholdMode };
 
 /** The tfjs backend to train on. */
 export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
@@ -489,8 +481,8 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       flag: "normalisation",
       group: "Allocation",
       kind: "choice",
-      choices: ["r", "sqrt", "none"],
-      default: "r",
+      choices: ["rank", "sqrt", "none"],
+      default: "rank",
       description: "Importance normalisation N(r) of eq. 11: r, sqrt(r) or 1",
     },
     {

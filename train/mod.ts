@@ -5,6 +5,8 @@
  */
 
 export * from "./features/mod.ts";
+export * from "./tasks/mod.ts";
+export * from "./metrics/mod.ts";
 export * from "./hyperparams.ts";
 export * from "./presets.ts";
 export * from "./atomic_write.ts";

@@ -6,7 +6,7 @@
  */
 
 import { loadTokenizer, type Tokenizer } from "../../model/tokenizer.ts";
-import type { GlueExample } from "../../train/features/glue.ts";
+import type { GlueExample } from "../../train/tasks/parse_glue.ts";
 import type { SquadExample } from "../../train/features/squad.ts";
 
 /** `/work/shared` (or CI's equivalent), located from this file. */
@@ -32,10 +32,11 @@ export async function glueExamples(
   const col = (name: string): number => header.indexOf(name);
   return lines.slice(1).filter((l) => l.length > 0).map((l, i) => {
     const c = l.split("\t");
-    const ex: GlueExample = { textA: c[col(textColumns[0] as string)] ?? "", idx: i };
-    if (textColumns[1] !== undefined) ex.textB = c[col(textColumns[1])] ?? "";
-    ex.label = labelOf(c[col(labelColumn)] ?? "");
-    return ex;
+    const textA = c[col(textColumns[0] as string)] ?? "";
+    const label = labelOf(c[col(labelColumn)] ?? "");
+    return textColumns[1] === undefined
+      ? { textA, label, idx: i }
+      : { textA, textB: c[col(textColumns[1])] ?? "", label, idx: i };
   });
 }
 

@@ -7,17 +7,8 @@
 
 import type { Tokenizer, Truncation } from "../../model/tokenizer.ts";
 
-/** A GLUE example as the task readers produce it. */
-export interface GlueExample {
-  /** The sentence, or the first of a pair. */
-  textA: string;
-  /** The second sentence of a pair. */
-  textB?: string;
-  /** A class index, or the STS-B similarity (a float). */
-  label?: number;
-  /** The example's index in its split (the GLUE `idx`). */
-  idx?: number;
-}
+import type { GlueExample } from "../tasks/parse_glue.ts";
+export type { GlueExample };
 
 /** One model input, not yet padded. */
 export interface GlueFeature {
@@ -96,7 +87,7 @@ export function maxLengthFor(task: string): number {
 }
 
 /**
- * Encodes GLUE examples as `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, truncated to `maxLength`.
+ * Encodes GLUE examples (the `GlueExample` shape the task readers produce) as `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, truncated to `maxLength`.
  * Padding happens per batch in {@linkcode collate}.
  *
  * @param examples The examples.
