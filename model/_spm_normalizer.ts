@@ -113,6 +113,20 @@ function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
  * @param userDefined The model's USER_DEFINED pieces (matched before normalisation).
  * @param treatWhitespaceAsSuffix `TrainerSpec.treat_whitespace_as_suffix`.
  * @returns The normaliser.
+ *
+ * @example Normalise with alignment
+ * ```ts
+ * import { createSpmNormalizer } from "./_spm_normalizer.ts";
+ * import { parseSpmModel } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const n = createSpmNormalizer(model.normalizer, [], false);
+ * const out = n.normalize(new TextEncoder().encode("  ﬁ  x"));
+ * assert.equal(new TextDecoder().decode(out.bytes), "▁fi▁x");
+ * assert.deepEqual([...out.normToOrig], [2, 2, 2, 2, 2, 5, 5, 5, 7, 8]);
+ * ```
  */
 export function createSpmNormalizer(
   spec: SpmNormalizerSpec,

@@ -151,6 +151,18 @@ function parseNormalizer(buf: Uint8Array, where: string): SpmNormalizerSpec {
  * @param bytes The file contents.
  * @param where The file name, for error messages.
  * @returns The pieces and the settings that change encoding.
+ *
+ * @example Read a model's pieces
+ * ```ts
+ * import { parseSpmModel, PIECE_TYPE } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * assert.equal(model.pieces.length, 2000);
+ * assert.deepEqual(model.pieces[3], { piece: "[UNK]", score: 0, type: PIECE_TYPE.UNKNOWN });
+ * assert.equal(model.normalizer.name, "nmt_nfkc");
+ * ```
  */
 export function parseSpmModel(bytes: Uint8Array, where: string): SpmModel {
   const r = new Reader(bytes, where);

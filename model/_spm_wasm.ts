@@ -32,6 +32,16 @@ interface ProcessorLike {
  * @param bytes The `.model` file contents.
  * @param where The file name, for error messages.
  * @returns The encoder.
+ *
+ * @example Encode with the official library
+ * ```ts
+ * import { loadSpmEncoder } from "./_spm_wasm.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/bpe.model", import.meta.url);
+ * const enc = await loadSpmEncoder(await Deno.readFile(url), "bpe.model");
+ * assert.deepEqual(enc.encodePieces("Hello world!"), ["▁H", "ell", "o", "▁world", "!"]);
+ * ```
  */
 export async function loadSpmEncoder(bytes: Uint8Array, where: string): Promise<SpmEncoder> {
   const sp = new SentencePieceProcessor();
