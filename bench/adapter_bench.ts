@@ -12,7 +12,7 @@ import { type Adapter, type BackendName, createAdapter, initBackend } from "../o
 
 /** Options of `runAdapterBench`. */
 export interface AdapterBenchOptions {
-  /** Quick mode (< 20 s): 256 rows, 3 repeats, instead of 4096 rows, 10 repeats. */
+  /** Quick mode (< 20 s): 1024 rows, 3 repeats, instead of 4096 rows, 10 repeats. */
   readonly quick: boolean;
 }
 
@@ -74,7 +74,7 @@ function median(xs: readonly number[]): number {
  * @returns The markdown report, including the active backend.
  */
 export async function runAdapterBench(options: AdapterBenchOptions): Promise<string> {
-  const rows = options.quick ? 256 : 4096;
+  const rows = options.quick ? 1024 : 4096;
   const repeats = options.quick ? 3 : 10;
   const rank = 8;
   const shapes: [number, number][] = [[768, 768], [768, 3072]];

@@ -59,7 +59,7 @@ Deno.test("IncreLoraAdapter.delta() equals x·(s·B·(A⊙E))ᵀ in float64, tra
   ad.dispose();
 });
 
-Deno.test("IncreLoraAdapter custom gradient matches central finite differences (float32, atol 2e-3 + 1e-2·|g|)", async () => {
+Deno.test("IncreLoraAdapter custom gradient matches central finite differences (float32, atol 2e-4 + 1e-3·|g|)", async () => {
   const ad = new IncreLoraAdapter({
     name: "i.grad",
     inFeatures: 4,
@@ -69,15 +69,12 @@ Deno.test("IncreLoraAdapter custom gradient matches central finite differences (
   });
   ad.grow(1);
   randomizeVariables(ad.trainableVariables(), 8);
-  const x = tf.tensor2d(gaussian(5 * 4, 4), [5, 4]);
+  const x = tf.variable(tf.tensor2d(gaussian(5 * 4, 4), [5, 4]), true, "i.grad.x");
   const w = tf.tensor2d(gaussian(5 * 3, 5), [5, 3]);
-  const loss = () => tf.tidy(() => ad.delta(x, true).mul(w).sum() as tf.Scalar);
-  assert.equal(await checkGradients(loss, ad.trainableVariables()), 2 * (4 + 3 + 1));
-  // dx through the custom gradient as well.
-  const gx = tf.grad((xi: tf.Tensor) => ad.delta(xi as tf.Tensor2D, true).mul(w).sum())(x);
-  const gxRef = tf.grad((xi: tf.Tensor) => ad.delta(xi as tf.Tensor2D, false).mul(w).sum())(x);
-  assertClose(await gx.data(), await gxRef.data(), 1e-6, "dx");
-  tf.dispose([x, w, gx, gxRef]);
+  const loss = () => tf.tidy(() => ad.delta(x as tf.Tensor2D, true).mul(w).sum() as tf.Scalar);
+  const vars = [...ad.trainableVariables(), x];
+  assert.equal(await checkGradients(loss, vars), 2 * (4 + 3 + 1) + 20);
+  tf.dispose([x, w]);
   ad.dispose();
 });
 

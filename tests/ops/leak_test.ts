@@ -96,3 +96,25 @@ for (const method of ["triadaptlora", "lora", "adalora", "increlora"] as const) 
     }
   });
 }
+
+Deno.test("increlora: accumulating the score over two backward passes leaks nothing", async () => {
+  const ad = createAdapter("increlora", {
+    name: "leak.acc",
+    inFeatures: N,
+    outFeatures: D,
+    seed: 2,
+  });
+  const x = tf.tensor2d(gaussian(3 * N, 3), [3, N]);
+  await assertNoTensorLeak(() => {
+    for (let i = 0; i < 2; i++) {
+      const { value, grads } = tf.variableGrads(
+        () => ad.delta(x, true).sum() as tf.Scalar,
+        ad.trainableVariables(),
+      );
+      tf.dispose([value, grads]);
+    }
+    ad.updateImportance();
+  }, "increlora accumulation");
+  x.dispose();
+  ad.dispose();
+});
