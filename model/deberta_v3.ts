@@ -90,7 +90,10 @@ export interface DebertaOutput {
   readonly logits: tf.Tensor;
   /** Encoder output, `[batch, seq, hidden]`. */
   readonly lastHiddenState: tf.Tensor3D;
-  /** With `outputHiddenStates`: `[embeddings, layer 1, …, layer N]`, each `[batch, seq, hidden]`. */
+  /**
+   * With `outputHiddenStates`: `[embeddings, layer 1, …, layer N]`, each `[batch, seq, hidden]`
+   * (the last is the same tensor as `lastHiddenState`).
+   */
   readonly hiddenStates?: tf.Tensor3D[];
 }
 
@@ -241,6 +244,40 @@ function linearShape(config: DebertaConfig, name: string): [number, number] {
 /**
  * A DeBERTa-v2/v3 encoder with a task head. Build it with {@link createDebertaModel} or
  * `loadModel`; call {@link DebertaModel.dispose} when done.
+ *
+ * Dropout (training mode only) follows HF's sites: embeddings, relative embeddings (per layer;
+ * here per gathered distance row), attention probabilities, after the attention-output and
+ * output denses, and before the pooler and the classifier. Masks come from `tf.dropout` seeded
+ * per forward and per site, so training is deterministic for a given seed and backend.
+ *
+ * @example Training step on the head and one adapter
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, relative_attention: true,
+ *   position_buckets: 4, pos_att_type: "p2c|c2p", share_att_key: true,
+ *   norm_rel_ebd: "layer_norm", position_biased_input: false, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1), { hiddenDropout: 0.1 });
+ * const a = tf.variable(tf.zeros([8, 8]));
+ * model.setAdapter("deberta.encoder.layer.0.attention.self.query_proj", {
+ *   delta: (x) => tf.matMul(x, a),
+ * });
+ * const { grads } = tf.variableGrads(() => {
+ *   const out = model.forward({ inputIds: [[1, 5, 2]] }, { training: true, seed: 3 });
+ *   return tf.sum(tf.square(out.logits)) as tf.Scalar;
+ * }, [...model.trainableVariables(), a]);
+ * assert.deepEqual(grads[a.name]!.shape, [8, 8]);
+ * tf.dispose(grads);
+ * a.dispose();
+ * model.dispose();
+ * ```
  */
 export class DebertaModel {
   /** The resolved config. */
