@@ -9,6 +9,10 @@
  * (`model/_spm_normalizer.ts`); every call checks that the normalised text equals the concatenated
  * pieces before it trusts the alignment.
  *
+ * Text is handed to SentencePiece as is: a literal `"[MASK]"` or `"[SEP]"` inside the input is encoded
+ * as ordinary characters (the official library's behaviour), whereas Hugging Face's Python
+ * tokenizer would split it out as one special token. GLUE and SQuAD text contains none.
+ *
  * Offsets are `[start, end)` JS string indices (UTF-16 code units) into the text given to
  * {@linkcode Tokenizer.encode}:
  * - The U+2581 marker is not part of a piece's span: `"▁world"` in `"Hello world"` is `[6, 11]`
@@ -26,6 +30,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { parseSpmModel, PIECE_TYPE, type SpmModel } from "./_spm_proto.ts";
 import { createSpmNormalizer, type SpmNormalizer } from "./_spm_normalizer.ts";
 import { loadSpmEncoder, type SpmEncoder } from "./_spm_wasm.ts";
@@ -461,9 +466,12 @@ export async function loadTokenizer(
   dirOrSpmPath: string | URL,
   options: LoadTokenizerOptions = {},
 ): Promise<Tokenizer> {
-  const path = dirOrSpmPath instanceof URL
-    ? decodeURIComponent(dirOrSpmPath.pathname)
-    : dirOrSpmPath;
+  if (dirOrSpmPath instanceof URL && dirOrSpmPath.protocol !== "file:") {
+    throw new TypeError(
+      `Cannot load tokenizer as the URL must be a file: URL: current value is ${dirOrSpmPath.href}`,
+    );
+  }
+  const path = dirOrSpmPath instanceof URL ? fileURLToPath(dirOrSpmPath) : dirOrSpmPath;
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(path);

@@ -37,6 +37,7 @@ Deno.test("loadTokenizer() reads a Hugging Face folder: do_lower_case and added_
 
 Deno.test("loadTokenizer() rejects a missing path and a file that is not a model", async () => {
   await assert.rejects(loadTokenizer("/nonexistent/spm.model"), TypeError);
+  await assert.rejects(loadTokenizer(new URL("https://example.com/spm.model")), TypeError);
   const dir = await Deno.makeTempDir({ prefix: "triadapt_tok_" });
   try {
     await Deno.writeTextFile(`${dir}/spm.model`, "this is not a protobuf");
