@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readDebertaConfig } from "./config.ts";
+import type { DebertaConfig } from "./config.ts";
 import { createDebertaModel, type DebertaModel } from "./deberta_v3.ts";
 import type { DebertaModelOptions } from "./deberta_v3.ts";
 import { parsePytorchBin } from "./pytorch_bin.ts";
@@ -38,8 +39,9 @@ export interface LoadReport {
 export interface LoadModelOptions extends Omit<DebertaModelOptions, "head"> {
   /**
    * Task head. Default: the checkpoint's (`qa_outputs` → question answering, a 1-row
-   * `classifier` → regression, `classifier` → classification), else `"classification"` with
-   * `config.numLabels` labels, initialised from `seed`.
+   * `classifier` → regression, `classifier` → classification), else `"regression"` when the
+   * config says so (`problem_type: "regression"` or one label) and `"classification"` with
+   * `config.numLabels` labels otherwise; a missing head is initialised from `seed`.
    */
   readonly head?: DebertaHead;
   /** Which file to read; default `model.safetensors` when present, else `pytorch_model.bin`. */
@@ -48,12 +50,13 @@ export interface LoadModelOptions extends Omit<DebertaModelOptions, "head"> {
   readonly onLoad?: (report: LoadReport) => void;
 }
 
-function inferCheckpointHead(stateDict: StateDict): DebertaHead {
-  const has = (k: string): boolean => stateDict.has(k) || stateDict.has(`deberta.${k}`);
-  if (has("qa_outputs.weight")) return "question-answering";
+function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): DebertaHead {
+  if (stateDict.has("qa_outputs.weight")) return "question-answering";
   const classifier = stateDict.get("classifier.weight");
   if (classifier !== undefined) return classifier.shape[0] === 1 ? "regression" : "classification";
-  return "classification";
+  return config.problemType === "regression" || config.numLabels === 1
+    ? "regression"
+    : "classification";
 }
 
 /**
@@ -98,7 +101,7 @@ export async function loadModel(
       ? parseSafetensors(bytes, file)
       : parsePytorchBin(bytes, file);
   }
-  const head = options.head ?? inferCheckpointHead(stateDict);
+  const head = options.head ?? inferCheckpointHead(stateDict, config);
   const seed = options.seed ?? 0;
   const mapped = mapDebertaWeights(stateDict, config, { head, seed, source: file });
   options.onLoad?.({

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { loadModel } from "../../../model/load_model.ts";
@@ -12,7 +13,7 @@ Deno.test("loadModel() reads both checkpoint formats of a folder and reproduces 
   const g = await readGoldenJson<GoldenBatch>("golden_b.json");
   for (const format of [undefined, "safetensors", "pytorch"] as const) {
     let report: LoadReport | undefined;
-    const model = await loadModel(TINY_A, {
+    const model = await loadModel(format === "pytorch" ? fileURLToPath(TINY_A) : TINY_A, {
       ...(format === undefined ? {} : { format }),
       onLoad: (r) => (report = r),
     });
