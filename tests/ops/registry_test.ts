@@ -1,0 +1,98 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import {
+  AdaLoraAdapter,
+  type Adapter,
+  ADAPTERS,
+  createAdapter,
+  IncreLoraAdapter,
+  type LinearDelta,
+  LoraAdapter,
+  TriAdaptLoraAdapter,
+} from "../../ops/mod.ts";
+import { gaussian, randomizeVariables, useWasm } from "./_helpers.ts";
+
+await useWasm();
+
+function build(method: Adapter["method"], name: string, seed: number): Adapter {
+  const common = { name, inFeatures: 5, outFeatures: 4, seed };
+  switch (method) {
+    case "triadaptlora": {
+      const ad = createAdapter("triadaptlora", common);
+      ad.grow(2);
+      return ad;
+    }
+    case "lora":
+      return createAdapter("lora", { ...common, rank: 3 });
+    case "adalora":
+      return createAdapter("adalora", { ...common, initialRank: 3 });
+    case "increlora": {
+      const ad = createAdapter("increlora", common);
+      ad.grow(2);
+      return ad;
+    }
+  }
+}
+
+Deno.test("createAdapter() builds every built-in method as a LinearDelta", () => {
+  const classes = {
+    triadaptlora: TriAdaptLoraAdapter,
+    lora: LoraAdapter,
+    adalora: AdaLoraAdapter,
+    increlora: IncreLoraAdapter,
+  };
+  for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
+    const ad = build(method, `reg.${method}`, 1);
+    assert.ok(ad instanceof classes[method]);
+    assert.equal(ad.method, method);
+    const asDelta: LinearDelta = ad;
+    const y = asDelta.delta(tf.zeros([2, 5]) as tf.Tensor2D, false);
+    assert.deepEqual(y.shape, [2, 4]);
+    y.dispose();
+    ad.dispose();
+  }
+  assert.throws(
+    () => createAdapter("nope" as "lora", { name: "x", inFeatures: 1, outFeatures: 1, seed: 0 }),
+    TypeError,
+  );
+});
+
+Deno.test("parameterBlocks() partition trainableVariables(), named by module path", () => {
+  for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
+    const ad = build(method, `reg.blocks.${method}`, 1);
+    const fromBlocks = ad.parameterBlocks().flatMap((b) => b.variables.map((v) => v.name));
+    const all = ad.trainableVariables().map((v) => v.name);
+    assert.deepEqual([...fromBlocks].sort(), [...all].sort(), method);
+    assert.equal(new Set(all).size, all.length);
+    assert.ok(all.every((n) => n.startsWith(`reg.blocks.${method}.lora_`)), all.join(","));
+    assert.ok(ad.trainableVariables().every((v) => v.trainable));
+    ad.dispose();
+  }
+});
+
+Deno.test("snapshot() → restore() into a fresh adapter reproduces outputs for every method", async () => {
+  const x = tf.tensor2d(gaussian(3 * 5, 1), [3, 5]);
+  for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
+    const name = `reg.snap.${method}`;
+    const a = build(method, name, 1);
+    randomizeVariables(a.trainableVariables(), 4, 0.5, (v, t) => {
+      if (v.name.includes("L_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
+      if (v.name.includes("U_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
+      return t;
+    });
+    const snap = await a.snapshot();
+    // A fresh adapter with another seed and (for growing methods) no growth yet.
+    const b = method === "lora" || method === "adalora"
+      ? build(method, name, 2)
+      : createAdapter(method, { name, inFeatures: 5, outFeatures: 4, seed: 2 });
+    b.restore(snap);
+    assert.equal(b.rank, a.rank);
+    const [ya, yb] = [a.delta(x, false), b.delta(x, false)];
+    assert.deepEqual(await yb.data(), await ya.data(), method);
+    tf.dispose([ya, yb]);
+    assert.throws(() => b.restore({ ...snap, name: "other" }), TypeError);
+    a.dispose();
+    b.dispose();
+  }
+  x.dispose();
+});
