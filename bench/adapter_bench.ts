@@ -60,7 +60,8 @@ function median(xs: readonly number[]): number {
 
 /**
  * Runs the benchmark and returns a markdown table (time per fwd+bwd step: median and min–max
- * over repeats after one warm-up step, ratio to LoRA at the same rank). Every step awaits
+ * over repeats after one warm-up step per method, methods interleaved within each repeat, ratio
+ * to LoRA at the same rank). Every step awaits
  * `data()` of all gradients before the clock stops. `increlora+score` is IncreLoRA with its
  * importance score on: the backward pass then forms the `d×n` product `ΔW ⊙ (dyᵀ·x)`.
  *
@@ -88,21 +89,24 @@ export async function runAdapterBench(options: AdapterBenchOptions): Promise<str
   ];
   for (const [n, d] of shapes) {
     const x = tf.randomNormal([rows, n], 0, 1, "float32", 7) as tf.Tensor2D;
-    let loraMedian = NaN;
-    for (const method of METHODS) {
-      const ad = makeAdapter(method, n, d, rank);
-      await timeStep(ad, x);
-      const times: number[] = [];
-      for (let i = 0; i < repeats; i++) times.push(await timeStep(ad, x));
-      ad.dispose();
-      const med = median(times);
-      if (method === "lora") loraMedian = med;
+    // Round-robin over methods within each repeat, so machine drift hits all methods alike.
+    const adapters = METHODS.map((m) => makeAdapter(m, n, d, rank));
+    for (const ad of adapters) await timeStep(ad, x);
+    const times: number[][] = METHODS.map(() => []);
+    for (let i = 0; i < repeats; i++) {
+      for (const [k, ad] of adapters.entries()) times[k]!.push(await timeStep(ad, x));
+    }
+    adapters.forEach((ad) => ad.dispose());
+    const loraMedian = median(times[0]!);
+    METHODS.forEach((method, k) => {
+      const t = times[k]!;
+      const med = median(t);
       lines.push(
-        `| ${n}→${d} | ${method} | ${med.toFixed(1)} | ${Math.min(...times).toFixed(1)}–${
-          Math.max(...times).toFixed(1)
+        `| ${n}→${d} | ${method} | ${med.toFixed(1)} | ${Math.min(...t).toFixed(1)}–${
+          Math.max(...t).toFixed(1)
         } | ${(med / loraMedian).toFixed(2)} |`,
       );
-    }
+    });
     x.dispose();
   }
   return lines.join("\n");
