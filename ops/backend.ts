@@ -9,7 +9,17 @@ import "@tensorflow/tfjs-backend-wasm";
 /** Backends this package knows how to initialise. */
 export type BackendName = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
 
-/** The backends, default first. */
+/**
+ * The backends, default first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BACKEND_NAMES } from "./backend.ts";
+ *
+ * assert.equal(BACKEND_NAMES[0], "wasm");
+ * ```
+ */
 export const BACKEND_NAMES: readonly BackendName[] = [
   "wasm",
   "cpu",
@@ -55,7 +65,17 @@ function installHint(pkg: string): string {
  * Dynamically imports a package by bare specifier; a package that is not installed (or has no
  * native binding) gives a `TypeError` naming the backend and how to install it.
  *
- * @internal
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { importBackendPackage } from "./backend.ts";
+ *
+ * await assert.rejects(
+ *   () => importBackendPackage("tensorflow", "pkg", () => Promise.reject(new Error("missing"))),
+ *   TypeError,
+ * );
+ * ```
+ *
  * @param backend Backend name for the message.
  * @param specifier Package specifier.
  * @param importer Import function (injectable for tests).

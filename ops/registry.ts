@@ -69,7 +69,17 @@ export function defineAdapter<O, A extends Adapter>(
   return Object.freeze({ ...definition });
 }
 
-/** The built-in methods. */
+/**
+ * The built-in methods.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ADAPTERS } from "./registry.ts";
+ *
+ * assert.deepEqual(Object.keys(ADAPTERS), ["triadaptlora", "lora", "adalora", "increlora"]);
+ * ```
+ */
 export const ADAPTERS: {
   readonly [M in AdapterMethod]: AdapterDefinition<AdapterOptionsMap[M], AdapterTypeMap[M]>;
 } = Object.freeze({

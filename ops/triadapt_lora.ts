@@ -19,7 +19,17 @@ import {
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
-/** The `eps` of `s(r) = alpha / (r + eps)`. */
+/**
+ * The `eps` of `s(r) = alpha / (r + eps)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TRIADAPT_SCALE_EPS } from "./triadapt_lora.ts";
+ *
+ * assert.equal(TRIADAPT_SCALE_EPS, 1e-5);
+ * ```
+ */
 export const TRIADAPT_SCALE_EPS = 1e-5;
 
 /** How new entries are initialised at growth (PAPER-NOTES §2). */

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { importBackendPackage, initBackend } from "../../ops/mod.ts";
+import { importBackendPackage, initBackend, TriAdaptLoraAdapter } from "../../ops/mod.ts";
 
 Deno.test("initBackend() activates wasm by default and cpu on request, and reports it", async () => {
   const cpu = await initBackend("cpu");
@@ -34,4 +34,32 @@ Deno.test("initBackend() rejects unknown names and importBackendPackage() wraps 
     (e: unknown) => e instanceof TypeError && /x-pkg must be installed.*boom/.test(e.message),
   );
   await importBackendPackage("tensorflow", "ok-pkg", () => Promise.resolve({}));
+});
+
+Deno.test("TriAdaptLoraAdapter.delta() agrees on cpu and wasm to 1e-6", async () => {
+  const run = async (backend: "cpu" | "wasm"): Promise<Float32Array> => {
+    await initBackend(backend);
+    const ad = new TriAdaptLoraAdapter({
+      name: "be.same",
+      inFeatures: 16,
+      outFeatures: 8,
+      seed: 4,
+      initialRank: 3,
+    });
+    ad.grow(2);
+    for (const v of ad.trainableVariables()) {
+      if (v.name.includes(".lora_B.")) v.assign(tf.randomNormal(v.shape, 0, 0.5, "float32", 9));
+    }
+    const x = tf.randomNormal([5, 16], 0, 1, "float32", 3) as tf.Tensor2D;
+    const y = ad.delta(x, false);
+    const out = new Float32Array(await y.data());
+    tf.dispose([x, y]);
+    ad.dispose();
+    return out;
+  };
+  const [cpu, wasm] = [await run("cpu"), await run("wasm")];
+  assert.ok(cpu.some((v) => Math.abs(v) > 1e-4), "non-trivial output");
+  for (let i = 0; i < cpu.length; i++) {
+    assert.ok(Math.abs(cpu[i]! - wasm[i]!) <= 1e-6, `entry ${i}: cpu ${cpu[i]}, wasm ${wasm[i]}`);
+  }
 });
