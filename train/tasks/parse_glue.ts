@@ -109,16 +109,22 @@ function parseTsvLabel(task: GlueTaskSpec, raw: string): number | { reason: stri
 
 /**
  * Restores a float32 value to the shortest decimal that rounds to it (Hugging Face stores the
- * STS-B `label` as float32, so `2.4` arrives as `2.4000000953674316`). Values that are not
- * exactly representable in float32 are returned unchanged.
+ * STS-B `label` as float32, so `2.4` arrives from parquet as `2.4000000953674316`). JSONL written
+ * by `Dataset.to_json` goes through pandas' `to_json`, which rounds to 10 decimal places
+ * (`double_precision=10`), so the same label arrives as `2.4000000954`: a value within that
+ * rounding (5e-11) of a float32 is taken to be that float32. Any other value is returned
+ * unchanged.
  */
 function restoreFloat32(value: number): number {
-  if (Math.fround(value) !== value) return value;
-  for (let digits = 1; digits <= 9; digits++) {
-    const candidate = Number(value.toPrecision(digits));
-    if (Math.fround(candidate) === value) return candidate;
+  const f32 = Math.fround(value);
+  if (f32 !== value && !(Math.abs(f32 - value) <= 5e-11 + 4 * Number.EPSILON * Math.abs(value))) {
+    return value;
   }
-  return value;
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(f32.toPrecision(digits));
+    if (Math.fround(candidate) === f32) return candidate;
+  }
+  return f32;
 }
 
 /** Validates a label read from a Hugging Face export; returns it, undefined, or a reason. */
