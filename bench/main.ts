@@ -1,0 +1,324 @@
+/**
+ * `deno task bench`: runs the benchmark sections in order, prints one markdown report to stdout
+ * (progress goes to stderr) and writes `bench.md` + `bench.json` to the output folder.
+ *
+ * Sections are entries of {@linkcode SECTIONS}; adding a benchmark is one more entry
+ * (`{ name, description, run(ctx) }` returning markdown and JSON data).
+ *
+ * ```sh
+ * deno task bench                      # everything (< 15 min on 2 cores)
+ * deno task bench --quick              # small shapes only (< 2 min)
+ * deno task bench --only step,allocation --backend wasm --out runs/my-bench
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type BackendName, BACKEND_NAMES, initBackend } from "../ops/backend.ts";
+import {
+  type BenchContext,
+  type BenchSection,
+  type BenchSectionResult,
+  formatMachine,
+  machineInfo,
+  type MachineInfo,
+} from "./_harness.ts";
+import { runAdapterBench } from "./adapter_bench.ts";
+import { runAllocationCostBench } from "./allocation_cost_bench.ts";
+import { runEncoderBench } from "./encoder_bench.ts";
+import { runStepBench } from "./step_bench.ts";
+
+/**
+ * The registry, in run order. The step section runs before the allocation section so that the
+ * latter reuses its LoRA step time (same run, same model shape) as the reference.
+ */
+export const SECTIONS: readonly BenchSection[] = Object.freeze([
+  {
+    name: "adapter",
+    description: "One adapter forward+backward per method at DeBERTa-base widths, ratio to LoRA",
+    run: async (ctx: BenchContext): Promise<BenchSectionResult> => ({
+      markdown: await runAdapterBench({ quick: ctx.quick }),
+    }),
+  },
+  {
+    name: "encoder",
+    description: "Encoder forward, DeBERTa-v3-base shape (quick: small shape), batch 8 × 128",
+    run: async (ctx: BenchContext): Promise<BenchSectionResult> => ({
+      markdown: await runEncoderBench({ quick: ctx.quick }),
+    }),
+  },
+  {
+    name: "step",
+    description: "Training step time and memory per method (small and base shapes), backends",
+    run: (ctx: BenchContext): Promise<BenchSectionResult> => runStepBench({ quick: ctx.quick }, ctx),
+  },
+  {
+    name: "allocation",
+    description: "Cost of allocation decisions vs rank (M = 72), amortised per training step",
+    run: (ctx: BenchContext): Promise<BenchSectionResult> => runAllocationCostBench(ctx),
+  },
+]);
+
+/** Options of {@linkcode runBench}. */
+export interface BenchOptions {
+  /** Small shapes and few repeats only. */
+  readonly quick: boolean;
+  /** Section names to run (default: all, in registry order). */
+  readonly only?: readonly string[];
+  /** Default backend; default `"wasm"`. */
+  readonly backend?: BackendName;
+  /** The command line shown in the report. */
+  readonly command?: string;
+  /** Progress sink; default stderr. */
+  readonly log?: (message: string) => void;
+  /** The registry to run from; default {@linkcode SECTIONS}. */
+  readonly sections?: readonly BenchSection[];
+}
+
+/** One section's outcome. */
+export interface SectionReport {
+  /** Section name. */
+  readonly name: string;
+  /** Wall time in seconds. */
+  readonly seconds: number;
+  /** Its markdown (or the failure). */
+  readonly markdown: string;
+  /** Its data, if any. */
+  readonly data?: unknown;
+  /** The error message when the section threw. */
+  readonly error?: string;
+}
+
+/** The whole report. */
+export interface BenchReport {
+  /** The command line. */
+  readonly command: string;
+  /** ISO start time. */
+  readonly startedAt: string;
+  /** Machine and runtime. */
+  readonly machine: MachineInfo;
+  /** Quick mode. */
+  readonly quick: boolean;
+  /** Sections in run order. */
+  readonly sections: readonly SectionReport[];
+  /** Total wall time in seconds. */
+  readonly totalSeconds: number;
+  /** The full markdown report. */
+  readonly markdown: string;
+}
+
+function checkNames(only: readonly string[], sections: readonly BenchSection[]): void {
+  const known = sections.map((s) => s.name);
+  for (const n of only) {
+    if (!known.includes(n)) {
+      throw new RangeError(
+        `Cannot run bench as --only must name sections among ${
+          known.join(", ")
+        }: current value is ${n}`,
+      );
+    }
+  }
+}
+
+/**
+ * Initialises the backend and runs the selected sections in registry order. A section that throws
+ * is reported (its markdown says so) and the others still run.
+ *
+ * @example A registry with one cheap section
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runBench } from "./main.ts";
+ *
+ * const report = await runBench({
+ *   quick: true,
+ *   log: () => {},
+ *   sections: [{ name: "hello", description: "d", run: () => Promise.resolve({ markdown: "## Hello", data: { x: 1 } }) }],
+ * });
+ * assert.equal(report.sections.length, 1);
+ * assert.match(report.markdown, /## Hello/);
+ * assert.deepEqual(report.sections[0]!.data, { x: 1 });
+ * ```
+ *
+ * @param options Which sections, backend, quick mode.
+ * @returns The report.
+ * @throws {RangeError} When `only` names an unknown section.
+ */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const sections = options.sections ?? SECTIONS;
+  const only = options.only ?? [];
+  checkNames(only, sections);
+  const log = options.log ?? ((m: string) => console.error(m));
+  const backend = options.backend ?? "wasm";
+  const info = await initBackend(backend);
+  log(info.summary);
+  const machine = await machineInfo();
+  const startedAt = new Date().toISOString();
+  const command = options.command ?? `deno task bench${options.quick ? " --quick" : ""}`;
+  const t0 = performance.now();
+  const ctx: BenchContext = { quick: options.quick, backend: info.name, log };
+  const reports: SectionReport[] = [];
+  for (const section of sections) {
+    if (only.length > 0 && !only.includes(section.name)) continue;
+    log(`== ${section.name}`);
+    const start = performance.now();
+    try {
+      const result = await section.run(ctx);
+      reports.push({
+        name: section.name,
+        seconds: (performance.now() - start) / 1000,
+        markdown: result.markdown,
+        ...(result.data === undefined ? {} : { data: result.data }),
+      });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      log(`section ${section.name} failed: ${message}`);
+      reports.push({
+        name: section.name,
+        seconds: (performance.now() - start) / 1000,
+        markdown: `## ${section.name}\n\n**Failed:** ${message}\n`,
+        error: message,
+      });
+    } finally {
+      // Sections may switch backends; leave the default active for the next one.
+      await initBackend(backend);
+    }
+  }
+  const totalSeconds = (performance.now() - t0) / 1000;
+  const markdown = [
+    "# triadapt benchmarks",
+    "",
+    `Command: \`${command}\``,
+    "",
+    `Machine: ${formatMachine(machine)}. Started ${startedAt}; total wall time ${
+      totalSeconds.toFixed(0)
+    } s (${reports.map((r) => `${r.name} ${r.seconds.toFixed(0)} s`).join(", ")}).`,
+    "",
+    ...reports.map((r) => r.markdown.trimEnd() + "\n"),
+  ].join("\n");
+  return { command, startedAt, machine, quick: options.quick, sections: reports, totalSeconds, markdown };
+}
+
+const USAGE = `Usage: deno task bench [--quick] [--only <names>] [--backend <name>] [--out <dir>]
+
+Runs the triadapt benchmarks and prints a markdown report to stdout (progress on stderr);
+writes <dir>/bench.md and <dir>/bench.json.
+
+Options:
+  --quick            small shapes and few repeats only (< 2 min on 2 cores)
+  --only <names>     comma-separated sections (repeatable): ${SECTIONS.map((s) => s.name).join(", ")}
+  --backend <name>   default backend: ${BACKEND_NAMES.join(", ")} (default wasm)
+  --out <dir>        output folder (default runs/bench-<timestamp>)
+  -h, --help         this text
+
+Sections:
+${SECTIONS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join("\n")}
+
+Permissions: deno run --allow-read --allow-write --allow-env bench/main.ts
+Example: deno task bench --only allocation --out runs/alloc`;
+
+/** Where {@linkcode main} writes. */
+export interface MainIo {
+  /**
+   * Report text (stdout).
+   *
+   * @param text The text.
+   */
+  out(text: string): void;
+  /**
+   * Progress and errors (stderr).
+   *
+   * @param text The text.
+   */
+  err(text: string): void;
+}
+
+const DEFAULT_IO: MainIo = {
+  out: (t) => console.log(t),
+  err: (t) => console.error(t),
+};
+
+/**
+ * The CLI: parses flags, runs {@linkcode runBench}, prints the markdown and writes the files.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "./main.ts";
+ *
+ * const out: string[] = [];
+ * assert.equal(await main(["--help"], { out: (t) => out.push(t), err: () => {} }), 0);
+ * assert.match(out.join("\n"), /--quick/);
+ * assert.equal(await main(["--only", "nope"], { out: () => {}, err: () => {} }), 1);
+ * ```
+ *
+ * @param args Command-line arguments.
+ * @param io Output sinks; default stdout/stderr.
+ * @returns Exit code: 0 ok, 1 bad flags, 2 a section failed.
+ */
+export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        quick: { type: "boolean", default: false },
+        only: { type: "string", multiple: true },
+        backend: { type: "string", default: "wasm" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const only = (values.only ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) =>
+    s !== ""
+  );
+  const backend = values.backend as BackendName;
+  const problems: string[] = [];
+  if (!BACKEND_NAMES.includes(backend)) {
+    problems.push(
+      `Cannot run bench as --backend must be one of ${
+        BACKEND_NAMES.join(", ")
+      }: current value is ${backend}`,
+    );
+  }
+  const unknown = only.filter((n) => !SECTIONS.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    problems.push(
+      `Cannot run bench as --only must name sections among ${
+        SECTIONS.map((s) => s.name).join(", ")
+      }: current value is ${unknown.join(",")}`,
+    );
+  }
+  if (values.out !== undefined && values.out.trim() === "") {
+    problems.push("Cannot run bench as --out must be a non-empty path: current value is empty");
+  }
+  if (problems.length > 0) {
+    io.err(`${problems.join("\n")}\n\n${USAGE}`);
+    return 1;
+  }
+  const outDir = values.out ??
+    `runs/bench-${new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d+Z$/, "Z")}`;
+  const report = await runBench({
+    quick: values.quick,
+    only,
+    backend,
+    command: `deno task bench${args.length > 0 ? " " + args.join(" ") : ""}`,
+    log: io.err,
+  });
+  io.out(report.markdown);
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(`${outDir}/bench.md`, report.markdown);
+  const { markdown: _markdown, ...json } = report;
+  await Deno.writeTextFile(`${outDir}/bench.json`, JSON.stringify(json, null, 2) + "\n");
+  io.err(`wrote ${outDir}/bench.md and ${outDir}/bench.json`);
+  return report.sections.some((s) => s.error !== undefined) ? 2 : 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

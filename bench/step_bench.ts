@@ -1,0 +1,620 @@
+/**
+ * Step time and memory (issue part 3): one training step (forward + `tf.variableGrads` +
+ * `GrowingAdamW.step`) of a randomly initialised DeBERTa-v3 encoder with a classification head,
+ * batch 8 × 128 tokens, for: the frozen model alone (gradients w.r.t. the head only), + LoRA
+ * r = 8, + TriAdaptLoRA at the same total rank (grown 1 → 5 → 8, three blocks), + AdaLoRA
+ * (r_init = 12, the paper's setting for a target of 8), + IncreLoRA (grown 1 → 5 → 8, score
+ * tracking on). Adapters sit on the paper's six families of every layer. Ratios are to the LoRA
+ * row of the same run; tensor count and bytes are read after warm-up and after the timed steps
+ * (50 steps on the small shape) and must be flat. A backend comparison (wasm, cpu, tensorflow if
+ * installed) runs on the small shape.
+ *
+ * Standalone: `deno run -A bench/step_bench.ts [--quick]`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { parseDebertaConfig } from "../model/config.ts";
+import { type DebertaModel, createDebertaModel } from "../model/deberta_v3.ts";
+import { injectAdapters } from "../model/inject.ts";
+import { randomDebertaWeights } from "../model/random_weights.ts";
+import {
+  AdaLoraAdapter,
+  type Adapter,
+  type BackendName,
+  createAdapter,
+  GrowingAdamW,
+  IncreLoraAdapter,
+  initBackend,
+  orthogonalityPenalty,
+} from "../ops/mod.ts";
+import {
+  type BenchContext,
+  type BenchSectionResult,
+  formatMiB,
+  formatTiming,
+  markdownTable,
+  memorySnapshot,
+  type MemorySnapshot,
+  type Timing,
+  timeAsync,
+} from "./_harness.ts";
+
+/** An encoder shape and its batch. */
+export interface EncoderShape {
+  /** Label for tables. */
+  readonly label: string;
+  /** Encoder layers. */
+  readonly layers: number;
+  /** Hidden width. */
+  readonly hidden: number;
+  /** Attention heads. */
+  readonly heads: number;
+  /** Intermediate (FFN) width. */
+  readonly intermediate: number;
+  /** Vocabulary size. */
+  readonly vocab: number;
+  /** Sequences per batch. */
+  readonly batch: number;
+  /** Tokens per sequence. */
+  readonly seq: number;
+}
+
+/** The small encoder: 2 layers, hidden 128, 4 heads, FFN 512 (M = 12), batch 8 × 128. */
+export const SMALL_SHAPE: EncoderShape = Object.freeze({
+  label: "small 2×128",
+  layers: 2,
+  hidden: 128,
+  heads: 4,
+  intermediate: 512,
+  vocab: 1000,
+  batch: 8,
+  seq: 128,
+});
+
+/** DeBERTa-v3-base shape: 12 layers, hidden 768, 12 heads, FFN 3072 (M = 72), batch 8 × 128. */
+export const BASE_SHAPE: EncoderShape = Object.freeze({
+  label: "base 12×768",
+  layers: 12,
+  hidden: 768,
+  heads: 12,
+  intermediate: 3072,
+  vocab: 128100,
+  batch: 8,
+  seq: 128,
+});
+
+/** A tiny encoder for the quick backend comparison: 2 layers, hidden 64, batch 2 × 32. */
+const TINY_SHAPE: EncoderShape = Object.freeze({
+  label: "tiny 2×64",
+  layers: 2,
+  hidden: 64,
+  heads: 4,
+  intermediate: 256,
+  vocab: 1000,
+  batch: 2,
+  seq: 32,
+});
+
+/** What a step adds on top of the frozen encoder. */
+export type StepMethod = "frozen" | "lora" | "triadaptlora" | "adalora" | "increlora";
+
+/** The rows of the step table, in order. */
+export const STEP_METHODS: readonly StepMethod[] = Object.freeze([
+  "frozen",
+  "lora",
+  "triadaptlora",
+  "adalora",
+  "increlora",
+]);
+
+/** Weight of the orthogonality penalty in the adaptive methods' loss (PAPER-NOTES §5). */
+const ORTH_WEIGHT = 0.1;
+
+/** A model with its fixed batch, reused by every method row. */
+export interface BenchModel {
+  /** The encoder. */
+  readonly model: DebertaModel;
+  /** The shape it was built with. */
+  readonly shape: EncoderShape;
+  /** `[batch, seq]` int32 ids. */
+  readonly inputIds: tf.Tensor2D;
+  /** `[batch, seq]` int32 ones. */
+  readonly attentionMask: tf.Tensor2D;
+  /** `[batch, 2]` one-hot labels. */
+  readonly labels: tf.Tensor2D;
+  /** Seconds spent building it. */
+  readonly buildSeconds: number;
+  /** Disposes the model and the batch. */
+  dispose(): void;
+}
+
+/**
+ * Builds a seeded random DeBERTa-v3 encoder of the given shape (classification head, 2 labels,
+ * 256 position buckets, p2c|c2p, shared attention key) and a fixed batch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createBenchModel } from "./step_bench.ts";
+ *
+ * const m = createBenchModel({ label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 });
+ * assert.equal(m.model.adaptableModules().length, 6);
+ * assert.deepEqual(m.inputIds.shape, [2, 4]);
+ * m.dispose();
+ * ```
+ *
+ * @param shape Encoder shape and batch.
+ * @returns The model and its batch; call `dispose()`.
+ */
+export function createBenchModel(shape: EncoderShape): BenchModel {
+  const start = performance.now();
+  const config = parseDebertaConfig({
+    model_type: "deberta-v2",
+    vocab_size: shape.vocab,
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: 512,
+    relative_attention: true,
+    position_buckets: 256,
+    max_relative_positions: -1,
+    pos_att_type: "p2c|c2p",
+    norm_rel_ebd: "layer_norm",
+    share_att_key: true,
+    position_biased_input: false,
+    layer_norm_eps: 1e-7,
+    hidden_act: "gelu",
+    type_vocab_size: 0,
+    num_labels: 2,
+  }, `bench shape ${shape.label}`);
+  const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+  const ids = Array.from(
+    { length: shape.batch },
+    (_, b) =>
+      Array.from({ length: shape.seq }, (_, s) => 3 + ((b * 131 + s * 17) % (shape.vocab - 3))),
+  );
+  const inputIds = tf.tensor2d(ids, [shape.batch, shape.seq], "int32");
+  const attentionMask = tf.ones([shape.batch, shape.seq], "int32") as tf.Tensor2D;
+  const labels = tf.oneHot(
+    tf.tensor1d(ids.map((_, b) => b % 2), "int32"),
+    2,
+  ).toFloat() as tf.Tensor2D;
+  return {
+    model,
+    shape,
+    inputIds,
+    attentionMask,
+    labels,
+    buildSeconds: (performance.now() - start) / 1000,
+    dispose(): void {
+      model.dispose();
+      tf.dispose([inputIds, attentionMask, labels]);
+    },
+  };
+}
+
+/** One method attached to a {@link BenchModel}, ready to step. */
+export interface MethodRig {
+  /** The method. */
+  readonly method: StepMethod;
+  /** The attached adapters (empty for `"frozen"`). */
+  readonly adapters: readonly Adapter[];
+  /** Trainable variables of the step (head + adapters). */
+  readonly variables: readonly tf.Variable[];
+  /**
+   * One training step; resolves after the loss and an updated head variable were read.
+   *
+   * @returns The loss.
+   */
+  step(): Promise<number>;
+  /** Detaches and disposes the adapters and the optimizer state. */
+  dispose(): void;
+}
+
+function buildAdapter(
+  method: Exclude<StepMethod, "frozen">,
+  name: string,
+  inFeatures: number,
+  outFeatures: number,
+): Adapter {
+  const common = { name: `bench.${name}`, inFeatures, outFeatures, seed: 1 };
+  switch (method) {
+    case "lora":
+      return createAdapter("lora", { ...common, rank: 8 });
+    case "triadaptlora":
+      return createAdapter("triadaptlora", common);
+    case "adalora":
+      return createAdapter("adalora", { ...common, initialRank: 12 });
+    case "increlora":
+      return createAdapter("increlora", common);
+  }
+}
+
+/**
+ * Attaches a method to the model (adapters on the six default families of every layer; the
+ * growing methods are grown 1 → 5 → 8) and returns its training step: forward in training mode,
+ * softmax cross-entropy (+ 0.1 × orthogonality penalty for TriAdaptLoRA, AdaLoRA, IncreLoRA),
+ * `tf.variableGrads` over head + adapter variables, AdaLoRA's sensitivity update / IncreLoRA's
+ * score update, one `GrowingAdamW` step (lr 1e-3).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachMethod, createBenchModel } from "./step_bench.ts";
+ *
+ * const m = createBenchModel({ label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 });
+ * const rig = attachMethod(m, "triadaptlora");
+ * assert.equal(rig.adapters.length, 6);
+ * assert.ok(rig.adapters.every((a) => a.rank === 8));
+ * assert.ok(Number.isFinite(await rig.step()));
+ * rig.dispose();
+ * m.dispose();
+ * ```
+ *
+ * @param bench The model and batch.
+ * @param method The row to build.
+ * @returns The rig; call `dispose()` before attaching another method.
+ */
+export function attachMethod(bench: BenchModel, method: StepMethod): MethodRig {
+  const { model } = bench;
+  const adapters: Adapter[] = method === "frozen" ? [] : [
+    ...injectAdapters(
+      model,
+      (m) => buildAdapter(method, m.name, m.inFeatures, m.outFeatures),
+    ).values(),
+  ];
+  for (const ad of adapters) {
+    if (ad.method === "triadaptlora" || ad.method === "increlora") {
+      const grower = ad as Adapter & { grow(deltaRank: number): unknown };
+      grower.grow(4);
+      grower.grow(3);
+    }
+  }
+  const head = model.trainableVariables();
+  const optimizer = new GrowingAdamW();
+  optimizer.addBlock({ key: "head", variables: head });
+  optimizer.syncBlocks(adapters.flatMap((a) => a.parameterBlocks()));
+  const variables = [...head, ...adapters.flatMap((a) => a.trainableVariables())];
+  const orth = method === "frozen" || method === "lora" ? 0 : ORTH_WEIGHT;
+  const probe = head[head.length - 1]!;
+  return {
+    method,
+    adapters,
+    variables,
+    async step(): Promise<number> {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const out = model.forward(
+              { inputIds: bench.inputIds, attentionMask: bench.attentionMask },
+              { training: true },
+            );
+            const ce = tf.losses.softmaxCrossEntropy(bench.labels, out.logits) as tf.Scalar;
+            return (orth === 0 ? ce : ce.add(orthogonalityPenalty(adapters).mul(orth))) as tf.Scalar;
+          }),
+        variables as tf.Variable[],
+      );
+      for (const ad of adapters) {
+        if (ad instanceof AdaLoraAdapter) ad.updateSensitivity(grads);
+        else if (ad instanceof IncreLoraAdapter) ad.updateImportance();
+      }
+      optimizer.step(grads, 1e-3);
+      const loss = (await value.data())[0]!;
+      await probe.data();
+      tf.dispose([value, grads]);
+      return loss;
+    },
+    dispose(): void {
+      for (const m of model.adaptableModules()) model.setAdapter(m.name, undefined);
+      for (const ad of adapters) ad.dispose();
+      optimizer.dispose();
+    },
+  };
+}
+
+/** One row of the step table. */
+export interface StepRow {
+  /** Method. */
+  readonly method: StepMethod;
+  /** Step timing (ms). */
+  readonly timing: Timing;
+  /** Median relative to the LoRA row (`null` when LoRA did not run). */
+  readonly ratioToLora: number | null;
+  /** Trainable parameters (head + adapters). */
+  readonly trainableParams: number;
+  /** Memory after the warm-up steps. */
+  readonly afterWarmup: MemorySnapshot;
+  /** Memory after the last step. */
+  readonly afterSteps: MemorySnapshot;
+  /** Steps run in total (warm-up included) when `afterSteps` was read. */
+  readonly steps: number;
+  /** Whether count and bytes are unchanged between the two reads. */
+  readonly flat: boolean;
+}
+
+/** Plan of one step measurement. */
+export interface StepPlan {
+  /** Untimed warm-up steps. */
+  readonly warmup: number;
+  /** Timed steps. */
+  readonly repeats: number;
+  /** Total steps before the second memory read (≥ warmup + repeats; extra steps are untimed). */
+  readonly memorySteps: number;
+}
+
+/**
+ * Measures the step of every method on one model (built once, methods attached in turn).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { measureSteps } from "./step_bench.ts";
+ *
+ * const shape = { label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
+ * const { rows } = await measureSteps(shape, ["frozen", "lora"], { warmup: 1, repeats: 2, memorySteps: 4 });
+ * assert.equal(rows.length, 2);
+ * assert.equal(rows[1]!.ratioToLora, 1);
+ * assert.ok(rows.every((r) => r.flat));
+ * ```
+ *
+ * @param shape Encoder shape and batch.
+ * @param methods Rows to run.
+ * @param plan Warm-up, repeats and steps before the memory check.
+ * @param log Progress sink.
+ * @returns The rows and the model build time.
+ */
+export async function measureSteps(
+  shape: EncoderShape,
+  methods: readonly StepMethod[],
+  plan: StepPlan,
+  log: (message: string) => void = () => {},
+): Promise<{ rows: StepRow[]; buildSeconds: number }> {
+  const bench = createBenchModel(shape);
+  const raw: Omit<StepRow, "ratioToLora">[] = [];
+  try {
+    // Untimed frozen steps first, so the first row does not pay for kernel compilation.
+    const warm = attachMethod(bench, "frozen");
+    try {
+      for (let i = 0; i < plan.warmup; i++) await warm.step();
+    } finally {
+      warm.dispose();
+    }
+    for (const method of methods) {
+      log(`step: ${shape.label} ${tf.getBackend()} ${method}`);
+      const rig = attachMethod(bench, method);
+      try {
+        for (let i = 0; i < plan.warmup; i++) await rig.step();
+        const afterWarmup = memorySnapshot();
+        const timing = await timeAsync(async () => {
+          await rig.step();
+        }, { warmup: 0, repeats: plan.repeats });
+        const steps = Math.max(plan.memorySteps, plan.warmup + plan.repeats);
+        for (let i = plan.warmup + plan.repeats; i < steps; i++) await rig.step();
+        const afterSteps = memorySnapshot();
+        raw.push({
+          method,
+          timing,
+          trainableParams: rig.variables.reduce((n, v) => n + v.size, 0),
+          afterWarmup,
+          afterSteps,
+          steps,
+          flat: afterWarmup.numTensors === afterSteps.numTensors &&
+            afterWarmup.numBytes === afterSteps.numBytes,
+        });
+      } finally {
+        rig.dispose();
+      }
+      cacheReference(shape, method, raw[raw.length - 1]!.timing);
+    }
+  } finally {
+    bench.dispose();
+  }
+  const lora = raw.find((r) => r.method === "lora")?.timing.median;
+  const rows = raw.map((r) => ({
+    ...r,
+    ratioToLora: lora === undefined ? null : r.timing.median / lora,
+  }));
+  return { rows, buildSeconds: bench.buildSeconds };
+}
+
+const referenceCache = new Map<string, Timing>();
+
+function cacheKey(shape: EncoderShape, method: StepMethod): string {
+  return `${tf.getBackend()}|${shape.label}|${method}`;
+}
+
+function cacheReference(shape: EncoderShape, method: StepMethod, timing: Timing): void {
+  referenceCache.set(cacheKey(shape, method), timing);
+}
+
+/**
+ * The LoRA r = 8 training step time of a shape on the active backend: the value measured earlier
+ * in this process (by {@linkcode measureSteps}), or a fresh measurement.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { referenceStep } from "./step_bench.ts";
+ *
+ * const shape = { label: "ref", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
+ * const first = await referenceStep(shape, { warmup: 1, repeats: 1, memorySteps: 2 });
+ * assert.equal(first.reused, false);
+ * assert.equal((await referenceStep(shape, { warmup: 1, repeats: 1, memorySteps: 2 })).reused, true);
+ * ```
+ *
+ * @param shape Encoder shape and batch.
+ * @param plan Used when measuring.
+ * @param log Progress sink.
+ * @returns The timing and whether it was reused.
+ */
+export async function referenceStep(
+  shape: EncoderShape,
+  plan: StepPlan,
+  log: (message: string) => void = () => {},
+): Promise<{ timing: Timing; reused: boolean }> {
+  const cached = referenceCache.get(cacheKey(shape, "lora"));
+  if (cached !== undefined) return { timing: cached, reused: true };
+  const { rows } = await measureSteps(shape, ["lora"], plan, log);
+  return { timing: rows[0]!.timing, reused: false };
+}
+
+function stepTable(rows: readonly StepRow[]): string {
+  return markdownTable(
+    [
+      "step",
+      "median ms (min–max)",
+      "× LoRA",
+      "trainable params",
+      "tensors after warm-up → after",
+      "MiB after warm-up → after",
+      "flat",
+    ],
+    rows.map((r) => [
+      r.method === "frozen" ? "frozen fwd+bwd (head only)" : `+ ${LABELS[r.method]}`,
+      formatTiming(r.timing),
+      r.ratioToLora === null ? "–" : r.ratioToLora.toFixed(2),
+      r.trainableParams.toLocaleString("en-US"),
+      `${r.afterWarmup.numTensors} → ${r.afterSteps.numTensors} (${r.steps} steps)`,
+      `${formatMiB(r.afterWarmup.numBytes)} → ${formatMiB(r.afterSteps.numBytes)}`,
+      r.flat ? "yes" : "**no**",
+    ]),
+  );
+}
+
+const LABELS: Readonly<Record<StepMethod, string>> = {
+  frozen: "frozen",
+  lora: "LoRA r=8",
+  triadaptlora: "TriAdaptLoRA r=8 (1+4+3)",
+  adalora: "AdaLoRA r_init=12",
+  increlora: "IncreLoRA r=8 (1+4+3), score on",
+};
+
+/** Options of {@link runStepBench}. */
+export interface StepBenchOptions {
+  /** Small shape only, fewer steps. */
+  readonly quick: boolean;
+  /** Backends for the comparison (the first that is active is the default); default wasm, cpu, tensorflow. */
+  readonly backends?: readonly BackendName[];
+}
+
+/** Plans: small shape (memory after 50 steps), base shape (few repeats: seconds per step on wasm). */
+const SMALL_PLAN: StepPlan = { warmup: 2, repeats: 10, memorySteps: 50 };
+const QUICK_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 8 };
+const BASE_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
+const CPU_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
+
+/**
+ * Runs part 3 (step time and memory) on the active backend, then the backend comparison, and
+ * returns the section (markdown + data). The active backend is restored before returning.
+ *
+ * @example
+ * ```ts ignore
+ * import { runStepBench } from "./step_bench.ts";
+ *
+ * console.log((await runStepBench({ quick: true }, { quick: true, backend: "wasm", log: console.error })).markdown);
+ * ```
+ *
+ * @param options Quick mode and backends to compare.
+ * @param ctx Runner context (progress log).
+ * @returns The section.
+ */
+export async function runStepBench(
+  options: StepBenchOptions,
+  ctx: BenchContext,
+): Promise<BenchSectionResult> {
+  const active = tf.getBackend() as BackendName;
+  const shapes: [EncoderShape, StepPlan][] = options.quick
+    ? [[SMALL_SHAPE, QUICK_PLAN]]
+    : [[SMALL_SHAPE, SMALL_PLAN], [BASE_SHAPE, BASE_PLAN]];
+  const md: string[] = ["## Step time and memory", ""];
+  const data: Record<string, unknown> = { backend: active, shapes: [] as unknown[] };
+  const shapeData = data["shapes"] as unknown[];
+  for (const [shape, plan] of shapes) {
+    const { rows, buildSeconds } = await measureSteps(shape, STEP_METHODS, plan, ctx.log);
+    md.push(
+      `### ${shape.label} (${shape.layers} layers, hidden ${shape.hidden}, FFN ${shape.intermediate}, M = ${
+        6 * shape.layers
+      }), batch ${shape.batch} × ${shape.seq}, backend \`${active}\``,
+      "",
+      `${plan.warmup} warm-up + ${plan.repeats} timed steps per row (clock stopped after \`await\` of the loss and an updated head variable); memory read after warm-up and after ${plan.memorySteps} steps. Random weights built in ${
+        buildSeconds.toFixed(1)
+      } s.`,
+      "",
+      stepTable(rows),
+      "",
+    );
+    shapeData.push({ shape, plan, buildSeconds, rows });
+  }
+  const comparison = await backendComparison(options, active, ctx);
+  md.push(...comparison.markdown);
+  data["backendComparison"] = comparison.data;
+  return { markdown: md.join("\n"), data };
+}
+
+async function backendComparison(
+  options: StepBenchOptions,
+  active: BackendName,
+  ctx: BenchContext,
+): Promise<{ markdown: string[]; data: unknown[] }> {
+  const backends = options.backends ?? ["wasm", "cpu", "tensorflow"];
+  // The pure-JS cpu backend takes seconds per small step: quick mode compares on a tiny shape.
+  const shape = options.quick ? TINY_SHAPE : SMALL_SHAPE;
+  const methods: StepMethod[] = ["frozen", "lora", "triadaptlora"];
+  const rows: string[][] = [];
+  const data: unknown[] = [];
+  const notes: string[] = [];
+  try {
+    for (const name of backends) {
+      try {
+        await initBackend(name);
+      } catch (e) {
+        notes.push(`\`${name}\`: not available (${(e as Error).message.split(":")[0]})`);
+        continue;
+      }
+      const plan = name === "cpu" || options.quick ? CPU_PLAN : SMALL_PLAN;
+      const { rows: r } = await measureSteps(shape, methods, plan, ctx.log);
+      data.push({ backend: name, shape, plan, rows: r });
+      rows.push([
+        `\`${name}\``,
+        ...r.map((x) => formatTiming(x.timing)),
+        `${plan.warmup} + ${plan.repeats}`,
+      ]);
+    }
+  } finally {
+    await initBackend(active);
+  }
+  const markdown = [
+    `### Backend comparison (${shape.label}, batch ${shape.batch} × ${shape.seq})`,
+    "",
+    markdownTable(
+      [
+        "backend",
+        "frozen ms",
+        "+ LoRA r=8 ms",
+        "+ TriAdaptLoRA r=8 ms",
+        "warm-up + timed",
+      ],
+      rows,
+    ),
+    "",
+    ...(notes.length === 0 ? [] : [notes.join("; "), ""]),
+  ];
+  return { markdown, data };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { quick: { type: "boolean", default: false } },
+  });
+  await initBackend("wasm");
+  const result = await runStepBench({ quick: values.quick ?? false }, {
+    quick: values.quick ?? false,
+    backend: "wasm",
+    log: (m) => console.error(m),
+  });
+  console.log(result.markdown);
+}
