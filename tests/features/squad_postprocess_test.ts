@@ -119,3 +119,31 @@ Deno.test("postprocessSquad() rejects mismatched logits and options", () => {
     RangeError,
   );
 });
+
+Deno.test("postprocessSquad() computes null − start − end in the reference's operation order", () => {
+  // null = 0.1 + 0.7 = 0.7999999999999999; (null − 0.1) − 0.2 = 0.49999999999999994, whereas
+  // null − (0.1 + 0.2) = 0.4999999999999999.
+  const start = [0.1, 0, 0, 0, 0, 0, 0.1, 0, 0];
+  const end = [0.7, 0, 0, 0, 0, 0, 0.2, 0, 0];
+  const out = postprocessSquad(examples, [f0], [start], [end]);
+  assert.equal(out.predictions.a, "");
+  assert.equal(out.nullScoreDiff.a, 0.49999999999999994);
+});
+
+Deno.test("postprocessSquad() rounds scores to float32 for Float32Array logits, as NumPy does", () => {
+  // One-token answers only. In float32, 1 + 2^-24 rounds to 1, so the two spans tie and the
+  // earlier one wins; in float64 the later span scores higher.
+  const tiny = 2 ** -24;
+  const start = [0, 0, 0, 1, 0, 0, 1, 0, 0];
+  const end = [0, 0, 0, 0, 0, 0, tiny, 0, 0];
+  const options = { maxAnswerLength: 1 };
+  const f64 = postprocessSquad(examples, [f0], [start], [end], options);
+  const f32 = postprocessSquad(examples, [f0], [Float32Array.from(start)], [
+    Float32Array.from(end),
+  ], options);
+  assert.equal(f64.predictions.a, "France");
+  assert.equal(f32.predictions.a, "Paris");
+  // The difference is rounded to float32 as well: 0 − 1 − 2^-24 is −1 in float32.
+  assert.equal(f64.nullScoreDiff.a, -1 - tiny);
+  assert.equal(f32.nullScoreDiff.a, -1);
+});

@@ -32,8 +32,13 @@ export interface SquadPredictions {
 
 interface Candidate {
   score: number;
+  startLogit: number;
+  endLogit: number;
   text: string;
-  isNull: boolean;
+}
+
+function identity(x: number): number {
+  return x;
 }
 
 /** Indices of the `k` largest values, largest first; ties keep the lower index first. */
@@ -44,11 +49,25 @@ function topIndices(values: ArrayLike<number>, k: number): number[] {
 }
 
 /**
- * Picks each example's answer from its windows' logits. Per window: the `nBest` best start and end
- * positions are paired; pairs outside the context, reversed, or longer than `maxAnswerLength`
- * tokens are skipped; a pair scores `start + end`. The null (`[CLS]`) score is the smallest
- * `start[0] + end[0]` over the example's windows. The best non-null answer is predicted unless
- * `null − best > nullThreshold`.
+ * Picks each example's answer from its windows' logits, as `postprocess_qa_predictions` does.
+ * Per window: the `nBest` best start and end positions are paired; pairs outside the context,
+ * reversed, or longer than `maxAnswerLength` tokens are skipped; a pair scores `start + end`. The
+ * null (`[CLS]`) score is the smallest `start[0] + end[0]` over the example's windows. The best
+ * non-empty answer is predicted unless `null − startLogit − endLogit > nullThreshold` (computed in
+ * that order, as the reference does).
+ *
+ * Arithmetic follows NumPy's on the reference's arrays: with `Float32Array` logits (what a model
+ * returns) every sum and difference is rounded to float32, as NumPy computes on float32 scalars;
+ * plain arrays are summed in float64.
+ *
+ * Where this differs from the reference, on purpose:
+ * - Only a window's own positions compete for the n-best (`logits` may be longer, e.g. padded to
+ *   the batch; the extra positions are ignored). The reference ranks every position of its
+ *   `max_length`-padded rows, so padding logits can take n-best slots there.
+ * - Tie order among exactly equal logits: lower position first (NumPy's `argsort` leaves it
+ *   unspecified).
+ * - When no span qualifies, the answer is `""` with `nullScoreDiff` `Infinity`; the reference
+ *   then invents the answer `"empty"` (score 0) or fails with an `IndexError`.
  *
  * @param examples The examples given to `featurizeSquad`.
  * @param features Its features.
@@ -115,6 +134,7 @@ export function postprocessSquad(
   for (const [e, ex] of examples.entries()) {
     const candidates: Candidate[] = [];
     let nullScore = Infinity;
+    let allFloat32 = true;
     for (const fi of byExample[e] as number[]) {
       const f = features[fi] as SquadFeature;
       const start = startLogits[fi] as ArrayLike<number>;
@@ -124,7 +144,11 @@ export function postprocessSquad(
           `Cannot post-process feature ${fi} as its logits must cover its ${f.offsets.length} positions: current lengths are ${start.length} and ${end.length}`,
         );
       }
-      nullScore = Math.min(nullScore, (start[0] as number) + (end[0] as number));
+      const round = start instanceof Float32Array && end instanceof Float32Array
+        ? Math.fround
+        : identity;
+      if (round === identity) allFloat32 = false;
+      nullScore = Math.min(nullScore, round((start[0] as number) + (end[0] as number)));
       const starts = topIndices(Array.prototype.slice.call(start, 0, f.offsets.length), nBest);
       const ends = topIndices(Array.prototype.slice.call(end, 0, f.offsets.length), nBest);
       for (const s of starts) {
@@ -134,17 +158,24 @@ export function postprocessSquad(
           const eo = f.offsets[t];
           if (eo == null || t < s || t - s + 1 > maxAnswerLength) continue;
           candidates.push({
-            score: (start[s] as number) + (end[t] as number),
+            score: round((start[s] as number) + (end[t] as number)),
+            startLogit: start[s] as number,
+            endLogit: end[t] as number,
             text: ex.context.slice(so[0], eo[1]),
-            isNull: false,
           });
         }
       }
     }
-    // Sort by score (stable: ties keep window and n-best order), keep nBest.
+    // Sort by score (stable, as Python's sorted: ties keep window and n-best order). The reference
+    // keeps the top nBest of these plus the null answer and takes the first non-empty one: the
+    // same answer as the first non-empty one overall whenever the reference finds one at all.
     candidates.sort((a, b) => b.score - a.score);
-    const best = candidates.find((c) => !c.isNull && c.text !== "");
-    const diff = best === undefined ? Infinity : nullScore - best.score;
+    const best = candidates.find((c) => c.text !== "");
+    let diff = Infinity;
+    if (best !== undefined) {
+      const round = allFloat32 ? Math.fround : identity;
+      diff = round(round(nullScore - best.startLogit) - best.endLogit);
+    }
     out.nullScoreDiff[ex.id] = diff;
     out.naProbs[ex.id] = 1 / (1 + Math.exp(-diff));
     out.predictions[ex.id] = best === undefined || diff > nullThreshold ? "" : best.text;
