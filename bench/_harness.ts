@@ -232,7 +232,7 @@ export function markdownTable(
 export interface MachineInfo {
   /** `navigator.hardwareConcurrency`. */
   readonly cores: number;
-  /** CPU model from `/proc/cpuinfo`, or `"unknown"`. */
+  /** CPU model from `/proc/cpuinfo` (needs `--allow-all`), else `$BENCH_CPU`, else `"unknown"`. */
   readonly cpu: string;
   /** Total memory from `/proc/meminfo` in GiB, or `null`. */
   readonly memoryGiB: number | null;
@@ -258,6 +258,14 @@ function readText(path: string): string | null {
   }
 }
 
+function envCpu(): string | undefined {
+  try {
+    return Deno.env.get("BENCH_CPU") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Describes the machine and runtime (reads `/proc` when allowed; never fails).
  *
@@ -276,7 +284,8 @@ function readText(path: string): string | null {
 export async function machineInfo(): Promise<MachineInfo> {
   await tf.ready();
   const cpuinfo = readText("/proc/cpuinfo");
-  const cpu = cpuinfo?.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? "unknown";
+  // Deno reads /proc only with --allow-all; BENCH_CPU (allowed by --allow-env) can name the CPU.
+  const cpu = cpuinfo?.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? envCpu() ?? "unknown";
   const memKb = readText("/proc/meminfo")?.match(/^MemTotal:\s*(\d+)\s*kB/m)?.[1];
   const backend = tf.getBackend();
   let wasmFeatures: MachineInfo["wasmFeatures"] = null;

@@ -41,8 +41,8 @@ import {
   formatTiming,
   markdownTable,
   summarise,
-  type Timing,
   timeAsync,
+  type Timing,
 } from "./_harness.ts";
 import { BASE_SHAPE, type EncoderShape, referenceStep, SMALL_SHAPE } from "./step_bench.ts";
 
@@ -144,7 +144,13 @@ const FULL: Plan = {
   repeats: 5,
   increRepeats: 3,
 };
-const QUICK: Plan = { shape: SMALL_SHAPE, ranks: [1, 4, 16], warmup: 1, repeats: 3, increRepeats: 2 };
+const QUICK: Plan = {
+  shape: SMALL_SHAPE,
+  ranks: [1, 4, 16],
+  warmup: 1,
+  repeats: 3,
+  increRepeats: 2,
+};
 
 async function triAdaptCost(
   modules: readonly ModuleSpec[],
@@ -291,6 +297,9 @@ async function increLoraCost(
  * ```ts
  * import assert from "node:assert/strict";
  * import { measureAllocationCost } from "./allocation_cost_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
  *
  * const shape = { label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
  * const [cost] = await measureAllocationCost(shape, [2], { warmup: 0, repeats: 1 });

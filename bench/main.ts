@@ -14,14 +14,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type BackendName, BACKEND_NAMES, initBackend } from "../ops/backend.ts";
+import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
 import {
   type BenchContext,
   type BenchSection,
   type BenchSectionResult,
   formatMachine,
-  machineInfo,
   type MachineInfo,
+  machineInfo,
 } from "./_harness.ts";
 import { runAdapterBench } from "./adapter_bench.ts";
 import { runAllocationCostBench } from "./allocation_cost_bench.ts";
@@ -50,7 +50,8 @@ export const SECTIONS: readonly BenchSection[] = Object.freeze([
   {
     name: "step",
     description: "Training step time and memory per method (small and base shapes), backends",
-    run: (ctx: BenchContext): Promise<BenchSectionResult> => runStepBench({ quick: ctx.quick }, ctx),
+    run: (ctx: BenchContext): Promise<BenchSectionResult> =>
+      runStepBench({ quick: ctx.quick }, ctx),
   },
   {
     name: "allocation",
@@ -195,7 +196,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     "",
     ...reports.map((r) => r.markdown.trimEnd() + "\n"),
   ].join("\n");
-  return { command, startedAt, machine, quick: options.quick, sections: reports, totalSeconds, markdown };
+  return {
+    command,
+    startedAt,
+    machine,
+    quick: options.quick,
+    sections: reports,
+    totalSeconds,
+    markdown,
+  };
 }
 
 const USAGE = `Usage: deno task bench [--quick] [--only <names>] [--backend <name>] [--out <dir>]
@@ -205,7 +214,9 @@ writes <dir>/bench.md and <dir>/bench.json.
 
 Options:
   --quick            small shapes and few repeats only (< 2 min on 2 cores)
-  --only <names>     comma-separated sections (repeatable): ${SECTIONS.map((s) => s.name).join(", ")}
+  --only <names>     comma-separated sections (repeatable): ${
+  SECTIONS.map((s) => s.name).join(", ")
+}
   --backend <name>   default backend: ${BACKEND_NAMES.join(", ")} (default wasm)
   --out <dir>        output folder (default runs/bench-<timestamp>)
   -h, --help         this text

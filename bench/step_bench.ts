@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { parseDebertaConfig } from "../model/config.ts";
-import { type DebertaModel, createDebertaModel } from "../model/deberta_v3.ts";
+import { createDebertaModel, type DebertaModel } from "../model/deberta_v3.ts";
 import { injectAdapters } from "../model/inject.ts";
 import { randomDebertaWeights } from "../model/random_weights.ts";
 import {
@@ -35,10 +35,10 @@ import {
   formatMiB,
   formatTiming,
   markdownTable,
-  memorySnapshot,
   type MemorySnapshot,
-  type Timing,
+  memorySnapshot,
   timeAsync,
+  type Timing,
 } from "./_harness.ts";
 
 /** An encoder shape and its batch. */
@@ -138,6 +138,9 @@ export interface BenchModel {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createBenchModel } from "./step_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
  *
  * const m = createBenchModel({ label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 });
  * assert.equal(m.model.adaptableModules().length, 6);
@@ -244,6 +247,9 @@ function buildAdapter(
  * ```ts
  * import assert from "node:assert/strict";
  * import { attachMethod, createBenchModel } from "./step_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
  *
  * const m = createBenchModel({ label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 });
  * const rig = attachMethod(m, "triadaptlora");
@@ -293,7 +299,9 @@ export function attachMethod(bench: BenchModel, method: StepMethod): MethodRig {
               { training: true },
             );
             const ce = tf.losses.softmaxCrossEntropy(bench.labels, out.logits) as tf.Scalar;
-            return (orth === 0 ? ce : ce.add(orthogonalityPenalty(adapters).mul(orth))) as tf.Scalar;
+            return (orth === 0
+              ? ce
+              : ce.add(orthogonalityPenalty(adapters).mul(orth))) as tf.Scalar;
           }),
         variables as tf.Variable[],
       );
@@ -352,6 +360,9 @@ export interface StepPlan {
  * ```ts
  * import assert from "node:assert/strict";
  * import { measureSteps } from "./step_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
  *
  * const shape = { label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
  * const { rows } = await measureSteps(shape, ["frozen", "lora"], { warmup: 1, repeats: 2, memorySteps: 4 });
@@ -438,6 +449,9 @@ function cacheReference(shape: EncoderShape, method: StepMethod, timing: Timing)
  * ```ts
  * import assert from "node:assert/strict";
  * import { referenceStep } from "./step_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
  *
  * const shape = { label: "ref", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
  * const first = await referenceStep(shape, { warmup: 1, repeats: 1, memorySteps: 2 });
@@ -504,7 +518,7 @@ export interface StepBenchOptions {
 const SMALL_PLAN: StepPlan = { warmup: 2, repeats: 10, memorySteps: 50 };
 const QUICK_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 8 };
 const BASE_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
-const CPU_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
+const CPU_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
 
 /**
  * Runs part 3 (step time and memory) on the active backend, then the backend comparison, and
@@ -574,7 +588,7 @@ async function backendComparison(
         notes.push(`\`${name}\`: not available (${(e as Error).message.split(":")[0]})`);
         continue;
       }
-      const plan = name === "cpu" || options.quick ? CPU_PLAN : SMALL_PLAN;
+      const plan = CPU_PLAN;
       const { rows: r } = await measureSteps(shape, methods, plan, ctx.log);
       data.push({ backend: name, shape, plan, rows: r });
       rows.push([
