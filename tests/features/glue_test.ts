@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { collate } from "../../train/features/collate.ts";
 import { featurizeGlue, maxLengthFor } from "../../train/features/glue.ts";
-import { glueExamples, unigramTokenizer } from "./_shared.ts";
+import { glueExamples, SHARED, unigramTokenizer } from "./_shared.ts";
+import { GLUE_TASKS, readGlue, SQUAD2_TASK } from "../../train/tasks/mod.ts";
 
 Deno.test("featurizeGlue() encodes real RTE pairs within the task's maximum length", async () => {
   // Arrange
@@ -106,4 +107,21 @@ Deno.test("collate() rejects bad indices and half-labelled batches", () => {
   assert.throws(() => collate(features, [0, 1]), TypeError);
   assert.equal(collate(features, [1]).labels, undefined);
   assert.equal(collate(features, [0, 1, 0].slice(1, 2), { multipleOf: 8 }).inputIds[0]!.length, 8);
+});
+
+Deno.test("maxLengthFor() agrees with the task table for every GLUE task and SQuAD 2.0", () => {
+  for (const [name, spec] of Object.entries(GLUE_TASKS)) {
+    assert.equal(maxLengthFor(name), spec.maxLength, name);
+    assert.equal(maxLengthFor(spec.gluePrefix), spec.maxLength, spec.gluePrefix);
+  }
+  assert.equal(maxLengthFor("squad_v2"), SQUAD2_TASK.maxLength);
+});
+
+Deno.test("featurizeGlue() takes readGlue()'s examples as they are (CoLA, header-less)", async () => {
+  const tok = await unigramTokenizer();
+  const examples = await readGlue("cola", "dev", new URL("data/glue/CoLA/dev.tsv", SHARED));
+  const features = featurizeGlue(examples.slice(0, 50), tok, { maxLength: maxLengthFor("cola") });
+  assert.deepEqual(features.map((f) => f.label), examples.slice(0, 50).map((e) => e.label));
+  assert.deepEqual(features.map((f) => f.idx), examples.slice(0, 50).map((e) => e.idx));
+  assert.ok(features.every((f) => f.tokenTypeIds.every((t) => t === 0)));
 });

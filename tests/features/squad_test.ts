@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { fc } from "../_fc.ts";
 import { featurizeSquad, type SquadFeature } from "../../train/features/squad.ts";
-import { squadExamples, unigramTokenizer } from "./_shared.ts";
+import { SHARED, squadExamples, unigramTokenizer } from "./_shared.ts";
+import { readSquad2 } from "../../train/tasks/read_squad2.ts";
 
 /** Settings: the paper's, and short windows that split every context many times. */
 const SETTINGS = [
@@ -145,4 +146,46 @@ Deno.test("featurizeSquad() strips the question, cuts it to maxQueryLength and r
     RangeError,
   );
   assert.throws(() => featurizeSquad([ex], tok, { docStride: -1 }), RangeError);
+});
+
+Deno.test("featurizeSquad() starts an answer whose answer_start is on a space at the next token", async () => {
+  const tok = await unigramTokenizer();
+  const context = "Rollo came from France in 911.";
+  const at = context.indexOf(" France"); // the space before the word
+  const [f] = featurizeSquad([{
+    id: "s",
+    question: "From where?",
+    context,
+    isImpossible: false,
+    answers: [{ text: " France", answerStart: at }],
+  }], tok);
+  const [s] = f!.offsets[f!.startPosition]!;
+  const [, e] = f!.offsets[f!.endPosition]!;
+  assert.equal(context.slice(s, e), "France");
+});
+
+Deno.test("featurizeSquad() keeps the whole question with maxQueryLength Infinity (run_qa.py)", async () => {
+  const tok = await unigramTokenizer();
+  const question = "why ".repeat(80);
+  const ex = { id: "q", question, context: "Because.", answers: [], isImpossible: true };
+  const [f] = featurizeSquad([ex], tok, { maxLength: 512, maxQueryLength: Infinity });
+  assert.equal(f!.contextStart, tok.encode(question).ids.length + 2);
+  assert.ok(f!.contextStart > 66);
+  assert.throws(() => featurizeSquad([ex], tok, { maxQueryLength: 1.5 }), RangeError);
+});
+
+Deno.test("featurizeSquad() takes readSquad2()'s examples as they are", async () => {
+  const tok = await unigramTokenizer();
+  const examples = await readSquad2(
+    new URL("data/squad2/dev-v2.0.first2articles.json", SHARED),
+  );
+  const features = featurizeSquad(examples.slice(0, 40), tok);
+  assert.deepEqual(new Set(features.map((f) => f.exampleIndex)).size, 40);
+  for (const f of features) {
+    const ex = examples[f.exampleIndex]!;
+    if (f.startPosition === 0) continue;
+    const [s] = f.offsets[f.startPosition]!;
+    const [, e] = f.offsets[f.endPosition]!;
+    assert.equal(ex.context.slice(s, e), ex.answers[0]!.text);
+  }
 });

@@ -54,7 +54,10 @@ export interface FeaturizeSquadOptions {
    * each window starts `contextBudget − docStride` tokens after the previous one.
    */
   docStride?: number;
-  /** Questions are cut to this many tokens (default 64). */
+  /**
+   * Questions are cut to this many tokens (default 64, as BERT's original SQuAD script).
+   * Hugging Face's `run_qa.py` does not cut questions: pass `Infinity` to do the same.
+   */
   maxQueryLength?: number;
 }
 
@@ -75,8 +78,8 @@ function answerTokens(
   return first >= 0 && last >= first ? [first, last] : undefined;
 }
 
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) {
+function checkInt(name: string, v: number, min: number, infinite = false): void {
+  if (!(Number.isInteger(v) || (infinite && v === Infinity)) || v < min) {
     throw new RangeError(
       `Cannot featurize SQuAD as ${name} must be an integer >= ${min}: current value is ${v}`,
     );
@@ -89,6 +92,14 @@ function checkInt(name: string, v: number, min: number): void {
  * A window's label is the answer's first and last token when the whole answer lies inside it, else
  * `[CLS]` (0); impossible questions are always `[CLS]`. The answer's tokens are the first token
  * ending after its first character and the last token starting before its end.
+ *
+ * Windows are Hugging Face's (`return_overflowing_tokens` with `stride`, `truncation="only_second"`):
+ * window `k` starts at context token `k · (budget − docStride)`, where `budget` is
+ * `maxLength − questionTokens − 3`, and the last window ends at the last context token. Labels
+ * agree with `run_qa.py`'s `prepare_train_features` whenever the answer's first character lies
+ * inside a token; when it lies between tokens (an `answer_start` on a space, which this
+ * tokenizer's offsets leave out), `run_qa.py` would start at the token before, this function at
+ * the token after.
  *
  * @param examples The examples.
  * @param tokenizer The tokenizer.
@@ -123,7 +134,7 @@ export function featurizeSquad(
   const { maxLength = 384, docStride = 128, maxQueryLength = 64 } = options;
   checkInt("maxLength", maxLength, 4);
   checkInt("docStride", docStride, 0);
-  checkInt("maxQueryLength", maxQueryLength, 1);
+  checkInt("maxQueryLength", maxQueryLength, 1, true);
   const { cls, sep } = tokenizer.special;
   const features: SquadFeature[] = [];
   let lastContext: string | undefined;
