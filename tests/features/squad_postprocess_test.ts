@@ -147,3 +147,13 @@ Deno.test("postprocessSquad() rounds scores to float32 for Float32Array logits, 
   assert.equal(f64.nullScoreDiff.a, -1 - tiny);
   assert.equal(f32.nullScoreDiff.a, -1);
 });
+
+Deno.test("postprocessSquad() allows a span of exactly maxAnswerLength tokens and no longer", () => {
+  // Best span: start 3 → end 6 ("Paris is in France"), 4 tokens.
+  const start = [0, 0, 0, 5, 0, 0, 0, 0, 0];
+  const end = [0, 0, 0, 0, 0, 0, 5, 0, 0];
+  const at = (maxAnswerLength: number): string | undefined =>
+    postprocessSquad(examples, [f0], [start], [end], { maxAnswerLength }).predictions.a;
+  assert.equal(at(4), "Paris is in France");
+  assert.notEqual(at(3), "Paris is in France");
+});

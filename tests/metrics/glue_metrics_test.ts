@@ -180,3 +180,11 @@ Deno.test("glueMetrics() accepts typed arrays", () => {
   const m = glueMetrics("sst2", new Int32Array([1, 0, 1]), Float32Array.from([1, 1, 1]));
   assert.equal(m.accuracy, 2 / 3);
 });
+
+Deno.test("pearson() and spearman() give NaN for a constant side whose mean is inexact", () => {
+  // mean([0.1, 0.1, 0.1]) is 0.10000000000000002: without the constant-input check, the centred
+  // values are tiny but non-zero and a finite r comes out. SciPy checks first and gives NaN.
+  assert.ok(Number.isNaN(pearson([1, 2, 3], [0.1, 0.1, 0.1])));
+  assert.ok(Number.isNaN(pearson([0.1, 0.1, 0.1], [1, 2, 3])));
+  assert.ok(Number.isNaN(spearman([1, 2, 3], [0.1, 0.1, 0.1])));
+});

@@ -174,3 +174,20 @@ Deno.test("readGlue() reads header-less CoLA and the BOM header of MRPC from the
   assert.equal(mrpc[0]?.label, 1);
   assert.ok(mrpc[0]?.textA.startsWith("Amrozi accused his brother"));
 });
+
+Deno.test("parseGlueTsv() names the line of a row with too many fields", () => {
+  const text = "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\textra\n";
+  assert.throws(
+    () => parseGlueTsv(text, "rte", "dev", { source: "dev.tsv" }),
+    /^DataFormatError: Cannot read dev\.tsv line 2 as a row must have 4 tab-separated fields: current value is 5$/,
+  );
+  const cola = "gj04\t1\t\tA sentence.\textra\n";
+  assert.throws(() => parseGlueTsv(cola, "cola", "train"), /line 1 as a row must have 4/);
+});
+
+Deno.test("parseGlueTsv() reads the labels of a test file that has them", () => {
+  const text = "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tnot_entailment\n";
+  assert.deepEqual(parseGlueTsv(text, "rte", "test").examples, [
+    { textA: "A.", textB: "B.", label: 1, idx: 0 },
+  ]);
+});
