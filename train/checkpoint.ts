@@ -1,0 +1,335 @@
+/**
+ * Checkpoints and the adapter folder. A checkpoint holds everything a resumed run needs to
+ * continue bit-identically: adapter tensors (grown blocks and EMAs included), head variables,
+ * optimizer moments with per-block step counters and birth steps, the controller's rank state,
+ * the sampler position (= steps done) and the loop's own counters. The adapter folder
+ * (`adapter/`) holds our format: `adapter_model.safetensors` plus `adapter_config.json` with the
+ * per-module block ranks, so loading rebuilds the right shapes.
+ *
+ * Atomicity comes from `run_folder.ts` `writeCheckpoint` (temp folder, then rename).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { parseSafetensors, type RawTensor, writeSafetensors } from "../model/safetensors.ts";
+import type { Adapter, AdapterMethod, AdapterSnapshot, TensorData } from "../ops/adapter.ts";
+import type { BlockStateData } from "../ops/growing_adamw.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
+import type { Trainer } from "./loop.ts";
+
+/** Format version of `state.json` and `adapter_config.json`. */
+export const CHECKPOINT_FORMAT = 1;
+
+/** Per-module entry of `adapter_config.json`. */
+export interface AdapterModuleEntry {
+  /** Module name. */
+  readonly name: string;
+  /** Method. */
+  readonly method: AdapterMethod;
+  /** Current rank. */
+  readonly rank: number;
+  /** Input width. */
+  readonly inFeatures: number;
+  /** Output width. */
+  readonly outFeatures: number;
+  /** Rank of each parameter block (creation order). */
+  readonly blockRanks: readonly number[];
+  /** Extra scalars of the snapshot. */
+  readonly scalars: Readonly<Record<string, number>>;
+  /** Logical tensor names of the module. */
+  readonly tensors: readonly string[];
+}
+
+/** `adapter_config.json`. */
+export interface AdapterFolderConfig {
+  /** Always `"triadapt-adapter"`. */
+  readonly format: "triadapt-adapter";
+  /** Format version. */
+  readonly version: number;
+  /** Method. */
+  readonly method: AdapterMethod;
+  /** Modules in model order. */
+  readonly modules: readonly AdapterModuleEntry[];
+  /** Rank per module by name. */
+  readonly rankPattern: Readonly<Record<string, number>>;
+  /** Anything else the writer wants to record (alpha, dropout, task). */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+const SEP = "::";
+
+function toRaw(t: TensorData): RawTensor {
+  return { shape: [...t.shape], dtype: "F32", data: t.data };
+}
+
+function fromRaw(raw: RawTensor | undefined, key: string, source: string): TensorData {
+  if (raw === undefined || !(raw.data instanceof Float32Array)) {
+    throw new SyntaxError(
+      `Cannot read ${source} as tensor ${key} must be present and float32: current value is ${
+        raw === undefined ? "missing" : raw.dtype
+      }`,
+    );
+  }
+  return { shape: [...raw.shape], data: raw.data };
+}
+
+async function adapterEntries(
+  adapters: readonly Adapter[],
+): Promise<{ entries: AdapterModuleEntry[]; tensors: Map<string, RawTensor> }> {
+  const entries: AdapterModuleEntry[] = [];
+  const tensors = new Map<string, RawTensor>();
+  for (const a of adapters) {
+    const snap = await a.snapshot();
+    entries.push({
+      name: a.name,
+      method: a.method,
+      rank: a.rank,
+      inFeatures: a.inFeatures,
+      outFeatures: a.outFeatures,
+      blockRanks: [...snap.blockRanks],
+      scalars: { ...snap.scalars },
+      tensors: Object.keys(snap.tensors),
+    });
+    for (const [k, t] of Object.entries(snap.tensors)) tensors.set(`${a.name}${SEP}${k}`, toRaw(t));
+  }
+  return { entries, tensors };
+}
+
+function snapshotsFrom(
+  entries: readonly AdapterModuleEntry[],
+  tensors: ReadonlyMap<string, RawTensor>,
+  source: string,
+): AdapterSnapshot[] {
+  return entries.map((e) => ({
+    method: e.method,
+    name: e.name,
+    blockRanks: [...e.blockRanks],
+    scalars: { ...e.scalars },
+    tensors: Object.fromEntries(
+      e.tensors.map((k) => [k, fromRaw(tensors.get(`${e.name}${SEP}${k}`), `${e.name}${SEP}${k}`, source)]),
+    ),
+  }));
+}
+
+/**
+ * Writes the adapter folder: `adapter_model.safetensors` (keys `<module>::<tensor>`) and
+ * `adapter_config.json` (method, per-module block ranks, rank pattern, extra facts).
+ *
+ * @param dir Folder to write (created).
+ * @param adapters Adapters in module order.
+ * @param extra Extra facts for the config (alpha, task, …).
+ * @returns The config written.
+ *
+ * @example Round trip
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
+ * import { readAdapterFolder, writeAdapterFolder } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const ad = new TriAdaptLoraAdapter({ name: "ex.ckpt", inFeatures: 4, outFeatures: 3, seed: 1 });
+ * ad.grow(2);
+ * await writeAdapterFolder(dir, [ad], {});
+ * const { config, snapshots } = await readAdapterFolder(dir);
+ * assert.deepEqual(config.rankPattern, { "ex.ckpt": 3 });
+ * assert.deepEqual(snapshots[0]!.blockRanks, [1, 2]);
+ * ad.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeAdapterFolder(
+  dir: string,
+  adapters: readonly Adapter[],
+  extra: Readonly<Record<string, unknown>>,
+): Promise<AdapterFolderConfig> {
+  await Deno.mkdir(dir, { recursive: true });
+  const { entries, tensors } = await adapterEntries(adapters);
+  const config: AdapterFolderConfig = {
+    format: "triadapt-adapter",
+    version: CHECKPOINT_FORMAT,
+    method: adapters[0]?.method ?? "triadaptlora",
+    modules: entries,
+    rankPattern: Object.fromEntries(entries.map((e) => [e.name, e.rank])),
+    extra,
+  };
+  await writeFileAtomic(
+    join(dir, "adapter_model.safetensors"),
+    writeSafetensors(tensors, { format: "triadapt" }),
+  );
+  await writeJsonAtomic(join(dir, "adapter_config.json"), config);
+  return config;
+}
+
+/**
+ * Reads an adapter folder written by {@linkcode writeAdapterFolder}; `adapter.restore(snapshot)`
+ * then grows each adapter to the saved block ranks and loads its tensors.
+ *
+ * @param dir The folder.
+ * @returns The config and one snapshot per module (model order).
+ * @throws {SyntaxError} When the files are not a triadapt adapter folder.
+ *
+ * @example Missing folder
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readAdapterFolder } from "./checkpoint.ts";
+ *
+ * await assert.rejects(() => readAdapterFolder("/nonexistent-adapter-folder"));
+ * ```
+ */
+export async function readAdapterFolder(
+  dir: string,
+): Promise<{ config: AdapterFolderConfig; snapshots: AdapterSnapshot[] }> {
+  const configPath = join(dir, "adapter_config.json");
+  const config = JSON.parse(await Deno.readTextFile(configPath)) as AdapterFolderConfig;
+  if (config.format !== "triadapt-adapter" || !Array.isArray(config.modules)) {
+    throw new SyntaxError(
+      `Cannot read ${configPath} as format must be "triadapt-adapter": current value is ${
+        JSON.stringify(config.format)
+      }`,
+    );
+  }
+  const path = join(dir, "adapter_model.safetensors");
+  const tensors = parseSafetensors(await Deno.readFile(path), path);
+  return { config, snapshots: snapshotsFrom(config.modules, tensors, path) };
+}
+
+/** `state.json` of a checkpoint. */
+export interface CheckpointState {
+  /** Format version. */
+  readonly format: number;
+  /** Optimizer steps done (also the sampler position). */
+  readonly step: number;
+  /** Adapter entries (model order). */
+  readonly adapters: readonly AdapterModuleEntry[];
+  /** Optimizer global step and per-block counters (moments live in `optimizer.safetensors`). */
+  readonly optimizer: {
+    readonly globalStep: number;
+    readonly blocks: Readonly<
+      Record<string, { readonly step: number; readonly birthStep: number; readonly count: number }>
+    >;
+  };
+  /** Head variable names. */
+  readonly head: readonly string[];
+  /** The controller's plain state. */
+  readonly controller: Readonly<Record<string, unknown>>;
+  /** The loop's own plain state (log window, best metric, …). */
+  readonly loop: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Writes the trainer's full state into `dir` (an empty temp folder from `writeCheckpoint`).
+ *
+ * @param dir The folder.
+ * @param trainer The trainer.
+ * @param loop The loop's plain state to keep with it.
+ * @returns Nothing.
+ *
+ * @example The files it writes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CHECKPOINT_FORMAT } from "./checkpoint.ts";
+ *
+ * assert.equal(CHECKPOINT_FORMAT, 1); // state.json, adapters/optimizer/head .safetensors
+ * ```
+ */
+export async function saveTrainerState(
+  dir: string,
+  trainer: Trainer,
+  loop: Readonly<Record<string, unknown>>,
+): Promise<void> {
+  const { entries, tensors } = await adapterEntries(trainer.adapters);
+  const opt = await trainer.optimizer.snapshot();
+  const optTensors = new Map<string, RawTensor>();
+  const blocks: Record<string, { step: number; birthStep: number; count: number }> = {};
+  for (const [key, b] of Object.entries(opt.blocks)) {
+    blocks[key] = { step: b.step, birthStep: b.birthStep, count: b.m.length };
+    b.m.forEach((t, i) => optTensors.set(`${key}${SEP}m${SEP}${i}`, toRaw(t)));
+    b.v.forEach((t, i) => optTensors.set(`${key}${SEP}v${SEP}${i}`, toRaw(t)));
+  }
+  const head = new Map<string, RawTensor>();
+  for (const [name, v] of trainer.model.namedTrainableVariables()) {
+    head.set(name, { shape: [...v.shape], dtype: "F32", data: new Float32Array(await v.data()) });
+  }
+  const state: CheckpointState = {
+    format: CHECKPOINT_FORMAT,
+    step: trainer.step,
+    adapters: entries,
+    optimizer: { globalStep: opt.globalStep, blocks },
+    head: [...head.keys()],
+    controller: trainer.controller.snapshot(),
+    loop,
+  };
+  await Deno.writeFile(join(dir, "adapters.safetensors"), writeSafetensors(tensors));
+  await Deno.writeFile(join(dir, "optimizer.safetensors"), writeSafetensors(optTensors));
+  await Deno.writeFile(join(dir, "head.safetensors"), writeSafetensors(head));
+  await Deno.writeTextFile(join(dir, "state.json"), JSON.stringify(state));
+}
+
+/**
+ * Restores a trainer (freshly built with the same options) from a checkpoint folder: adapters
+ * (growing to the saved blocks), head, optimizer blocks and moments, controller, step.
+ *
+ * @param dir The checkpoint folder.
+ * @param trainer A trainer at step 0 built from the same options.
+ * @returns The loop's plain state saved with it.
+ * @throws {SyntaxError} When the files are unreadable or do not match the trainer.
+ *
+ * @example Missing checkpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTrainerState } from "./checkpoint.ts";
+ * import type { Trainer } from "./loop.ts";
+ *
+ * await assert.rejects(() => loadTrainerState("/nonexistent-ckpt", {} as Trainer));
+ * ```
+ */
+export async function loadTrainerState(
+  dir: string,
+  trainer: Trainer,
+): Promise<Readonly<Record<string, unknown>>> {
+  const statePath = join(dir, "state.json");
+  const state = JSON.parse(await Deno.readTextFile(statePath)) as CheckpointState;
+  if (state.format !== CHECKPOINT_FORMAT) {
+    throw new SyntaxError(
+      `Cannot read ${statePath} as format must be ${CHECKPOINT_FORMAT}: current value is ${state.format}`,
+    );
+  }
+  const names = trainer.adapters.map((a) => a.name);
+  if (state.adapters.map((a) => a.name).join("\n") !== names.join("\n")) {
+    throw new SyntaxError(
+      `Cannot restore ${dir} as its adapted modules must match the model's: current count is ${state.adapters.length} vs ${names.length}`,
+    );
+  }
+  const adapterPath = join(dir, "adapters.safetensors");
+  const snaps = snapshotsFrom(
+    state.adapters,
+    parseSafetensors(await Deno.readFile(adapterPath), adapterPath),
+    adapterPath,
+  );
+  trainer.adapters.forEach((a, i) => a.restore(snaps[i] as AdapterSnapshot));
+  const headPath = join(dir, "head.safetensors");
+  const head = parseSafetensors(await Deno.readFile(headPath), headPath);
+  for (const [name, v] of trainer.model.namedTrainableVariables()) {
+    const t = fromRaw(head.get(name), name, headPath);
+    tf.tidy(() => v.assign(tf.tensor(t.data, [...t.shape], "float32")));
+  }
+  // Grown blocks: register them, then restore every counter and moment.
+  trainer.optimizer.syncBlocks(trainer.adapters.flatMap((a) => a.parameterBlocks()));
+  const optPath = join(dir, "optimizer.safetensors");
+  const optTensors = parseSafetensors(await Deno.readFile(optPath), optPath);
+  const blocks: Record<string, BlockStateData> = {};
+  for (const [key, b] of Object.entries(state.optimizer.blocks)) {
+    const read = (which: "m" | "v"): TensorData[] =>
+      Array.from({ length: b.count }, (_, i) => {
+        const k = `${key}${SEP}${which}${SEP}${i}`;
+        return fromRaw(optTensors.get(k), k, optPath);
+      });
+    blocks[key] = { step: b.step, birthStep: b.birthStep, m: read("m"), v: read("v") };
+  }
+  trainer.optimizer.restore({ globalStep: state.optimizer.globalStep, blocks });
+  trainer.controller.restore(state.controller);
+  trainer.setStep(state.step);
+  return state.loop;
+}

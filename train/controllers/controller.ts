@@ -1,0 +1,65 @@
+/**
+ * The controller interface: what a method does after each optimizer step (TriAdaptLoRA grows,
+ * AdaLoRA masks, IncreLoRA scores and grows, LoRA does nothing). Controllers turn tensors into
+ * plain numbers, ask `core/` for the decision and apply it through `ops/`.
+ *
+ * @module
+ */
+
+import type * as tf from "@tensorflow/tfjs";
+import type { GrowingAdamW } from "../../ops/growing_adamw.ts";
+import type { AllocationEvent } from "../loop.ts";
+
+/** A controller's plain, JSON-serialisable state (for checkpoints). */
+export type ControllerState = Readonly<Record<string, unknown>>;
+
+/** The per-method logic that runs after the optimizer step. */
+export interface Controller {
+  /** Method id (`triadapt`, `lora`, `adalora`, `increlora`). */
+  readonly method: string;
+  /** Whether this run is expected to produce allocation events (warn loudly when none did). */
+  readonly expectsEvents: boolean;
+  /**
+   * Runs after the optimizer step of `step`, with that step's gradients still alive.
+   *
+   * @param step Optimizer step just applied (1-based).
+   * @param grads This step's gradients by variable name (not disposed here).
+   * @param optimizer The optimizer, to register grown blocks.
+   * @returns The allocation event of this step, if one happened.
+   */
+  afterStep(
+    step: number,
+    grads: tf.NamedTensorMap,
+    optimizer: GrowingAdamW,
+  ): Promise<AllocationEvent | undefined>;
+  /**
+   * Current rank of each module (module order; the effective rank for masking methods).
+   *
+   * @returns Ranks.
+   */
+  ranks(): number[];
+  /**
+   * Rank units not yet spent (growth) or still to prune (masking).
+   *
+   * @returns The budget left.
+   */
+  budgetLeft(): number;
+  /** The total rank budget the method aims at (`r_ref · M`). */
+  readonly targetBudget: number;
+  /** Number of allocation events so far. */
+  readonly events: number;
+  /**
+   * Plain state for a checkpoint.
+   *
+   * @returns JSON-serialisable state.
+   */
+  snapshot(): ControllerState;
+  /**
+   * Restores plain state written by `snapshot()` (adapters are restored separately, first).
+   *
+   * @param state The saved state.
+   */
+  restore(state: ControllerState): void;
+  /** Releases anything the controller holds (adapters stay owned by the trainer). */
+  dispose(): void;
+}

@@ -1,0 +1,349 @@
+/**
+ * The training loop: one step is batch → forward with adapters (+ orthogonality penalty) →
+ * gradients for adapter and head variables only → clipping → growing AdamW with per-block LR
+ * schedules → **then** the method's controller (allocation, masking, growth). The loop owns every
+ * effect (tensors, files, clock); `core/` owns every decision (through the controllers).
+ *
+ * Tasks plug in through {@linkcode TrainingTask}: the planted synthetic task is the first
+ * implementation (`train/planted/`); GLUE and SQuAD tasks implement the same interface.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { lrMultiplier } from "../core/lr_schedule.ts";
+import type { DebertaModel } from "../model/deberta_v3.ts";
+import type { BlockStepInfo } from "../ops/growing_adamw.ts";
+import { GrowingAdamW } from "../ops/growing_adamw.ts";
+import { orthogonalityPenalty } from "../ops/orthogonality.ts";
+import type { Adapter } from "../ops/adapter.ts";
+import { createSampler, type Sampler } from "./features/sampler.ts";
+import type { Controller, ControllerState } from "./controllers/controller.ts";
+
+/** The result of one evaluation: the task's main metric and every metric it computed. */
+export interface TaskEvaluation {
+  /** Name of the main metric (e.g. `accuracy`, `heldout_mse`). */
+  readonly metric: string;
+  /** Value of the main metric. */
+  readonly value: number;
+  /** Every metric computed (the main one included). */
+  readonly all: Readonly<Record<string, number>>;
+}
+
+/** What a task may look at besides the model when it evaluates. */
+export interface EvalContext {
+  /** Current rank of each adapted module, by module name. */
+  readonly ranks: ReadonlyMap<string, number>;
+}
+
+/**
+ * A fine-tuning task as the loop sees it. The planted task implements it; GLUE/SQuAD tasks will
+ * too. Examples are addressed by index `0 … numTrainExamples − 1`; the loop's seeded sampler
+ * picks the indices of every batch.
+ */
+export interface TrainingTask {
+  /** Task id (`planted`, `rte`, …). */
+  readonly name: string;
+  /** Name of the main metric. */
+  readonly metricName: string;
+  /** Whether a larger main metric is better (accuracy) or worse (held-out loss). */
+  readonly metricHigherIsBetter: boolean;
+  /** Number of training examples (T = ceil(N / batch) × epochs). */
+  readonly numTrainExamples: number;
+  /**
+   * Builds the frozen base model with the task's head (head variables are trained in full).
+   *
+   * @param seed Run seed (head init, dropout seeds).
+   * @returns A model owned by the caller.
+   */
+  buildModel(seed: number): DebertaModel;
+  /**
+   * The task loss of one batch; called inside `tf.variableGrads`, so it must stay synchronous.
+   *
+   * @param model The model with adapters attached.
+   * @param indices Training example indices of the batch.
+   * @param options `training` (dropout) and `seed` (this forward's dropout seed).
+   * @returns A scalar.
+   */
+  loss(
+    model: DebertaModel,
+    indices: readonly number[],
+    options: { readonly training: boolean; readonly seed: number },
+  ): tf.Scalar;
+  /**
+   * Evaluates on held-out data.
+   *
+   * @param model The model with adapters attached.
+   * @param context Current ranks per module.
+   * @returns The metrics.
+   */
+  evaluate(model: DebertaModel, context: EvalContext): Promise<TaskEvaluation>;
+  /**
+   * Plain-data description for `config.json`.
+   *
+   * @returns JSON-serialisable facts about the task.
+   */
+  describe(): Record<string, unknown>;
+  /** Frees the task's tensors. */
+  dispose(): void;
+}
+
+/** Thrown when the loss or a gradient is not finite; the step is not applied. */
+export class NonFiniteError extends RangeError {
+  /** The optimizer step that produced the non-finite value. */
+  readonly step: number;
+  /** `loss` or `gradient`. */
+  readonly what: "loss" | "gradient";
+
+  /**
+   * Creates the error.
+   *
+   * @param step The failing step.
+   * @param what What was not finite.
+   * @param value The value read.
+   */
+  constructor(step: number, what: "loss" | "gradient", value: number) {
+    super(
+      `Cannot continue training as the ${what} must be finite: current value at step ${step} is ${value}`,
+    );
+    this.name = "NonFiniteError";
+    this.step = step;
+    this.what = what;
+  }
+}
+
+/** What the loop reports after each step (for logging, progress and checkpoints). */
+export interface StepReport {
+  /** Optimizer step just applied (1-based). */
+  readonly step: number;
+  /** Training loss of the batch (task loss + orthogonality term). */
+  readonly loss: number;
+  /** Base learning rate × the initial blocks' multiplier at this step. */
+  readonly lr: number;
+  /** The allocation event of this step, if any. */
+  readonly event: AllocationEvent | undefined;
+}
+
+/** One allocation event (a line of `ranks.jsonl`). */
+export interface AllocationEvent {
+  /** Optimizer step. */
+  readonly step: number;
+  /** Matrices the schedule allowed to change. */
+  readonly k: number;
+  /** Score per module, module order. */
+  readonly scores: readonly number[];
+  /** Modules that changed (grew, or were masked). */
+  readonly grown: readonly string[];
+  /** Rank per module after the event. */
+  readonly ranks: readonly number[];
+  /** Budget left after the event. */
+  readonly budgetLeft: number;
+}
+
+/** Hyper-parameters of the optimisation (a subset of `HyperParams`). */
+export interface LoopHyperParams {
+  /** Peak learning rate. */
+  readonly lr: number;
+  /** Warm-up steps of every block's schedule (counted from its birth step). */
+  readonly warmupSteps: number;
+  /** Decoupled weight decay. */
+  readonly weightDecay: number;
+  /** AdamW β1. */
+  readonly adamBeta1: number;
+  /** AdamW β2. */
+  readonly adamBeta2: number;
+  /** AdamW ε. */
+  readonly adamEpsilon: number;
+  /** Global-norm clipping; 0 disables it. */
+  readonly clipNorm: number;
+  /** Weight of the orthogonality penalty (0: not computed). */
+  readonly orthRegWeight: number;
+  /** Examples per step. */
+  readonly batchSize: number;
+}
+
+/** The state of a trainer that a checkpoint must capture beyond tensors. */
+export interface TrainerPlainState {
+  /** Optimizer steps done. */
+  readonly step: number;
+  /** The controller's plain state. */
+  readonly controller: ControllerState;
+}
+
+/**
+ * One training run's live objects: model, adapters (module order), optimizer, controller and
+ * sampler. `step()` runs one optimizer step; everything it allocates is disposed.
+ */
+export class Trainer {
+  /** The task. */
+  readonly task: TrainingTask;
+  /** The model (adapters attached). */
+  readonly model: DebertaModel;
+  /** The adapters in module order. */
+  readonly adapters: readonly Adapter[];
+  /** The optimizer. */
+  readonly optimizer: GrowingAdamW;
+  /** The method's controller. */
+  readonly controller: Controller;
+  /** The sampler (position = optimizer steps done). */
+  readonly sampler: Sampler;
+  /** Total optimizer steps T. */
+  readonly totalSteps: number;
+  /** Run seed. */
+  readonly seed: number;
+  readonly #hp: LoopHyperParams;
+  #step = 0;
+
+  /**
+   * Wires the pieces together and registers every initial parameter block (birth step 0).
+   *
+   * @param parts Task, model, adapters, controller, hyper-parameters, T and seed.
+   */
+  constructor(parts: {
+    readonly task: TrainingTask;
+    readonly model: DebertaModel;
+    readonly adapters: readonly Adapter[];
+    readonly controller: Controller;
+    readonly hyper: LoopHyperParams;
+    readonly totalSteps: number;
+    readonly seed: number;
+  }) {
+    this.task = parts.task;
+    this.model = parts.model;
+    this.adapters = parts.adapters;
+    this.controller = parts.controller;
+    this.totalSteps = parts.totalSteps;
+    this.seed = parts.seed;
+    this.#hp = parts.hyper;
+    const hp = parts.hyper;
+    this.optimizer = new GrowingAdamW({
+      beta1: hp.adamBeta1,
+      beta2: hp.adamBeta2,
+      epsilon: hp.adamEpsilon,
+      weightDecay: hp.weightDecay,
+      ...(hp.clipNorm > 0 ? { clipNorm: hp.clipNorm } : {}),
+    });
+    this.optimizer.syncBlocks(this.adapters.flatMap((a) => a.parameterBlocks()), 0);
+    const head = this.model.trainableVariables();
+    if (head.length > 0) this.optimizer.addBlock({ key: "head", variables: head }, 0);
+    this.sampler = createSampler({
+      size: this.task.numTrainExamples,
+      seed: this.seed,
+      batchSize: hp.batchSize,
+    });
+  }
+
+  /** Optimizer steps done so far. */
+  get step(): number {
+    return this.#step;
+  }
+
+  /** Batches per epoch. */
+  get stepsPerEpoch(): number {
+    return this.sampler.batchesPerEpoch;
+  }
+
+  /**
+   * Learning rate of a block at a global step: base LR × `lrMultiplier` (warm-up from the
+   * block's birth, linear decay to 0 at T).
+   *
+   * @param info The block's birth step and the global step.
+   * @returns The learning rate.
+   */
+  learningRate(info: Pick<BlockStepInfo, "globalStep" | "birthStep">): number {
+    return this.#hp.lr * lrMultiplier(info.globalStep, {
+      birthStep: info.birthStep,
+      warmupSteps: this.#hp.warmupSteps,
+      totalSteps: this.totalSteps,
+    });
+  }
+
+  /**
+   * Runs one optimizer step and then the controller. A non-finite loss or gradient throws
+   * {@linkcode NonFiniteError} before any weight changes.
+   *
+   * @returns What happened.
+   */
+  async runStep(): Promise<StepReport> {
+    const step = this.#step + 1;
+    const batch = this.sampler.batchAt(this.#step);
+    const varList = [
+      ...this.adapters.flatMap((a) => a.trainableVariables()),
+      ...this.model.trainableVariables(),
+    ];
+    // Dropout seeds derive from the step, so a resumed run draws the same masks.
+    for (const a of this.adapters) {
+      const withStep = a as Adapter & { setDropoutStep?: (calls: number) => void };
+      withStep.setDropoutStep?.(step);
+    }
+    const forwardSeed = (this.seed * 1_000_003 + step) % 2_147_483_647;
+    const orth = this.#hp.orthRegWeight;
+    const { value, grads } = tf.variableGrads(() =>
+      tf.tidy(() => {
+        const loss = this.task.loss(this.model, batch.indices, {
+          training: true,
+          seed: forwardSeed,
+        });
+        if (orth === 0) return loss;
+        return loss.add(orthogonalityPenalty(this.adapters).mul(orth)) as tf.Scalar;
+      }), varList);
+    try {
+      const check = tf.tidy(() => {
+        const sq = tf.addN(Object.values(grads).map((g) => g.square().sum()));
+        return tf.stack([value, sq]);
+      });
+      const [lossValue, gradSq] = Array.from(await check.data()) as [number, number];
+      check.dispose();
+      if (!Number.isFinite(lossValue)) throw new NonFiniteError(step, "loss", lossValue);
+      if (!Number.isFinite(gradSq)) throw new NonFiniteError(step, "gradient", gradSq);
+      this.optimizer.step(grads, (info) => this.learningRate(info));
+      this.#step = step;
+      const event = await this.controller.afterStep(step, grads, this.optimizer);
+      return {
+        step,
+        loss: lossValue,
+        lr: this.learningRate({ globalStep: step, birthStep: 0 }),
+        event,
+      };
+    } finally {
+      value.dispose();
+      tf.dispose(Object.values(grads));
+    }
+  }
+
+  /**
+   * Evaluates the task with the current adapters.
+   *
+   * @returns The task's metrics.
+   */
+  evaluate(): Promise<TaskEvaluation> {
+    const ranks = new Map<string, number>();
+    const values = this.controller.ranks();
+    this.adapters.forEach((a, i) => ranks.set(a.name, values[i] ?? a.rank));
+    return this.task.evaluate(this.model, { ranks });
+  }
+
+  /**
+   * Sets the step counter after a restore (the optimizer and controller are restored by the
+   * checkpoint reader).
+   *
+   * @param step Optimizer steps done.
+   */
+  setStep(step: number): void {
+    if (!Number.isSafeInteger(step) || step < 0) {
+      throw new RangeError(
+        `Cannot restore trainer as step must be a non-negative integer: current value is ${step}`,
+      );
+    }
+    this.#step = step;
+  }
+
+  /** Disposes the optimizer state, adapters and model (not the task). */
+  dispose(): void {
+    this.optimizer.dispose();
+    for (const name of this.adapters.map((a) => a.name)) this.model.setAdapter(name, undefined);
+    for (const a of this.adapters) a.dispose();
+    this.controller.dispose();
+    this.model.dispose();
+  }
+}
