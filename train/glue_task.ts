@@ -15,7 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DebertaConfig, parseDebertaConfig } from "../model/config.ts";
 import { createDebertaModel, type DebertaModel } from "../model/deberta_v3.ts";
@@ -254,6 +254,39 @@ export function fitTokenIds(
     );
   }
   return replaced;
+}
+
+/**
+ * The same options with every path made absolute (what `describe()` records, so `deno task eval`
+ * and `deno task export` rebuild the task from any working directory).
+ *
+ * @param options Options holding `model`, `data`, `evalData`, `tokenizer` paths.
+ * @returns A copy with absolute paths.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { absolutePaths } from "./glue_task.ts";
+ *
+ * const out = absolutePaths({ task: "rte", model: "m", data: "/d" });
+ * assert.ok(out.model.startsWith("/"));
+ * assert.equal(out.data, "/d");
+ * ```
+ */
+export function absolutePaths<
+  T extends {
+    readonly model: string;
+    readonly data: string;
+    readonly evalData?: string;
+    readonly tokenizer?: string;
+  },
+>(options: T): T {
+  const out: Record<string, unknown> = { ...options };
+  for (const key of ["model", "data", "evalData", "tokenizer"] as const) {
+    const v = options[key];
+    if (typeof v === "string") out[key] = resolve(v);
+  }
+  return out as T;
 }
 
 /** Options of {@linkcode createGlueTask} (JSON-serialisable; `describe()` records them). */
@@ -542,7 +575,7 @@ export async function createGlueTask(options: GlueTaskOptions): Promise<GlueTask
       return {
         kind: "glue",
         task: spec.name,
-        options: { ...options },
+        options: absolutePaths(options),
         evalSplit,
         maxLength,
         head,

@@ -19,6 +19,7 @@ import { collate } from "./features/collate.ts";
 import { featurizeSquad, type SquadExample, type SquadFeature } from "./features/squad.ts";
 import { postprocessSquad } from "./features/squad_postprocess.ts";
 import {
+  absolutePaths,
   type BaseCheckpoint,
   fitTokenIds,
   loadBaseCheckpoint,
@@ -328,7 +329,7 @@ export async function createSquadTask(options: SquadTaskOptions): Promise<SquadT
       return {
         kind: "squad2",
         task: "squad2",
-        options: { ...options },
+        options: absolutePaths(options),
         ...featureOptions,
         trainFile: trainPath ?? null,
         evalFile: evalPath,

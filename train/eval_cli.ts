@@ -1,0 +1,181 @@
+/**
+ * `deno task eval --run <dir> [--split dev] [--backend wasm]`: re-evaluates a run folder's
+ * fine-tuned model (latest checkpoint; for a finished run, its final step) on the task's
+ * evaluation split, prints the metrics as one JSON line on stdout and writes them to
+ * `<run>/eval-<split>.json`.
+ *
+ * Permissions: `--allow-read --allow-write --allow-env` (read the run, model and data; write the
+ * result). Exit status: 0 on success, 1 on bad input (flags, missing run, unreadable data), 2 on
+ * a runtime failure.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import { writeJsonAtomic } from "./atomic_write.ts";
+import { loadTrainedRun } from "./real_task.ts";
+
+/** What `deno task eval` reports (the JSON line it prints). */
+export interface EvalReport {
+  /** The run folder. */
+  readonly run: string;
+  /** The checkpoint evaluated. */
+  readonly checkpoint: string;
+  /** Its optimizer step. */
+  readonly step: number;
+  /** The split (GLUE name; SQuAD: the evaluation file's split, `dev`). */
+  readonly split: string;
+  /** Task name. */
+  readonly task: string;
+  /** Main metric name. */
+  readonly metric: string;
+  /** Main metric value. */
+  readonly value: number;
+  /** Every metric computed. */
+  readonly all: Readonly<Record<string, number>>;
+}
+
+/** Options of {@linkcode evaluateRun}. */
+export interface EvaluateRunOptions {
+  /** Evaluation split (default `dev`; MNLI `dev_matched`). */
+  readonly split?: string;
+}
+
+/**
+ * Evaluates a run folder's fine-tuned model and writes `<run>/eval-<split>.json`.
+ *
+ * @param dir The run folder.
+ * @param options The split.
+ * @returns The report.
+ * @throws {Deno.errors.NotFound} When the run or its checkpoint is missing.
+ *
+ * @example Missing run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluateRun } from "./eval_cli.ts";
+ *
+ * await assert.rejects(() => evaluateRun("/nonexistent-run"), Deno.errors.NotFound);
+ * ```
+ */
+export async function evaluateRun(
+  dir: string,
+  options: EvaluateRunOptions = {},
+): Promise<EvalReport> {
+  const run = await loadTrainedRun(
+    dir,
+    options.split === undefined ? {} : { split: options.split },
+  );
+  try {
+    const ev = await run.task.evaluate(run.model, { ranks: run.ranks });
+    const info = run.config.taskInfo as Record<string, unknown> | undefined;
+    const split = options.split ??
+      (typeof info?.evalSplit === "string" ? info.evalSplit : "dev");
+    const report: EvalReport = {
+      run: dir,
+      checkpoint: run.checkpoint,
+      step: run.step,
+      split,
+      task: run.task.name,
+      metric: ev.metric,
+      value: ev.value,
+      all: ev.all,
+    };
+    await writeJsonAtomic(join(dir, `eval-${split.replace(/[^A-Za-z0-9_-]/g, "_")}.json`), report);
+    return report;
+  } finally {
+    run.dispose();
+  }
+}
+
+const USAGE =
+  `Usage: deno task eval --run <run dir> [--split dev] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
+
+Re-evaluates the fine-tuned model of a run folder (its latest checkpoint) on the task's
+evaluation split; prints one JSON line and writes <run>/eval-<split>.json.
+
+Example:
+  deno task eval --run runs/rte-triadapt --split dev
+
+Permissions: deno run --allow-read --allow-write --allow-env train/eval_cli.ts`;
+
+function isBadInput(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError ||
+    error instanceof SyntaxError || error instanceof Deno.errors.NotFound;
+}
+
+/**
+ * The CLI: parses flags, initialises the backend, evaluates, prints the report.
+ *
+ * @param args Command-line arguments.
+ * @param io Where to write (default stdout/stderr).
+ * @returns The exit status (0 ok, 1 bad input, 2 runtime failure).
+ *
+ * @example Help and bad flags
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "./eval_cli.ts";
+ *
+ * const quiet = { out: () => {}, err: () => {} };
+ * assert.equal(await main(["--help"], quiet), 0);
+ * assert.equal(await main([], quiet), 1);
+ * assert.equal(await main(["--run", "x", "--nope"], quiet), 1);
+ * ```
+ */
+export async function main(
+  args: readonly string[],
+  io: { readonly out: (line: string) => void; readonly err: (line: string) => void } = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  },
+): Promise<number> {
+  let values: { run?: string; split?: string; backend?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        run: { type: "string" },
+        split: { type: "string" },
+        backend: { type: "string", default: "wasm" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    io.err(`error: ${(error as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (values.run === undefined || values.run === "") {
+    io.err(`error: Cannot evaluate as --run must be given\n\n${USAGE}`);
+    return 1;
+  }
+  const backend = values.backend as BackendName;
+  if (!BACKEND_NAMES.includes(backend)) {
+    io.err(
+      `error: Cannot evaluate as --backend must be one of ${
+        BACKEND_NAMES.join(", ")
+      }: current value is ${values.backend}`,
+    );
+    return 1;
+  }
+  try {
+    await initBackend(backend);
+    const report = await evaluateRun(
+      values.run,
+      values.split === undefined ? {} : { split: values.split },
+    );
+    io.out(JSON.stringify(report));
+    return 0;
+  } catch (error) {
+    io.err(`error: ${(error as Error).message ?? String(error)}`);
+    return isBadInput(error) ? 1 : 2;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,212 @@
+/**
+ * `deno task export --run <dir> --format peft|merged [--out <dir>] [--backend wasm]`: exports a
+ * run folder's fine-tuned model (latest checkpoint; for a finished run, its final step) as
+ * - `peft`: `<run>/peft/` — a Hugging Face PEFT LoRA adapter (`adapter_config.json` with
+ *   `rank_pattern`/`alpha_pattern`, `adapter_model.safetensors` with PEFT key names and the head in
+ *   `modules_to_save`), lossless for every method (`train/peft_export.ts`);
+ * - `merged`: `<run>/merged/` — a full HF model folder with the updates merged and the trained
+ *   head, plus the tokenizer files (`train/merged_export.ts`).
+ *
+ * Permissions: `--allow-read --allow-write --allow-env`. Exit status: 0 on success, 1 on bad
+ * input, 2 on a runtime failure.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import type { BaseCheckpoint } from "./glue_task.ts";
+import { writeMergedFolder } from "./merged_export.ts";
+import { writePeftFolder } from "./peft_export.ts";
+import { loadTrainedRun } from "./real_task.ts";
+
+/** Export formats. */
+export type ExportFormat = "peft" | "merged";
+
+/** Options of {@linkcode exportRun}. */
+export interface ExportRunOptions {
+  /** `peft` or `merged`. */
+  readonly format: ExportFormat;
+  /** Output folder (default `<run>/peft` or `<run>/merged`). */
+  readonly out?: string;
+}
+
+/** What {@linkcode exportRun} wrote. */
+export interface ExportReport {
+  /** The format. */
+  readonly format: ExportFormat;
+  /** The folder written. */
+  readonly dir: string;
+  /** The checkpoint exported. */
+  readonly checkpoint: string;
+  /** Its optimizer step. */
+  readonly step: number;
+  /** Rank per module as exported (PEFT: ranks with an all-zero `lora_A` row dropped). */
+  readonly ranks: Readonly<Record<string, number>>;
+}
+
+/**
+ * Exports a run folder's fine-tuned model.
+ *
+ * @param dir The run folder.
+ * @param options Format and output folder.
+ * @returns What was written.
+ * @throws {Deno.errors.NotFound} When the run or its checkpoint is missing.
+ * @throws {TypeError} When the run's task has no Hugging Face base model (the planted task).
+ *
+ * @example Missing run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exportRun } from "./export_cli.ts";
+ *
+ * await assert.rejects(() => exportRun("/nonexistent-run", { format: "peft" }), Deno.errors.NotFound);
+ * ```
+ */
+export async function exportRun(dir: string, options: ExportRunOptions): Promise<ExportReport> {
+  if (options.format !== "peft" && options.format !== "merged") {
+    throw new RangeError(
+      `Cannot export as format must be "peft" or "merged": current value is ${
+        JSON.stringify(options.format)
+      }`,
+    );
+  }
+  const run = await loadTrainedRun(dir);
+  try {
+    const base = (run.task as { base?: BaseCheckpoint }).base;
+    const recorded = (run.task as { options?: { tokenizer?: string; model?: string } }).options;
+    if (base === undefined) {
+      throw new TypeError(
+        `Cannot export run ${dir} as its task must fine-tune a Hugging Face model folder: current task is ${run.task.name}`,
+      );
+    }
+    const out = options.out ?? join(dir, options.format);
+    if (options.format === "peft") {
+      const hyper = run.config.hyper as { dropout?: unknown } | undefined;
+      const config = await writePeftFolder(out, run.model, run.adapters, {
+        baseModel: recorded?.model ?? base.dir,
+        ...(typeof hyper?.dropout === "number" ? { dropout: hyper.dropout } : {}),
+      });
+      return {
+        format: "peft",
+        dir: out,
+        checkpoint: run.checkpoint,
+        step: run.step,
+        ranks: config.rank_pattern,
+      };
+    }
+    await writeMergedFolder(out, run.model, run.adapters, base, {
+      ...(recorded?.tokenizer === undefined ? {} : { tokenizer: recorded.tokenizer }),
+    });
+    return {
+      format: "merged",
+      dir: out,
+      checkpoint: run.checkpoint,
+      step: run.step,
+      ranks: Object.fromEntries(run.adapters.map((a) => [a.name, a.rank])),
+    };
+  } finally {
+    run.dispose();
+  }
+}
+
+const USAGE =
+  `Usage: deno task export --run <run dir> --format peft|merged [--out <dir>] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
+
+Exports the fine-tuned model of a run folder (its latest checkpoint):
+  peft    <run>/peft/: PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors)
+  merged  <run>/merged/: full Hugging Face model folder with the updates merged
+
+Example:
+  deno task export --run runs/rte-triadapt --format peft
+
+Permissions: deno run --allow-read --allow-write --allow-env train/export_cli.ts`;
+
+function isBadInput(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError ||
+    error instanceof SyntaxError || error instanceof Deno.errors.NotFound;
+}
+
+/**
+ * The CLI: parses flags, initialises the backend, exports, prints the report as one JSON line.
+ *
+ * @param args Command-line arguments.
+ * @param io Where to write (default stdout/stderr).
+ * @returns The exit status (0 ok, 1 bad input, 2 runtime failure).
+ *
+ * @example Bad flags
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "./export_cli.ts";
+ *
+ * const quiet = { out: () => {}, err: () => {} };
+ * assert.equal(await main(["--help"], quiet), 0);
+ * assert.equal(await main(["--run", "x"], quiet), 1);
+ * assert.equal(await main(["--run", "x", "--format", "onnx"], quiet), 1);
+ * ```
+ */
+export async function main(
+  args: readonly string[],
+  io: { readonly out: (line: string) => void; readonly err: (line: string) => void } = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  },
+): Promise<number> {
+  let values: { run?: string; format?: string; out?: string; backend?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        run: { type: "string" },
+        format: { type: "string" },
+        out: { type: "string" },
+        backend: { type: "string", default: "wasm" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    io.err(`error: ${(error as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (values.run === undefined || values.run === "") {
+    io.err(`error: Cannot export as --run must be given\n\n${USAGE}`);
+    return 1;
+  }
+  if (values.format !== "peft" && values.format !== "merged") {
+    io.err(
+      `error: Cannot export as --format must be peft or merged: current value is ${
+        values.format ?? "missing"
+      }\n\n${USAGE}`,
+    );
+    return 1;
+  }
+  const backend = values.backend as BackendName;
+  if (!BACKEND_NAMES.includes(backend)) {
+    io.err(
+      `error: Cannot export as --backend must be one of ${
+        BACKEND_NAMES.join(", ")
+      }: current value is ${values.backend}`,
+    );
+    return 1;
+  }
+  try {
+    await initBackend(backend);
+    const report = await exportRun(values.run, {
+      format: values.format,
+      ...(values.out === undefined ? {} : { out: values.out }),
+    });
+    io.out(JSON.stringify(report));
+    return 0;
+  } catch (error) {
+    io.err(`error: ${(error as Error).message ?? String(error)}`);
+    return isBadInput(error) ? 1 : 2;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,327 @@
+/**
+ * The bridge between the CLIs and the real-data tasks: `createRealTask` turns `--task --model
+ * --data` into a GLUE or SQuAD 2.0 {@linkcode TrainingTask}; `taskFromDescription` rebuilds a
+ * task from the `taskInfo` a run recorded in `config.json`; `loadTrainedRun` rebuilds the
+ * fine-tuned model of a run folder (task, base model, head and adapters from its latest
+ * checkpoint) for `deno task eval` and `deno task export`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import type { DebertaModel } from "../model/deberta_v3.ts";
+import { parseSafetensors, type RawTensor } from "../model/safetensors.ts";
+import type { Adapter, AdapterMethod, TensorData } from "../ops/adapter.ts";
+import { createAdapter } from "../ops/registry.ts";
+import type { AdapterModuleEntry, CheckpointState } from "./checkpoint.ts";
+import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
+import type { TrainingTask } from "./loop.ts";
+import { createPlantedTask } from "./planted/planted_task.ts";
+import { openRunFolder, readLatestCheckpointDir, readRunConfig } from "./run_folder.ts";
+import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
+import { resolveGlueTask } from "./tasks/glue_tasks.ts";
+
+/** Options of {@linkcode createRealTask} (what the train CLI knows). */
+export interface RealTaskOptions {
+  /** `squad2` or a GLUE task name. */
+  readonly task: string;
+  /** Hugging Face model folder. */
+  readonly model: string;
+  /** Data folder or file. */
+  readonly data: string;
+  /** Maximum tokens per input (default: the paper's for the task). */
+  readonly maxLength?: number;
+  /** Skip malformed GLUE rows (`--skip-bad-rows`), reported in `skipped`. */
+  readonly skipBadRows?: boolean;
+  /** Tokenizer folder or `.model` file (default: the model folder). */
+  readonly tokenizer?: string;
+}
+
+/**
+ * Creates the real-data task of a `--task` name: SQuAD 2.0 for `squad2`, else the GLUE task.
+ *
+ * @param options Task name, model folder, data path, and optional length/tokenizer/skip settings.
+ * @returns The task.
+ * @throws {RangeError} On an unknown task name (or any error of the task constructors).
+ *
+ * @example Unknown task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createRealTask } from "./real_task.ts";
+ *
+ * await assert.rejects(() => createRealTask({ task: "imdb", model: "m", data: "d" }), RangeError);
+ * ```
+ */
+export async function createRealTask(options: RealTaskOptions): Promise<GlueTask | SquadTask> {
+  const key = options.task.toLowerCase().replace(/[-_\s.]/g, "");
+  const common = {
+    model: options.model,
+    data: options.data,
+    ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
+    ...(options.tokenizer === undefined ? {} : { tokenizer: options.tokenizer }),
+  };
+  if (key === "squad2" || key === "squadv2" || key === "squad20") {
+    return await createSquadTask(common);
+  }
+  const spec = resolveGlueTask(options.task);
+  return await createGlueTask({
+    ...common,
+    task: spec.name,
+    ...(options.skipBadRows === undefined ? {} : { skipBadRows: options.skipBadRows }),
+  });
+}
+
+/** Overrides for rebuilding a recorded task (evaluation only). */
+export interface RebuildOptions {
+  /** Evaluation split (GLUE) to use instead of the recorded one. */
+  readonly split?: string;
+  /** Read the training data too (default false). */
+  readonly loadTrain?: boolean;
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new SyntaxError(`Cannot read ${what} as it must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Rebuilds a task from the `taskInfo` that `runTraining` recorded (`task.describe()`): GLUE and
+ * SQuAD from their recorded options, the planted task from its recorded sizes and seed.
+ *
+ * @param info The recorded description.
+ * @param options Split and whether to read the training data.
+ * @returns The task.
+ * @throws {SyntaxError} When the description is not one this package writes.
+ *
+ * @example The planted task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { taskFromDescription } from "./real_task.ts";
+ *
+ * const task = await taskFromDescription({
+ *   task: "planted", seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16,
+ *   seqLength: 4, trainExamples: 4, evalExamples: 2, maxRank: 2, strength: 1,
+ * });
+ * assert.equal(task.name, "planted");
+ * task.dispose();
+ * ```
+ */
+export async function taskFromDescription(
+  info: Readonly<Record<string, unknown>>,
+  options: RebuildOptions = {},
+): Promise<TrainingTask> {
+  const loadTrain = options.loadTrain ?? false;
+  if (info.kind === "glue") {
+    const recorded = record(info.options, "taskInfo.options") as unknown as GlueTaskOptions;
+    return await createGlueTask({
+      ...recorded,
+      loadTrain,
+      ...(options.split === undefined ? {} : { evalSplit: options.split }),
+    });
+  }
+  if (info.kind === "squad2") {
+    const recorded = record(info.options, "taskInfo.options") as unknown as SquadTaskOptions;
+    return await createSquadTask({ ...recorded, loadTrain });
+  }
+  if (info.task === "planted") {
+    const n = (k: string): number => {
+      const v = info[k];
+      if (typeof v !== "number") {
+        throw new SyntaxError(
+          `Cannot rebuild the planted task as taskInfo.${k} must be a number: current value is ${
+            JSON.stringify(v)
+          }`,
+        );
+      }
+      return v;
+    };
+    return await createPlantedTask({
+      seed: n("seed"),
+      layers: n("layers"),
+      hidden: n("hidden"),
+      heads: n("heads"),
+      intermediate: n("intermediate"),
+      vocab: n("vocab"),
+      seqLength: n("seqLength"),
+      trainExamples: n("trainExamples"),
+      evalExamples: n("evalExamples"),
+      maxRank: n("maxRank"),
+      strength: n("strength"),
+    });
+  }
+  throw new SyntaxError(
+    `Cannot rebuild the task as taskInfo.kind must be "glue" or "squad2" (or task "planted"): current value is ${
+      JSON.stringify(info.kind ?? info.task)
+    }`,
+  );
+}
+
+/** A run folder's fine-tuned model, rebuilt. */
+export interface TrainedRun {
+  /** The run folder. */
+  readonly dir: string;
+  /** Its `config.json`. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The checkpoint read. */
+  readonly checkpoint: string;
+  /** Optimizer steps of that checkpoint. */
+  readonly step: number;
+  /** The task (evaluation data only unless asked). */
+  readonly task: TrainingTask;
+  /** The model: base weights, trained head, adapters attached. */
+  readonly model: DebertaModel;
+  /** The adapters, module order. */
+  readonly adapters: readonly Adapter[];
+  /** Rank per module. */
+  readonly ranks: ReadonlyMap<string, number>;
+  /** Disposes adapters, model and task. */
+  dispose(): void;
+}
+
+function tensorData(
+  tensors: ReadonlyMap<string, RawTensor>,
+  key: string,
+  source: string,
+): TensorData {
+  const t = tensors.get(key);
+  if (t === undefined || !(t.data instanceof Float32Array)) {
+    throw new SyntaxError(
+      `Cannot read ${source} as tensor ${key} must be present and float32: current value is ${
+        t === undefined ? "missing" : t.dtype
+      }`,
+    );
+  }
+  return { shape: [...t.shape], data: t.data };
+}
+
+function adapterFor(entry: AdapterModuleEntry, alpha: number): Adapter {
+  const common = {
+    name: entry.name,
+    inFeatures: entry.inFeatures,
+    outFeatures: entry.outFeatures,
+    seed: 0,
+    alpha,
+  };
+  const first = entry.blockRanks[0] ?? entry.rank;
+  const method: AdapterMethod = entry.method;
+  switch (method) {
+    case "lora":
+      return createAdapter("lora", { ...common, rank: first });
+    case "triadaptlora":
+      return createAdapter("triadaptlora", { ...common, initialRank: first });
+    case "adalora":
+      return createAdapter("adalora", { ...common, initialRank: first });
+    case "increlora":
+      return createAdapter("increlora", { ...common, initialRank: first });
+    default:
+      throw new SyntaxError(
+        `Cannot rebuild adapter ${entry.name} as its method must be known: current value is ${
+          JSON.stringify(method)
+        }`,
+      );
+  }
+}
+
+/**
+ * Rebuilds the fine-tuned model of a run folder from its latest checkpoint (for a finished run:
+ * the final step): the task from `config.json` `taskInfo`, a fresh model with the run's seed,
+ * the head from `head.safetensors` and every adapter from `adapters.safetensors` (grown to its
+ * saved blocks).
+ *
+ * @param dir The run folder.
+ * @param options Split and whether to read the training data.
+ * @returns The rebuilt run (call `dispose()`).
+ * @throws {Deno.errors.NotFound} When the folder, its `config.json` or every checkpoint is missing.
+ * @throws {SyntaxError} When `config.json` or the checkpoint is not what `deno task train` writes.
+ *
+ * @example Missing run folder
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTrainedRun } from "./real_task.ts";
+ *
+ * await assert.rejects(() => loadTrainedRun("/nonexistent-run"), Deno.errors.NotFound);
+ * ```
+ */
+export async function loadTrainedRun(
+  dir: string,
+  options: RebuildOptions = {},
+): Promise<TrainedRun> {
+  const folder = await openRunFolder(dir);
+  const config = record(await readRunConfig(folder), folder.configPath);
+  const checkpoint = await readLatestCheckpointDir(folder);
+  if (checkpoint === undefined) {
+    throw new Deno.errors.NotFound(
+      `Cannot load run ${dir} as it must hold a checkpoint: current folder has none (the run stopped before its first evaluation)`,
+    );
+  }
+  const statePath = join(checkpoint, "state.json");
+  const state = JSON.parse(await Deno.readTextFile(statePath)) as CheckpointState;
+  if (!Array.isArray(state.adapters)) {
+    throw new SyntaxError(`Cannot read ${statePath} as adapters must be a list`);
+  }
+  const hyper = record(config.hyper ?? {}, `${folder.configPath} hyper`);
+  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 16;
+  const seed = typeof config.seed === "number" ? config.seed : 0;
+  const task = await taskFromDescription(record(config.taskInfo, "taskInfo"), options);
+  let model: DebertaModel | undefined;
+  const adapters: Adapter[] = [];
+  try {
+    model = task.buildModel(seed);
+    const headPath = join(checkpoint, "head.safetensors");
+    const head = parseSafetensors(await Deno.readFile(headPath), headPath);
+    for (const [name, v] of model.namedTrainableVariables()) {
+      const t = tensorData(head, name, headPath);
+      tf.tidy(() => v.assign(tf.tensor(t.data, [...t.shape], "float32")));
+    }
+    const adapterPath = join(checkpoint, "adapters.safetensors");
+    const tensors = parseSafetensors(await Deno.readFile(adapterPath), adapterPath);
+    for (const entry of state.adapters) {
+      const adapter = adapterFor(entry, alpha);
+      adapters.push(adapter);
+      adapter.restore({
+        method: entry.method,
+        name: entry.name,
+        blockRanks: [...entry.blockRanks],
+        scalars: { ...entry.scalars },
+        tensors: Object.fromEntries(
+          entry.tensors.map((
+            k: string,
+          ) => [k, tensorData(tensors, `${entry.name}::${k}`, adapterPath)]),
+        ),
+      });
+      model.setAdapter(entry.name, adapter);
+    }
+  } catch (error) {
+    for (const a of adapters) a.dispose();
+    model?.dispose();
+    task.dispose();
+    throw error;
+  }
+  const built = model;
+  const ranks = new Map<string, number>();
+  const controller = record(state.controller ?? {}, "controller state");
+  const saved = Array.isArray(controller.ranks) ? controller.ranks as unknown[] : undefined;
+  adapters.forEach((a, i) => {
+    const r = saved?.[i];
+    ranks.set(a.name, typeof r === "number" ? r : a.rank);
+  });
+  return {
+    dir,
+    config,
+    checkpoint,
+    step: state.step,
+    task,
+    model: built,
+    adapters,
+    ranks,
+    dispose(): void {
+      for (const a of adapters) built.setAdapter(a.name, undefined);
+      for (const a of adapters) a.dispose();
+      built.dispose();
+      task.dispose();
+    },
+  };
+}
