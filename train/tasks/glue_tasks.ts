@@ -87,7 +87,21 @@ function spec(s: GlueTaskSpec): GlueTaskSpec {
   return Object.freeze(s);
 }
 
-/** The GLUE task table, keyed by canonical name. */
+/**
+ * The GLUE task table, keyed by canonical name.
+ *
+ * @example Label map, main metric and maximum length of RTE
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GLUE_TASKS } from "./glue_tasks.ts";
+ *
+ * assert.equal(GLUE_TASKS.rte.labels.indexOf("not_entailment"), 1);
+ * assert.equal(GLUE_TASKS.rte.main, "accuracy");
+ * assert.equal(GLUE_TASKS.mrpc.glueScore, "accuracy_f1_mean");
+ * assert.equal(GLUE_TASKS.rte.maxLength, 320);
+ * assert.deepEqual(GLUE_TASKS.mnli.hf, { textA: "premise", textB: "hypothesis" });
+ * ```
+ */
 export const GLUE_TASKS: Readonly<Record<GlueTaskName, GlueTaskSpec>> = Object.freeze({
   cola: spec({
     name: "cola",
@@ -210,7 +224,18 @@ export const GLUE_TASKS: Readonly<Record<GlueTaskName, GlueTaskSpec>> = Object.f
   }),
 });
 
-/** SQuAD 2.0 facts used beside the GLUE table: official sizes and the paper's max length. */
+/**
+ * SQuAD 2.0 facts used beside the GLUE table: official sizes and the paper's max length.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SQUAD2_TASK } from "./glue_tasks.ts";
+ *
+ * assert.equal(SQUAD2_TASK.sizes.dev, 11873);
+ * assert.equal(SQUAD2_TASK.maxLength, 384);
+ * ```
+ */
 export const SQUAD2_TASK: {
   readonly name: "squad2";
   readonly sizes: { readonly train: number; readonly dev: number };

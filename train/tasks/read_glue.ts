@@ -137,6 +137,23 @@ export function readGlue(task: string, split: string, path: string | URL): Promi
  * @param path A data file or folder.
  * @param options `{ skipBadRows: true }`.
  * @returns `{ examples, skipped, files }`.
+ *
+ * @example Skip a row with an unknown label and report it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readGlue } from "./read_glue.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${dir}/dev.tsv`,
+ *   "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tmaybe\n1\tC.\tD.\tentailment\n",
+ * );
+ * const report = await readGlue("rte", "dev", dir, { skipBadRows: true });
+ * assert.equal(report.examples.length, 1);
+ * assert.equal(report.skipped.length, 1);
+ * assert.equal(report.skipped[0]?.line, 2);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export function readGlue(
   task: string,
