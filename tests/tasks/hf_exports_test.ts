@@ -191,3 +191,49 @@ Deno.test("parseGlueTsv() reads the labels of a test file that has them", () => 
     { textA: "A.", textB: "B.", label: 1, idx: 0 },
   ]);
 });
+
+Deno.test("readGlue() names the line of invalid UTF-8 in a TSV or JSONL file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const head = new TextEncoder().encode(
+      "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tC",
+    );
+    const tail = new TextEncoder().encode(".\tD.\tentailment\n");
+    const bytes = new Uint8Array([...head, 0xc3, 0x28, ...tail]); // 0xc3 needs a continuation
+    await Deno.writeFile(`${dir}/dev.tsv`, bytes);
+    await assert.rejects(
+      () => readGlue("rte", "dev", `${dir}/dev.tsv`),
+      (e: unknown) => {
+        assert.ok(e instanceof DataFormatError);
+        assert.equal(e.line, 3);
+        assert.equal(
+          e.message,
+          `Cannot read ${dir}/dev.tsv line 3 as text must be valid UTF-8: current value has an ` +
+            "invalid byte 0xc3 at byte 4 of the line",
+        );
+        return true;
+      },
+    );
+    // A surrogate encoded in UTF-8 (CESU) is invalid too.
+    await Deno.writeFile(`${dir}/v.jsonl`, new Uint8Array([0x7b, 0xed, 0xa0, 0x80, 0x7d, 0x0a]));
+    await assert.rejects(
+      () => readGlue("rte", "dev", `${dir}/v.jsonl`),
+      /line 1 as text must be valid UTF-8/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readGlue() names byte 1 of line 1 for a file starting with an invalid byte", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".tsv" });
+  try {
+    await Deno.writeFile(file, new Uint8Array([0xff, 0x0a, 0x41, 0x0a]));
+    await assert.rejects(
+      () => readGlue("sst2", "train", file),
+      /line 1 as text must be valid UTF-8: current value has an invalid byte 0xff at byte 1 of/,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});

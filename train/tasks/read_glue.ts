@@ -47,6 +47,40 @@ function formatOf(file: string): Format | undefined {
   return undefined;
 }
 
+/**
+ * Index of the first byte that does not start or continue a well-formed UTF-8 sequence (Unicode
+ * Table 3-7: no overlongs, no surrogates, nothing above U+10FFFF), or `bytes.length` if none.
+ */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 2;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 3;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    } else return i;
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return bytes.length;
+}
+
 async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
   try {
     return await Deno.stat(path);
@@ -236,9 +270,18 @@ export async function readGlue(
       try {
         text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
       } catch (error) {
-        throw new DataFormatError(file, 0, "the file must be valid UTF-8: decoding failed", {
-          cause: error,
-        });
+        const at = firstInvalidUtf8(bytes);
+        let line = 1;
+        for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
+        const column = at === 0 ? 1 : at - bytes.lastIndexOf(0x0a, at - 1); // 1-based
+        throw new DataFormatError(
+          file,
+          line,
+          `text must be valid UTF-8: current value has an invalid byte 0x${
+            (bytes[at] ?? 0).toString(16).padStart(2, "0")
+          } at byte ${column} of the line`,
+          { cause: error },
+        );
       }
       result = format === "tsv"
         ? parseGlueTsv(text, spec.name, canonical, parseOptions)
