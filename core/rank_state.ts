@@ -5,6 +5,7 @@
  */
 
 import { assertInteger, show } from "./_validate.ts";
+import { grantAmounts } from "./threshold.ts";
 
 /**
  * Deep-readonly plain data describing the ranks of every adapted module.
@@ -182,6 +183,47 @@ export function growRanks(
     );
   }
   return freezeState(state.modules, ranks, state.budget0);
+}
+
+/**
+ * Grows the `selected` modules by `Δr` each and returns the new state (the issue's
+ * `grow(state, selected, deltaR)`). Without `allowOvershoot`, when `k·Δr > R` the last selected
+ * module (the lowest-scored one, as `selectTopK` orders them) receives only the
+ * remainder `R − (k−1)·Δr`, so the total ends exactly at `R0`; see `grantAmounts`.
+ *
+ * @param state The current state.
+ * @param selected Distinct module indices, best first (at most `⌈R/Δr⌉` of them unless
+ * `allowOvershoot`).
+ * @param deltaR Rank units per grown module (positive integer).
+ * @param options `allowOvershoot` grants `Δr` to every selected module even past the budget.
+ * @returns The new frozen state.
+ * @throws {RangeError} If an index is out of range or repeated, `deltaR` is not a positive
+ * integer, or more modules are selected than the budget allows without `allowOvershoot`.
+ *
+ * @example The last selected module receives the remainder
+ * ```ts
+ * import { createRankState, grow } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state = createRankState({ modules: ["q", "k", "v"], initRank: 1, refRank: 3 }); // R = 6
+ * assert.deepEqual(grow(state, [2, 0], 4).ranks, [3, 1, 5]);
+ * assert.equal(grow(state, [2, 0], 4).remaining, 0);
+ * assert.deepEqual(grow(state, [2, 0], 4, { allowOvershoot: true }).ranks, [5, 1, 5]);
+ * ```
+ */
+export function grow(
+  state: RankState,
+  selected: readonly number[],
+  deltaR: number,
+  options: GrowOptions = {},
+): RankState {
+  const allowOvershoot = options.allowOvershoot === true;
+  const amounts = grantAmounts(selected.length, state.remaining, {
+    deltaRank: deltaR,
+    allowOvershoot,
+  });
+  const grants = selected.map((index, i) => ({ index, amount: amounts[i] ?? deltaR }));
+  return growRanks(state, grants, { allowOvershoot });
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fc } from "../../_fc.ts";
 import { planConfigArb } from "../../arbitraries.ts";
-import { planAllocation } from "../../../core/mod.ts";
+import { candidateSteps, planAllocation } from "../../../core/mod.ts";
 
 Deno.test("planAllocation() ends exactly at R0: example where the clamp binds", () => {
   // R = 10 with Δr = 4: k = min(⌊10·α⌋…, ⌈10/4⌉ = 3); the third module receives the remaining 2
@@ -30,7 +30,12 @@ Deno.test("planAllocation() after the last event of a run that reaches the budge
     fc.property(planConfigArb(false), (config) => {
       const events = planAllocation(config);
       const last = events.at(-1);
+      const r = (config.refRank - config.initRank) * config.matrices;
       if (last !== undefined && last.remainingAfter <= 0) assert.equal(last.remainingAfter, 0);
+      // a run that does not reach the budget has used every candidate step up to T
+      if ((last?.remainingAfter ?? r) > 0) {
+        assert.equal(events.length, candidateSteps(config).length);
+      }
       const granted = events.reduce((a, e) => a + e.grants.reduce((x, y) => x + y, 0), 0);
       const r0 = config.refRank * config.matrices;
       assert.ok(config.initRank * config.matrices + granted <= r0);
