@@ -599,7 +599,9 @@ async function drive(
     await writeSummaries(folder, trainer, ranks, options);
     if (trainer.controller.expectsEvents && trainer.controller.events === 0) {
       warnings.push(
-        `WARNING: the ${settings.method} allocator never fired in ${totalSteps} steps although its schedule and budget say it should`,
+        `WARNING: the ${settings.method} allocator never fired in ${totalSteps} steps although ${
+          trainer.controller.budgetLeft()
+        } rank units of budget were left: check --init-warmup, --interval (or --tinit/--tfinal/--delta-t) against T = ${totalSteps}`,
       );
     }
   }

@@ -17,7 +17,10 @@ export type ControllerState = Readonly<Record<string, unknown>>;
 export interface Controller {
   /** Method id (`triadapt`, `lora`, `adalora`, `increlora`). */
   readonly method: string;
-  /** Whether this run is expected to produce allocation events (warn loudly when none did). */
+  /**
+   * Whether the method adapts ranks and has budget to spend or prune, so a run without any
+   * allocation event deserves a loud warning.
+   */
   readonly expectsEvents: boolean;
   /**
    * Runs after the optimizer step of `step`, with that step's gradients still alive.

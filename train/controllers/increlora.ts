@@ -78,8 +78,7 @@ export function createIncreLoraController(
   const remaining = (): number => state?.remaining ?? 0;
   return {
     method: "increlora",
-    expectsEvents: remaining() > 0 &&
-      Math.floor(options.totalSteps / options.interval) * options.interval > options.initWarmup,
+    expectsEvents: remaining() > 0,
     targetBudget: state?.budget0 ?? 0,
     get events(): number {
       return events;

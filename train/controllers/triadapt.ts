@@ -78,8 +78,9 @@ export async function createTriAdaptController(
   return {
     method: "triadapt",
     get expectsEvents(): boolean {
-      const lastMultiple = Math.floor(config.totalSteps / config.interval) * config.interval;
-      return state.budget0 > state.total && lastMultiple > config.initWarmup;
+      // Adaptive with a budget to spend: a run without any event is worth a loud warning,
+      // whether the schedule leaves no allocation step or something else went wrong.
+      return state.budget0 > state.total;
     },
     get targetBudget(): number {
       return state.budget0;
