@@ -13,10 +13,15 @@ import { join } from "node:path";
 import type { DebertaModel } from "../model/deberta_v3.ts";
 import { parseSafetensors, type RawTensor } from "../model/safetensors.ts";
 import type { Adapter, AdapterMethod, TensorData } from "../ops/adapter.ts";
+import { initBackend } from "../ops/backend.ts";
 import { createAdapter } from "../ops/registry.ts";
 import type { AdapterModuleEntry, CheckpointState } from "./checkpoint.ts";
 import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
-import type { TrainingTask } from "./loop.ts";
+import { type TrainOptions, validateTrainOptions } from "./hyperparams.ts";
+import { NonFiniteError, type TrainingTask } from "./loop.ts";
+import type { ProgressWriter } from "./progress.ts";
+import { type RunResult, runTraining, totalStepsFor, validateSchedules } from "./run.ts";
+import { formatSeedSummary } from "./seed_summary.ts";
 import { createPlantedTask } from "./planted/planted_task.ts";
 import { openRunFolder, readLatestCheckpointDir, readRunConfig } from "./run_folder.ts";
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
@@ -324,4 +329,182 @@ export async function loadTrainedRun(
       task.dispose();
     },
   };
+}
+
+/** Writers of {@linkcode runRealTraining}. */
+export interface RealTrainingIo {
+  /** Summary output (default stdout). */
+  readonly stdout?: ProgressWriter;
+  /** Progress, notes and errors (default stderr). */
+  readonly stderr?: ProgressWriter;
+  /** Show the progress bar (default true). */
+  readonly progress?: boolean;
+}
+
+/** Settings of the train CLI that the hyper-parameter schema does not hold. */
+export interface RealTrainingExtra {
+  /** `--skip-bad-rows`: skip malformed GLUE rows and report how many. */
+  readonly skipBadRows?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+function writeText(w: ProgressWriter, text: string): void {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+}
+
+function isInputError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError ||
+    error instanceof SyntaxError || error instanceof Deno.errors.NotFound;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
+}
+
+/**
+ * `deno task train` on real data (GLUE task or `squad2`): builds the task from `--model --data`,
+ * checks the schedules against T, then runs one training per seed into the run folder (or
+ * `seed-<n>/` sub-folders with `--seeds`), printing a summary per run. `--resume <dir>` takes
+ * every option from the run's `config.json`.
+ *
+ * @param options Validated training options (`parseTrainArgs`).
+ * @param io Writers.
+ * @param extra `skipBadRows`.
+ * @returns The exit status: 0 ok, 1 bad input (flags, data errors: the reader's message names the
+ *   file and line), 2 runtime failure.
+ *
+ * @example A data folder that does not exist exits 1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { runRealTraining } from "./real_task.ts";
+ *
+ * const sink = { writeSync: (b: Uint8Array) => b.length };
+ * const options = {
+ *   ...defaultHyperParams(), model: "/nonexistent-model", task: "rte", data: "/nonexistent-data",
+ *   method: "triadapt", preset: "none", seeds: [0], seed: 0, backend: "cpu", logEvery: 10,
+ * } as const;
+ * assert.equal(await runRealTraining(options, { stdout: sink, stderr: sink }), 1);
+ * ```
+ */
+export async function runRealTraining(
+  options: TrainOptions,
+  io: RealTrainingIo = {},
+  extra: RealTrainingExtra = {},
+): Promise<number> {
+  const stdout = io.stdout ?? Deno.stdout;
+  const stderr = io.stderr ?? Deno.stderr;
+  let opts = options;
+  let skipBadRows = extra.skipBadRows ?? false;
+  let task: GlueTask | SquadTask;
+  let out: string;
+  try {
+    if (options.resume !== undefined) {
+      const config = record(
+        JSON.parse(await Deno.readTextFile(join(options.resume, "config.json"))),
+        join(options.resume, "config.json"),
+      );
+      const cli = record(config.cli, `${options.resume}/config.json cli`);
+      opts = validateTrainOptions(cli.options);
+      skipBadRows = cli.skipBadRows === true;
+      out = options.resume;
+    } else {
+      out = options.out ?? join("runs", `${options.task}-${options.method}-${stamp()}`);
+    }
+    task = await createRealTask({
+      task: opts.task,
+      model: opts.model,
+      data: opts.data,
+      maxLength: opts.maxLength,
+      skipBadRows,
+    });
+  } catch (error) {
+    writeText(stderr, `error: ${(error as Error).message ?? String(error)}\n`);
+    return isInputError(error) ? 1 : 2;
+  }
+  try {
+    if ("skipped" in task && skipBadRows) {
+      writeText(
+        stderr,
+        `triadapt train: skipped ${task.skipped.train} malformed training row(s) and ${task.skipped.eval} evaluation row(s) (--skip-bad-rows)\n`,
+      );
+    }
+    try {
+      validateSchedules(
+        opts.method,
+        opts,
+        totalStepsFor(task.numTrainExamples, opts, opts.maxSteps),
+      );
+    } catch (error) {
+      writeText(stderr, `error: ${(error as Error).message}\n`);
+      return 1;
+    }
+    const backend = await initBackend(opts.backend);
+    writeText(stderr, `triadapt train: ${backend.summary}\n`);
+    const resume = options.resume !== undefined;
+    const seeds = resume ? [opts.seed] : opts.seeds;
+    const results: RunResult[] = [];
+    for (const seed of seeds) {
+      const dir = seeds.length > 1 ? join(out, `seed-${seed}`) : out;
+      const result = await runTraining({
+        task,
+        hyper: opts,
+        settings: {
+          method: opts.method,
+          seed,
+          logEvery: opts.logEvery,
+          ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }),
+          ...(opts.evalEvery === undefined ? {} : { evalEvery: opts.evalEvery }),
+          ...(opts.checkpointEvery === undefined ? {} : { checkpointEvery: opts.checkpointEvery }),
+        },
+        dir,
+        resume,
+        backend,
+        configExtra: { cli: { options: { ...opts, seed, seeds: [seed] }, skipBadRows } },
+        ...(io.progress === false ? { progress: false as const } : { progress: stderr }),
+        label: `${task.name} ${opts.method} seed ${seed}`,
+      });
+      results.push(result);
+      const fmt = (v: number | undefined): string => v === undefined ? "–" : v.toFixed(4);
+      writeText(
+        stdout,
+        [
+          `task ${task.name}  method ${opts.method}  seed ${seed}  steps ${result.step}/${result.totalSteps}`,
+          `${task.metricName} final ${fmt(result.final?.value)}  best ${
+            result.best === undefined ? "–" : `${fmt(result.best.value)} @ ${result.best.step}`
+          }`,
+          `ranks ${result.ranksTotal} / budget ${result.budget}  events ${result.events}  ${
+            result.seconds.toFixed(1)
+          } s`,
+          `run folder ${result.dir}`,
+          "",
+        ].join("\n"),
+      );
+      for (const w of result.warnings) writeText(stderr, `\n${w}\n\n`);
+    }
+    if (results.length > 1) {
+      const table = formatSeedSummary(
+        results.map((r, i) => ({
+          method: opts.method,
+          task: task.name,
+          seed: seeds[i] as number,
+          value: r.final?.value ?? NaN,
+        })),
+        { scale: 100, digits: 2 },
+      );
+      await Deno.writeTextFile(join(out, "summary.md"), table);
+      writeText(stdout, `\n${task.metricName} over seeds (×100):\n${table}`);
+    }
+    return 0;
+  } catch (error) {
+    writeText(stderr, `error: ${(error as Error).message ?? String(error)}\n`);
+    const input = isInputError(error) && !(error instanceof NonFiniteError) &&
+      !(error instanceof Deno.errors.NotFound);
+    return input ? 1 : 2;
+  } finally {
+    task.dispose();
+  }
 }

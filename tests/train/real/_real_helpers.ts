@@ -1,0 +1,84 @@
+/**
+ * Shared fixtures of the real-data tests: paths into `../shared`, quiet writers, logits of a
+ * model on a fixed batch of RTE dev pairs.
+ *
+ * The tiny golden model `tiny-a` has a 100-token vocabulary and ships no tokenizer; the tests use
+ * `golden/spm/unigram.model` (2001 ids) with the tasks' explicit `outOfRangeIds: "unk"` option,
+ * which maps every id >= 100 to `[UNK]` (id 3). About half the tokens of an RTE pair survive
+ * (measured: 26 of 49 on the first train pair); the point is the plumbing, not the accuracy.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { DebertaModel } from "../../../model/deberta_v3.ts";
+import { initBackend } from "../../../ops/backend.ts";
+import { loadTokenizer } from "../../../model/tokenizer.ts";
+import { collate } from "../../../train/features/collate.ts";
+import { featurizeGlue } from "../../../train/features/glue.ts";
+import { fitTokenIds } from "../../../train/glue_task.ts";
+import { readGlue } from "../../../train/tasks/read_glue.ts";
+
+const SHARED = new URL("../../../../shared/", import.meta.url);
+
+/** Absolute path of a file under `/work/shared`. */
+export function sharedPath(rel: string): string {
+  return decodeURIComponent(new URL(rel, SHARED).pathname);
+}
+
+/** The tiny golden model folder. */
+export const TINY_MODEL: string = sharedPath("golden/deberta/tiny-a");
+/** The test tokenizer (see the module doc). */
+export const TOKENIZER: string = sharedPath("golden/spm/unigram.model");
+/** RTE in the original GLUE layout. */
+export const RTE: string = sharedPath("data/glue/RTE");
+
+/** A writer that keeps what it is given. */
+export function capture(): { writeSync(b: Uint8Array): number; text(): string } {
+  const chunks: string[] = [];
+  const dec = new TextDecoder();
+  return {
+    writeSync(b: Uint8Array): number {
+      chunks.push(dec.decode(b));
+      return b.length;
+    },
+    text: () => chunks.join(""),
+  };
+}
+
+/** Padded inputs of the first `n` RTE dev pairs, ids fitted to the tiny vocabulary. */
+export async function rteDevBatch(
+  n: number,
+  maxLength: number,
+): Promise<{ inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] }> {
+  const tok = await loadTokenizer(TOKENIZER);
+  const examples = (await readGlue("rte", "dev", RTE)).slice(0, n);
+  const features = featurizeGlue(examples, tok, { maxLength });
+  fitTokenIds(features, 100, tok.special.unk, "unk", TOKENIZER);
+  return collate(features, features.map((_, i) => i), { padId: tok.special.pad });
+}
+
+/** Logits of `model` on a batch (eval mode), as a flat array. */
+export async function logitsOf(
+  model: DebertaModel,
+  batch: { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] },
+): Promise<Float32Array> {
+  const out = model.forward(batch, { training: false });
+  out.lastHiddenState.dispose();
+  const data = await out.logits.data() as Float32Array;
+  out.logits.dispose();
+  return data;
+}
+
+/** Largest absolute difference of two arrays of the same length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+/** Makes sure the wasm backend (the package default) is active. */
+export async function useWasm(): Promise<void> {
+  if (tf.getBackend() !== "wasm") await initBackend("wasm");
+}
