@@ -452,29 +452,20 @@ export async function createGlueTask(options: GlueTaskOptions): Promise<GlueTask
   const evalBatch = options.evalBatchSize ?? 32;
   const skipBadRows = options.skipBadRows ?? false;
   const head: DebertaHead = spec.kind === "regression" ? "regression" : "classification";
-  const base = await loadBaseCheckpoint(options.model, head, spec.labels);
-  const tokenizerPath = options.tokenizer ?? options.model;
-  const tokenizer = await loadTokenizer(tokenizerPath);
   const evalPath = options.evalData ??
     (await isFile(options.data) ? dirname(options.data) : options.data);
-
-  const featurize = (examples: readonly GlueExample[]): GlueFeature[] => {
-    const features = featurizeGlue(examples, tokenizer, { maxLength });
-    fitTokenIds(features, base.config.vocabSize, tokenizer.special.unk, mode, tokenizerPath);
-    return features;
-  };
-  let trainFeatures: GlueFeature[] = [];
+  // Data first: a malformed row is reported before the (slower) model and tokenizer load.
+  let trainExamples: GlueExample[] = [];
   let trainSkipped = 0;
   if (options.loadTrain ?? true) {
     const read = await readSplit(spec.name, "train", options.data, skipBadRows);
     trainSkipped = read.skipped;
-    const examples = read.examples.slice(0, options.maxTrainExamples ?? read.examples.length);
-    if (examples.some((e) => e.label === undefined)) {
+    trainExamples = read.examples.slice(0, options.maxTrainExamples ?? read.examples.length);
+    if (trainExamples.some((e) => e.label === undefined)) {
       throw new RangeError(
         `Cannot train on ${options.data} as every training example must have a label: the split is unlabeled`,
       );
     }
-    trainFeatures = featurize(examples);
   }
   const evalRead = await readSplit(spec.name, evalSplit, evalPath, skipBadRows);
   const evalExamples = evalRead.examples.slice(
@@ -486,6 +477,15 @@ export async function createGlueTask(options: GlueTaskOptions): Promise<GlueTask
       `Cannot evaluate on ${spec.gluePrefix} ${evalSplit} as it must be a labelled split with examples: current split has ${evalExamples.length} examples, some unlabeled`,
     );
   }
+  const base = await loadBaseCheckpoint(options.model, head, spec.labels);
+  const tokenizerPath = options.tokenizer ?? options.model;
+  const tokenizer = await loadTokenizer(tokenizerPath);
+  const featurize = (examples: readonly GlueExample[]): GlueFeature[] => {
+    const features = featurizeGlue(examples, tokenizer, { maxLength });
+    fitTokenIds(features, base.config.vocabSize, tokenizer.special.unk, mode, tokenizerPath);
+    return features;
+  };
+  const trainFeatures = featurize(trainExamples);
   const evalFeatures = featurize(evalExamples);
   const evalLabels = evalFeatures.map((f) => f.label as number);
   const padId = tokenizer.special.pad;

@@ -11,6 +11,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { parseDebertaConfig } from "../../../model/config.ts";
+import { randomDebertaWeights } from "../../../model/random_weights.ts";
+import { writeSafetensors } from "../../../model/safetensors.ts";
 import type { DebertaModel } from "../../../model/deberta_v3.ts";
 import { initBackend } from "../../../ops/backend.ts";
 import { loadTokenizer } from "../../../model/tokenizer.ts";
@@ -81,4 +85,60 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Makes sure the wasm backend (the package default) is active. */
 export async function useWasm(): Promise<void> {
   if (tf.getBackend() !== "wasm") await initBackend("wasm");
+}
+
+/**
+ * Writes a small DeBERTa-v3-layout model folder whose vocabulary matches the test tokenizer
+ * (2001 ids: 2000 pieces + appended `[MASK]`), so the CLIs can run with the model's own
+ * `spm.model` and no id mapping: `config.json`, `model.safetensors` (seeded random weights, no
+ * head), `spm.model` (a copy of `golden/spm/unigram.model`).
+ *
+ * @param dir The folder to fill (created).
+ * @returns `dir`.
+ */
+export async function writeSmallModelFolder(dir: string): Promise<string> {
+  const json = {
+    model_type: "deberta-v2",
+    vocab_size: 2001,
+    hidden_size: 16,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 64,
+    relative_attention: true,
+    position_buckets: 8,
+    pos_att_type: ["p2c", "c2p"],
+    share_att_key: true,
+    norm_rel_ebd: "layer_norm",
+    position_biased_input: false,
+    type_vocab_size: 0,
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    initializer_range: 0.2,
+    pooler_hidden_size: 16,
+    pooler_dropout: 0,
+    layer_norm_eps: 1e-7,
+  };
+  await Deno.mkdir(dir, { recursive: true });
+  const config = parseDebertaConfig(json, "config.json");
+  const weights = randomDebertaWeights(config, 7, { head: "none" });
+  await Deno.writeFile(join(dir, "model.safetensors"), writeSafetensors(weights, { format: "pt" }));
+  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(json, null, 2));
+  await Deno.copyFile(TOKENIZER, join(dir, "spm.model"));
+  return dir;
+}
+
+/** Writes a GLUE RTE-layout folder (`train.tsv`, `dev.tsv`) from rows `[s1, s2, label]`. */
+export async function writeRteFolder(
+  dir: string,
+  train: readonly (readonly [string, string, string])[],
+  dev: readonly (readonly [string, string, string])[],
+): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  const tsv = (rows: readonly (readonly [string, string, string])[]): string =>
+    "index\tsentence1\tsentence2\tlabel\n" +
+    rows.map((r, i) => `${i}\t${r[0]}\t${r[1]}\t${r[2]}\n`).join("");
+  await Deno.writeTextFile(join(dir, "train.tsv"), tsv(train));
+  await Deno.writeTextFile(join(dir, "dev.tsv"), tsv(dev));
+  return dir;
 }
