@@ -108,7 +108,9 @@ function snapshotsFrom(
     blockRanks: [...e.blockRanks],
     scalars: { ...e.scalars },
     tensors: Object.fromEntries(
-      e.tensors.map((k) => [k, fromRaw(tensors.get(`${e.name}${SEP}${k}`), `${e.name}${SEP}${k}`, source)]),
+      e.tensors.map((
+        k,
+      ) => [k, fromRaw(tensors.get(`${e.name}${SEP}${k}`), `${e.name}${SEP}${k}`, source)]),
     ),
   }));
 }

@@ -19,7 +19,13 @@ import {
   validateTrainOptions,
 } from "./hyperparams.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
-import { type RunResult, runTraining, type RunSettings, totalStepsFor, validateSchedules } from "./run.ts";
+import {
+  type RunResult,
+  type RunSettings,
+  runTraining,
+  totalStepsFor,
+  validateSchedules,
+} from "./run.ts";
 import { formatSeedSummary, formatTable } from "./seed_summary.ts";
 import type { ProgressWriter } from "./progress.ts";
 
@@ -200,7 +206,12 @@ function methodLabel(options: TrainOptions): string {
   }
 }
 
-function summaryTable(result: RunResult, options: TrainOptions, seed: number, backend: string): string {
+function summaryTable(
+  result: RunResult,
+  options: TrainOptions,
+  seed: number,
+  backend: string,
+): string {
   const final = result.final;
   const fmt = (v: number | undefined): string => v === undefined ? "–" : v.toFixed(4);
   const rows: string[][] = [
@@ -210,7 +221,10 @@ function summaryTable(result: RunResult, options: TrainOptions, seed: number, ba
     ["backend", backend],
     ["steps", `${result.step} / ${result.totalSteps}`],
     ["held-out rel. MSE (final)", fmt(final?.value)],
-    ["held-out rel. MSE (best)", result.best === undefined ? "–" : `${fmt(result.best.value)} @ ${result.best.step}`],
+    [
+      "held-out rel. MSE (best)",
+      result.best === undefined ? "–" : `${fmt(result.best.value)} @ ${result.best.step}`,
+    ],
     ["rank Spearman vs planted", fmt(final?.all["rank_spearman"])],
     ["ranks total / budget", `${result.ranksTotal} / ${result.budget}`],
     ["allocation events", String(result.events)],
@@ -245,7 +259,10 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     if (!isPlantedArgs(argv)) {
       const parsed = parseTrainArgs(argv);
       if ("help" in parsed) {
-        writeText(stdout, `${parsed.help}\n  --task planted also runs the built-in synthetic task (no downloads); no arguments run its demo.\n`);
+        writeText(
+          stdout,
+          `${parsed.help}\n  --task planted also runs the built-in synthetic task (no downloads); no arguments run its demo.\n`,
+        );
         return 0;
       }
       throw new InputError(
@@ -259,7 +276,11 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     }
     plan = planned;
     // Schedules are checked against T before anything is built.
-    const steps = totalStepsFor(plan.planted.trainExamples ?? 512, plan.options, plan.options.maxSteps);
+    const steps = totalStepsFor(
+      plan.planted.trainExamples ?? 512,
+      plan.options,
+      plan.options.maxSteps,
+    );
     validateSchedules(plan.options.method, plan.options, steps);
   } catch (error) {
     if (error instanceof InputError || error instanceof TypeError || error instanceof RangeError) {
@@ -285,10 +306,14 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
           dir,
           resume: plan.resume,
           backend,
-          configExtra: { cli: { options: { ...plan.options, seed, seeds: [seed] }, planted: plan.planted } },
+          configExtra: {
+            cli: { options: { ...plan.options, seed, seeds: [seed] }, planted: plan.planted },
+          },
           extraFiles: {
             "planted.json": {
-              modules: Object.fromEntries(task.planted.modules.map((m, i) => [m, task.planted.ranks[i]])),
+              modules: Object.fromEntries(
+                task.planted.modules.map((m, i) => [m, task.planted.ranks[i]]),
+              ),
               total: task.planted.ranks.reduce((a, b) => a + b, 0),
               seed,
             },

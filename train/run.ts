@@ -599,9 +599,7 @@ async function drive(
     await writeSummaries(folder, trainer, ranks, options);
     if (trainer.controller.expectsEvents && trainer.controller.events === 0) {
       warnings.push(
-        `WARNING: the ${settings.method} allocator never fired in ${totalSteps} steps although ${
-          trainer.controller.budgetLeft()
-        } rank units of budget were left: check --init-warmup, --interval (or --tinit/--tfinal/--delta-t) against T = ${totalSteps}`,
+        `WARNING: the ${settings.method} allocator never fired in ${totalSteps} steps although ${trainer.controller.budgetLeft()} rank units of budget were left: check --init-warmup, --interval (or --tinit/--tfinal/--delta-t) against T = ${totalSteps}`,
       );
     }
   }
@@ -654,7 +652,8 @@ async function writeSummaries(
       folder.heatmapPath,
       rankHeatmapSvg({
         ...grid,
-        title: `Final ranks: ${options.task.name}, ${options.settings.method}, seed ${options.settings.seed}`,
+        title:
+          `Final ranks: ${options.task.name}, ${options.settings.method}, seed ${options.settings.seed}`,
       }),
     );
   }

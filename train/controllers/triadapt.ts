@@ -7,7 +7,7 @@
  */
 
 import type * as tf from "@tensorflow/tfjs";
-import { type AllocationConfig, allocate } from "../../core/allocate.ts";
+import { allocate, type AllocationConfig } from "../../core/allocate.ts";
 import { isAllocationStep } from "../../core/allocation_schedule.ts";
 import { normalisedNorms } from "../../core/importance.ts";
 import {
@@ -140,9 +140,9 @@ export async function createTriAdaptController(
       restored.ranks.forEach((r, i) => {
         if (adapters[i]?.rank !== r) {
           throw new RangeError(
-            `Cannot restore TriAdaptLoRA controller as module ${names[i]} must have rank ${r}: current rank is ${
-              adapters[i]?.rank
-            }`,
+            `Cannot restore TriAdaptLoRA controller as module ${
+              names[i]
+            } must have rank ${r}: current rank is ${adapters[i]?.rank}`,
           );
         }
       });

@@ -284,13 +284,20 @@ function addPlanted(
     const v = vs[k] as Float64Array;
     for (let i = 0; i < out; i++) {
       const ui = strength * (u[i] as number);
-      for (let j = 0; j < inn; j++) data[i * inn + j] = (data[i * inn + j] as number) + ui * (v[j] as number);
+      for (let j = 0; j < inn; j++) {
+        data[i * inn + j] = (data[i * inn + j] as number) + ui * (v[j] as number);
+      }
     }
   }
   return { ...w, data };
 }
 
-function randomIds(count: number, seqLength: number, vocab: number, next: () => number): Int32Array {
+function randomIds(
+  count: number,
+  seqLength: number,
+  vocab: number,
+  next: () => number,
+): Int32Array {
   const ids = new Int32Array(count * seqLength);
   // Ids 0…3 are reserved (pad and specials), so tokens are drawn from 4…vocab-1.
   for (let i = 0; i < ids.length; i++) ids[i] = 4 + Math.floor(next() * (vocab - 4));
@@ -382,7 +389,9 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
     try {
       const out = await targetsOf(baseModel, trainIds, opts.trainExamples);
       let sum = 0;
-      for (let i = 0; i < out.length; i++) sum += ((out[i] as number) - (trainTargets[i] as number)) ** 2;
+      for (let i = 0; i < out.length; i++) {
+        sum += ((out[i] as number) - (trainTargets[i] as number)) ** 2;
+      }
       return sum / out.length;
     } finally {
       baseModel.dispose();
@@ -410,7 +419,13 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
       target: tf.tensor3d(tBuf, [n, L, H]),
     };
   };
-  const mse = (model: DebertaModel, input: tf.Tensor2D, target: tf.Tensor3D, training: boolean, seed: number): tf.Scalar =>
+  const mse = (
+    model: DebertaModel,
+    input: tf.Tensor2D,
+    target: tf.Tensor3D,
+    training: boolean,
+    seed: number,
+  ): tf.Scalar =>
     tf.tidy(() => {
       const o = model.forward({ inputIds: input }, { training, seed });
       tf.dispose(o.logits);
@@ -438,7 +453,10 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
       const chunk = 64;
       let sum = 0;
       for (let s = 0; s < opts.evalExamples; s += chunk) {
-        const indices = Array.from({ length: Math.min(chunk, opts.evalExamples - s) }, (_, i) => s + i);
+        const indices = Array.from(
+          { length: Math.min(chunk, opts.evalExamples - s) },
+          (_, i) => s + i,
+        );
         const l = tf.tidy(() => {
           const { input, target } = gather(evalIds, evalTargets, indices);
           return mse(model, input, target, false, 0).mul(indices.length);

@@ -35,7 +35,11 @@ async function resumeMatches(method: TrainMethod, stopAt: number): Promise<void>
     assert.equal(cut.finished, false);
     assert.equal(resumed.step, 12);
     for (const file of ["adapter/adapter_model.safetensors", "adapter/adapter_config.json"]) {
-      assert.deepEqual(await read(join(root, "cut", file)), await read(join(root, "full", file)), file);
+      assert.deepEqual(
+        await read(join(root, "cut", file)),
+        await read(join(root, "full", file)),
+        file,
+      );
     }
     const ckpt = "checkpoints/step-00000012";
     for (const file of ["adapters.safetensors", "optimizer.safetensors", "head.safetensors"]) {

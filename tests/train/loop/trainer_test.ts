@@ -8,7 +8,7 @@ import type { TriAdaptLoraAdapter } from "../../../ops/triadapt_lora.ts";
 import { createTriAdaptController } from "../../../train/controllers/triadapt.ts";
 import { NonFiniteError, Trainer, type TrainingTask } from "../../../train/loop.ts";
 import { createPlantedTask } from "../../../train/planted/planted_task.ts";
-import { readLatestCheckpointDir, openRunFolder } from "../../../train/run_folder.ts";
+import { openRunFolder, readLatestCheckpointDir } from "../../../train/run_folder.ts";
 import { runTraining, validateSchedules } from "../../../train/run.ts";
 import { TINY_HYPER, TINY_PLANTED, tinyBackend } from "./_tiny.ts";
 
@@ -36,7 +36,15 @@ Deno.test("Trainer.runStep() keeps tf.memory().numTensors flat over 50 steps wit
     initRank: 1,
     refRank: 3,
   });
-  const trainer = new Trainer({ task, model, adapters, controller, hyper, totalSteps: 50, seed: 5 });
+  const trainer = new Trainer({
+    task,
+    model,
+    adapters,
+    controller,
+    hyper,
+    totalSteps: 50,
+    seed: 5,
+  });
   const variables = (): number => adapters.reduce((n, a) => n + a.trainableVariables().length, 0);
   try {
     await trainer.runStep(); // warm-up: kernels and cached masks of rank 1
