@@ -65,7 +65,8 @@ COMMON
   --json                JSON instead of a table: {"events":[{"step":200,"k":13,…},…]}
   --help                this text
 
-Bad flags (unknown, non-numeric, NaN, impossible schedule) print one line on stderr and exit 1.
+Bad flags (unknown, non-numeric, NaN, impossible schedule, a flag of the other method) print
+one line on stderr and exit 1.
 `;
 
 const OPTIONS = {
@@ -92,6 +93,51 @@ const OPTIONS = {
 } as const;
 
 type Values = Record<string, string | boolean | undefined>;
+
+/** Flags that only one method reads; giving them to the other method is a mistake. */
+const ONLY: Readonly<Record<string, "triadapt" | "adalora">> = {
+  threshold: "triadapt",
+  "ref-rank": "triadapt",
+  "delta-rank": "triadapt",
+  "init-warmup": "triadapt",
+  interval: "triadapt",
+  "top-h": "triadapt",
+  rounding: "triadapt",
+  "allow-overshoot": "triadapt",
+  "target-rank": "adalora",
+  "init-budget": "adalora",
+  "target-budget": "adalora",
+  tinit: "adalora",
+  tfinal: "adalora",
+  "delta-t": "adalora",
+};
+
+/** Config field → the flag that sets it, so errors name what the user typed. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  initRank: "--init-rank",
+  refRank: "--ref-rank",
+  targetRank: "--target-rank",
+  deltaRank: "--delta-rank",
+  initWarmup: "--init-warmup",
+  interval: "--interval",
+  totalSteps: "--total-steps",
+  topH: "--top-h",
+  threshold: "--threshold",
+  rounding: "--rounding",
+  tinit: "--tinit",
+  tfinal: "--tfinal",
+  deltaT: "--delta-t",
+  matrices: "--matrices",
+  initBudget: "--init-budget",
+  targetBudget: "--target-budget",
+};
+
+function withFlagNames(message: string): string {
+  return message.replace(
+    new RegExp(`(?<![\\w-])(${Object.keys(FLAG_OF).join("|")})(?![\\w-])`, "g"),
+    (field) => FLAG_OF[field] ?? field,
+  );
+}
 
 function num(values: Values, flag: string): number | undefined {
   const raw = values[flag];
@@ -226,6 +272,13 @@ export function planMain(args: readonly string[]): PlanMainResult {
     const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true });
     if (values.help === true) return { code: 0, stdout: PLAN_HELP, stderr: "" };
     const method = values.method ?? "triadapt";
+    for (const [flag, owner] of Object.entries(ONLY)) {
+      if (values[flag as keyof typeof values] !== undefined && method !== owner) {
+        throw new TypeError(
+          `Cannot plan as --${flag} must go with --method ${owner}: current method is "${method}"`,
+        );
+      }
+    }
     if (method === "triadapt") return { code: 0, stdout: triadapt(values), stderr: "" };
     if (method === "adalora") return { code: 0, stdout: adalora(values), stderr: "" };
     throw new TypeError(
@@ -236,7 +289,7 @@ export function planMain(args: readonly string[]): PlanMainResult {
     return {
       code: 1,
       stdout: "",
-      stderr: `error: ${message.split("\n")[0]} (see --help)\n`,
+      stderr: `error: ${withFlagNames(message.split("\n")[0] ?? "")} (see --help)\n`,
     };
   }
 }

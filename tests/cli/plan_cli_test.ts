@@ -141,15 +141,15 @@ Deno.test("planMain() rejects bad flags with one line on stderr and exit code 1"
     [["--bogus"], /Unknown option '--bogus'/],
     [[...RTE, "--interval", "abc"], /--interval as it must be a number: current value is "abc"/],
     [[...RTE, "--interval", "NaN"], /--interval as it must be a number: current value is "NaN"/],
-    [[...RTE, "--interval", "2.5"], /interval must be a positive integer: current value is 2\.5/],
+    [[...RTE, "--interval", "2.5"], /--interval must be a positive integer: current value is 2\.5/],
     [
       [...RTE, "--total-steps", "100"],
-      /initWarmup must be < totalSteps \(100\): current value is 100/,
+      /--init-warmup must be < --total-steps \(100\): current value is 100/,
     ],
-    [[...RTE, "--matrices=-3"], /matrices must be a positive integer: current value is -3/],
+    [[...RTE, "--matrices=-3"], /--matrices must be a positive integer: current value is -3/],
     [[...RTE, "--matrices", "-3"], /'--matrices' argument is ambiguous/],
-    [[...RTE, "--threshold", "fixed"], /topH must be given/],
-    [[...RTE, "--threshold", "cubic"], /threshold must be one of/],
+    [[...RTE, "--threshold", "fixed"], /--top-h must be given when --threshold is "fixed"/],
+    [[...RTE, "--threshold", "cubic"], /--threshold must be one of/],
     [[
       "--method",
       "adalora",
@@ -161,8 +161,17 @@ Deno.test("planMain() rejects bad flags with one line on stderr and exit code 1"
       "1",
       "--total-steps",
       "3900",
-    ], /tinit \+ tfinal/],
+    ], /--tinit \+ --tfinal must be < --total-steps \(3900\)/],
     [["--method", "bogus"], /--method must be/],
+    [
+      [...RTE, "--tinit", "5"],
+      /--tinit must go with --method adalora: current method is "triadapt"/,
+    ],
+    [
+      ["--method", "adalora", "--threshold", "linear"],
+      /--threshold must go with --method triadapt/,
+    ],
+    [[...RTE, "--delta-t", "1"], /--delta-t must go with --method adalora/],
     [["extra"], /positional/i],
   ];
   for (const [args, pattern] of cases) {
@@ -174,8 +183,7 @@ Deno.test("planMain() rejects bad flags with one line on stderr and exit code 1"
   }
 });
 
-// Needs --allow-run (the repo's `deno task test` does not grant it today): reported as ignored
-// there rather than failing; `deno test -A tests/cli/` runs it.
+// Needs --allow-run (granted by `deno task test`); reported as ignored, not failed, without it.
 const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
 
 Deno.test({

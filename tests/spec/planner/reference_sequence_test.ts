@@ -41,18 +41,3 @@ for (const allowOvershoot of [false, true]) {
     assert.equal(events.at(-1)?.remainingAfter, 0);
   });
 }
-
-Deno.test("planAllocation() ceil rounding (the paper's) grants more early than floor", () => {
-  const floor = planAllocation({ ...RTE, threshold: "nonlinear" });
-  const ceil = planAllocation({ ...RTE, threshold: "nonlinear", rounding: "ceil" });
-  assert.deepEqual(ceil.slice(0, 4).map((e) => e.k), [2, 2, 2, 2]);
-  assert.ok((ceil.at(-1)?.step ?? 0) < (floor.at(-1)?.step ?? 0));
-});
-
-Deno.test("planAllocation() fixed-k spends topH·Δr per event then the remainder", () => {
-  const events = planAllocation({ ...RTE, threshold: "fixed", topH: 9 });
-  // 504 / 36 = 14 events of k = 9
-  assert.equal(events.length, 14);
-  assert.ok(events.every((e) => e.k === 9 && e.grants.every((g) => g === 4)));
-  assert.equal(events.at(-1)?.remainingAfter, 0);
-});
