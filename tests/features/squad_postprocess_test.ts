@@ -157,3 +157,14 @@ Deno.test("postprocessSquad() allows a span of exactly maxAnswerLength tokens an
   assert.equal(at(4), "Paris is in France");
   assert.notEqual(at(3), "Paris is in France");
 });
+
+Deno.test("postprocessSquad() passes over a best span whose text is empty", () => {
+  // Position 3 is an empty-span token (a bare dummy-prefix marker): its span scores best but has
+  // no text, so the next span is the answer, as the reference's "first non-empty" loop picks it.
+  const g = feature([null, null, null, [0, 0], [0, 5], [6, 8], [9, 11], [12, 18], null]);
+  const start = [0, 0, 0, 9, 4, 0, 0, 0, 0];
+  const end = [0, 0, 0, 9, 4, 0, 0, 0, 0];
+  const out = postprocessSquad(examples, [g], [start], [end], { maxAnswerLength: 1 });
+  assert.equal(out.predictions.a, "Paris");
+  assert.equal(out.nullScoreDiff.a, -8);
+});

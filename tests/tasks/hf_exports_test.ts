@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { DataFormatError, GLUE_TASKS, parseGlueTsv, readGlue } from "../../train/tasks/mod.ts";
+import {
+  DataFormatError,
+  GLUE_TASKS,
+  parseGlueJsonl,
+  parseGlueTsv,
+  readGlue,
+} from "../../train/tasks/mod.ts";
 
 const GLUE = new URL("../../../shared/data/glue/", import.meta.url);
 
@@ -235,5 +241,13 @@ Deno.test("readGlue() names byte 1 of line 1 for a file starting with an invalid
     );
   } finally {
     await Deno.remove(file);
+  }
+});
+
+Deno.test("parseGlueJsonl() restores float32 labels that need 7 significant digits", () => {
+  // float32(1.234567) is 1.2345670461654663; 1.234567 is the shortest decimal rounding to it.
+  for (const want of [1.234567, 0.6666667, 3.141593]) {
+    const line = `{"sentence1":"A.","sentence2":"B.","label":${Math.fround(want)},"idx":0}\n`;
+    assert.equal(parseGlueJsonl(line, "stsb", "dev").examples[0]?.label, want);
   }
 });
