@@ -188,3 +188,11 @@ Deno.test("pearson() and spearman() give NaN for a constant side whose mean is i
   assert.ok(Number.isNaN(pearson([0.1, 0.1, 0.1], [1, 2, 3])));
   assert.ok(Number.isNaN(spearman([1, 2, 3], [0.1, 0.1, 0.1])));
 });
+
+Deno.test("spearman() ranks infinite predictions like SciPy's rankdata", () => {
+  // Ranks of [inf, -inf, inf, 0] are [3.5, 1, 3.5, 2]; against [1, 2, 3, 4] that gives
+  // r = -1 / sqrt(5 · 4.5).
+  assert.deepEqual(Array.from(rankAverage([Infinity, -Infinity, Infinity, 0])), [3.5, 1, 3.5, 2]);
+  const r = spearman([1, 2, 3, 4], [Infinity, -Infinity, Infinity, 0]);
+  assert.ok(Math.abs(r + 1 / Math.sqrt(22.5)) < 1e-15, String(r));
+});

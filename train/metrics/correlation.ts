@@ -148,9 +148,12 @@ export function pearson(labels: ArrayLike<number>, predictions: ArrayLike<number
  */
 export function rankAverage(values: ArrayLike<number>): Float64Array {
   const n = values.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort(
-    (a, b) => (values[a] as number) - (values[b] as number),
-  );
+  // Compare rather than subtract: Infinity − Infinity is NaN, which would corrupt the sort.
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+    const x = values[a] as number;
+    const y = values[b] as number;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
   const ranks = new Float64Array(n);
   let i = 0;
   while (i < n) {
