@@ -19,6 +19,7 @@ import {
   validateTrainOptions,
 } from "./hyperparams.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
+import { runRealTraining } from "./real_task.ts";
 import {
   type RunResult,
   type RunSettings,
@@ -257,17 +258,20 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
   let plan: PlantedPlan;
   try {
     if (!isPlantedArgs(argv)) {
-      const parsed = parseTrainArgs(argv);
+      // Real data (GLUE task or squad2): train/real_task.ts builds the task and runs the seeds.
+      const skipBadRows = argv.includes("--skip-bad-rows");
+      const parsed = parseTrainArgs(argv.filter((a) => a !== "--skip-bad-rows"));
       if ("help" in parsed) {
         writeText(
           stdout,
-          `${parsed.help}\n  --task planted also runs the built-in synthetic task (no downloads); no arguments run its demo.\n`,
+          `${parsed.help}\n  --task planted also runs the built-in synthetic task (no downloads); no arguments run its demo.\n  --skip-bad-rows skips malformed GLUE rows and reports how many (default: a bad row exits 1 naming file and line).\n`,
         );
         return 0;
       }
-      throw new InputError(
-        `Cannot train on --task ${parsed.options.task} as real-data tasks are not yet wired into the loop: current choices are --task planted (or no arguments for the demo)`,
-      );
+      const progress = io.progress === false ? { progress: false } : {};
+      return await runRealTraining(parsed.options, { stdout, stderr, ...progress }, {
+        skipBadRows,
+      });
     }
     const planned = await planPlanted(argv, io);
     if (typeof planned === "string") {

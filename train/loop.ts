@@ -88,7 +88,19 @@ export interface TrainingTask {
   dispose(): void;
 }
 
-/** Thrown when the loss or a gradient is not finite; the step is not applied. */
+/**
+ * Thrown when the loss or a gradient is not finite; the step is not applied.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NonFiniteError } from "./loop.ts";
+ *
+ * const e = new NonFiniteError(42, "loss", NaN);
+ * assert.ok(e instanceof RangeError);
+ * assert.match(e.message, /step 42 is NaN/);
+ * ```
+ */
 export class NonFiniteError extends RangeError {
   /** The optimizer step that produced the non-finite value. */
   readonly step: number;
@@ -172,7 +184,36 @@ export interface TrainerPlainState {
 
 /**
  * One training run's live objects: model, adapters (module order), optimizer, controller and
- * sampler. `step()` runs one optimizer step; everything it allocates is disposed.
+ * sampler. `runStep()` runs one optimizer step; everything it allocates is disposed.
+ *
+ * @example Two steps of LoRA on a tiny planted task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { injectAdapters } from "../model/inject.ts";
+ * import { createAdapter } from "../ops/registry.ts";
+ * import { createLoraController } from "./controllers/lora.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { Trainer } from "./loop.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4,
+ *   trainExamples: 8, evalExamples: 2,
+ * });
+ * const model = task.buildModel(1);
+ * const adapters = [...injectAdapters(model, (m) =>
+ *   createAdapter("lora", { ...m, seed: 1, rank: 2 })).values()];
+ * const hyper = { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, orthRegWeight: 0 };
+ * const trainer = new Trainer({
+ *   task, model, adapters, controller: createLoraController(adapters), hyper, totalSteps: 2, seed: 1,
+ * });
+ * const first = await trainer.runStep();
+ * await trainer.runStep();
+ * assert.equal(trainer.step, 2);
+ * assert.ok(first.loss > 0 && first.event === undefined);
+ * trainer.dispose();
+ * task.dispose();
+ * ```
  */
 export class Trainer {
   /** The task. */
