@@ -148,7 +148,8 @@ export function pearson(labels: ArrayLike<number>, predictions: ArrayLike<number
  */
 export function rankAverage(values: ArrayLike<number>): Float64Array {
   const n = values.length;
-  // Compare rather than subtract: Infinity − Infinity is NaN, which would corrupt the sort.
+  // Compare rather than subtract, so that equal infinities compare as 0 (Infinity − Infinity is
+  // NaN, which the sort specification leaves implementation-defined).
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
     const x = values[a] as number;
     const y = values[b] as number;
