@@ -13,7 +13,14 @@ import { exportRun } from "../../../train/export_cli.ts";
 import { loadPeftFolder } from "../../../train/peft_export.ts";
 import { loadTrainedRun } from "../../../train/real_task.ts";
 import { runTraining } from "../../../train/run.ts";
-import { logitsOf, maxAbsDiff, sharedPath, TINY_MODEL, TOKENIZER, useWasm } from "./_real_helpers.ts";
+import {
+  logitsOf,
+  maxAbsDiff,
+  sharedPath,
+  TINY_MODEL,
+  TOKENIZER,
+  useWasm,
+} from "./_real_helpers.ts";
 
 const DATA = sharedPath("data/squad2/dev-v2.0.first2articles.json");
 
