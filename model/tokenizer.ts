@@ -69,7 +69,7 @@ export interface PairEncoding {
 }
 
 /** How {@linkcode Tokenizer.encodePair} shortens inputs longer than `maxLength`. */
-export type Truncation = "longest_first" | "only_second";
+export type Truncation = "longest_first" | "longest_first_fast" | "only_second";
 
 /** Options of {@linkcode Tokenizer.encodePair}. */
 export interface EncodePairOptions {
@@ -77,7 +77,10 @@ export interface EncodePairOptions {
   maxLength?: number;
   /**
    * `"longest_first"` (default): while too long, drop the last token of the longer segment (of the
-   * second on a tie), as Hugging Face does. `"only_second"`: drop tokens from the end of B only.
+   * second on a tie), as Hugging Face's Python tokenizers do. `"longest_first_fast"`: the lengths
+   * Hugging Face's fast (Rust) tokenizers choose, which differ only when both segments must be cut
+   * to an odd budget: the longer segment (B on a tie) keeps the extra token, where
+   * `"longest_first"` gives it to A. `"only_second"`: drop tokens from the end of B only.
    */
   truncation?: Truncation;
   /**
@@ -367,9 +370,12 @@ class SpmTokenizer implements Tokenizer {
     const { maxLength, truncation = "longest_first" } = options;
     const specials = b === undefined ? 2 : 3;
     checkMaxLength(maxLength, specials);
-    if (truncation !== "longest_first" && truncation !== "only_second") {
+    if (
+      truncation !== "longest_first" && truncation !== "longest_first_fast" &&
+      truncation !== "only_second"
+    ) {
       throw new TypeError(
-        `Cannot encode as truncation must be "longest_first" or "only_second": current value is ${truncation}`,
+        `Cannot encode as truncation must be "longest_first", "longest_first_fast" or "only_second": current value is ${truncation}`,
       );
     }
     let la = a.ids.length;
@@ -384,6 +390,18 @@ class SpmTokenizer implements Tokenizer {
           );
         }
         lb = budget - la;
+      } else if (truncation === "longest_first_fast") {
+        // tokenizers' truncate_encodings (LongestFirst), with n1 the shorter segment's length.
+        const swap = la > lb;
+        let n1 = Math.min(la, lb);
+        let n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+        if (n1 + n2 > budget) {
+          n1 = Math.floor(budget / 2);
+          n2 = n1 + (budget % 2);
+        }
+        [la, lb] = swap
+          ? [Math.min(la, n2), Math.min(lb, n1)]
+          : [Math.min(la, n1), Math.min(lb, n2)];
       } else {
         // Longest first, one token at a time, as Hugging Face truncate_sequences does.
         while (la + lb > budget) {

@@ -125,3 +125,16 @@ Deno.test("featurizeGlue() takes readGlue()'s examples as they are (CoLA, header
   assert.deepEqual(features.map((f) => f.idx), examples.slice(0, 50).map((e) => e.idx));
   assert.ok(features.every((f) => f.tokenTypeIds.every((t) => t === 0)));
 });
+
+Deno.test("featurizeGlue() passes the truncation strategy to the tokenizer", async () => {
+  const tok = await unigramTokenizer();
+  const textA = "one two three four five six seven eight nine ten";
+  const textB = `${textA} ${textA}`;
+  const n = (t: "longest_first" | "longest_first_fast") =>
+    featurizeGlue([{ textA, textB }], tok, { maxLength: 18, truncation: t })[0]!
+      .tokenTypeIds.filter((x) => x === 0).length - 2;
+  const a = tok.encode(textA).ids.length;
+  assert.ok(a >= 8, `${a}`); // both segments must be cut to the odd budget 15
+  assert.equal(n("longest_first"), 8);
+  assert.equal(n("longest_first_fast"), 7);
+});

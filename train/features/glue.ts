@@ -26,7 +26,10 @@ export interface GlueFeature {
 export interface FeaturizeGlueOptions {
   /** Maximum length including special tokens (see {@linkcode GLUE_MAX_LENGTH}). */
   maxLength: number;
-  /** Truncation strategy (default `"longest_first"`). */
+  /**
+   * Truncation strategy (default `"longest_first"`, Hugging Face's Python tokenizers; use
+   * `"longest_first_fast"` to match its fast tokenizers, which `AutoTokenizer` loads by default).
+   */
   truncation?: Truncation;
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Truncation } from "../../../model/tokenizer.ts";
 import { goldenTokenizer, rtePairs } from "./_shared.ts";
 
 Deno.test("encodePair() lays out [CLS] A [SEP] B [SEP] on real RTE pairs", async () => {
@@ -89,4 +90,36 @@ Deno.test("encodePair() with offsets: false gives the same ids without offsets",
     assert.deepEqual(rest, fast);
     assert.equal(full.offsets?.length, full.inputIds.length);
   }
+});
+
+Deno.test("buildPair() with longest_first_fast keeps the lengths Hugging Face's Rust tokenizers keep", async () => {
+  const tok = await goldenTokenizer("unigram");
+  const ids = (n: number) => ({ ids: Array.from({ length: n }, (_, i) => 10 + i) });
+  const lengths = (a: number, b: number, maxLength: number, truncation: Truncation) => {
+    const p = tok.buildPair(ids(a), ids(b), { maxLength, truncation });
+    return [0, 1].map((s) => p.sequenceIds.filter((x) => x === s).length);
+  };
+  // [A, B, maxLength (budget = maxLength − 3)] → tokenizers' truncate_encodings and the slow loop.
+  const cases: [number, number, number, number[], number[]][] = [
+    [10, 20, 18, [7, 8], [8, 7]], // both cut to an odd budget, B longer: B keeps the extra token
+    [20, 10, 18, [8, 7], [8, 7]], // A longer: both agree
+    [10, 10, 18, [7, 8], [8, 7]], // a tie: B keeps it
+    [10, 20, 19, [8, 8], [8, 8]], // even budget: both agree
+    [5, 20, 18, [5, 10], [5, 10]], // only the longer is cut
+    [30, 2, 10, [5, 2], [5, 2]],
+    [30, 40, 4, [0, 1], [1, 0]], // n1 > budget: the special case of truncate_encodings
+  ];
+  for (const [a, b, maxLength, fast, slow] of cases) {
+    assert.deepEqual(
+      lengths(a, b, maxLength, "longest_first_fast"),
+      fast,
+      `${a} ${b} ${maxLength}`,
+    );
+    assert.deepEqual(lengths(a, b, maxLength, "longest_first"), slow, `${a} ${b} ${maxLength}`);
+  }
+  const single = tok.buildPair(ids(30), undefined, {
+    maxLength: 12,
+    truncation: "longest_first_fast",
+  });
+  assert.equal(single.inputIds.length, 12);
 });
