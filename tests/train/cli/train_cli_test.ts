@@ -176,7 +176,7 @@ Deno.test("main() exits 1 with one clear line on invalid input", async () => {
     [["--task", "planted", "--lr", "-1"], /--lr/],
     [["--nope"], /--nope/],
     [["--task", "planted", "--max-steps", "10"], /initWarmup must be < totalSteps \(10\)/],
-    [["--task", "rte", "--model", "m", "--data", "d"], /not yet wired/],
+    [["--task", "rte", "--model", "m", "--data", "d"], /path must exist: d not found/],
     [["--task", "planted", "--resume", "/nonexistent-run"], /config\.json/],
   ];
   for (const [args, pattern] of cases) {
