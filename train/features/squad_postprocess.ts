@@ -26,7 +26,11 @@ export interface SquadPredictions {
    * is the smallest `[CLS]` score over the example's windows; `Infinity` when no span qualifies.
    */
   nullScoreDiff: Record<string, number>;
-  /** Per example id: `sigmoid(nullScoreDiff)`, a no-answer probability for the official script. */
+  /**
+   * Per example id: `sigmoid(nullScoreDiff)`, a no-answer probability for the official script.
+   * The script only sorts and thresholds these, so `nullScoreDiff` itself works as well and keeps
+   * apart differences beyond about ±37, where the sigmoid rounds to exactly 0 or 1.
+   */
   naProbs: Record<string, number>;
 }
 
