@@ -29,7 +29,7 @@ export interface SquadPredictions {
   /**
    * Per example id: `sigmoid(nullScoreDiff)`, a no-answer probability for the official script.
    * The script only sorts and thresholds these, so `nullScoreDiff` itself works as well and keeps
-   * apart differences beyond about ±37, where the sigmoid rounds to exactly 0 or 1.
+   * apart differences above about 37, where the sigmoid rounds to exactly 1.
    */
   naProbs: Record<string, number>;
 }
