@@ -7,8 +7,26 @@
  * @module
  */
 
-/** SentencePiece piece types (`ModelProto.SentencePiece.Type`). */
-export const PIECE_TYPE = {
+/**
+ * SentencePiece piece types (`ModelProto.SentencePiece.Type`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PIECE_TYPE } from "./_spm_proto.ts";
+ *
+ * assert.equal(PIECE_TYPE.CONTROL, 3);
+ * assert.equal(PIECE_TYPE.BYTE, 6);
+ * ```
+ */
+export const PIECE_TYPE: {
+  readonly NORMAL: 1;
+  readonly UNKNOWN: 2;
+  readonly CONTROL: 3;
+  readonly USER_DEFINED: 4;
+  readonly UNUSED: 5;
+  readonly BYTE: 6;
+} = {
   NORMAL: 1,
   UNKNOWN: 2,
   CONTROL: 3,
