@@ -19,7 +19,7 @@ import {
   validateTrainOptions,
 } from "./hyperparams.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
-import { runRealTraining } from "./real_task.ts";
+import { resumeRealTraining, runRealTraining } from "./real_task.ts";
 import {
   type RunResult,
   type RunSettings,
@@ -259,6 +259,10 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
   try {
     if (!isPlantedArgs(argv)) {
       // Real data (GLUE task or squad2): train/real_task.ts builds the task and runs the seeds.
+      const progress = io.progress === false ? { progress: false } : {};
+      if (argv.length === 2 && argv[0] === "--resume") {
+        return await resumeRealTraining(argv[1] as string, { stdout, stderr, ...progress });
+      }
       const skipBadRows = argv.includes("--skip-bad-rows");
       const parsed = parseTrainArgs(argv.filter((a) => a !== "--skip-bad-rows"));
       if ("help" in parsed) {
@@ -268,7 +272,6 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
         );
         return 0;
       }
-      const progress = io.progress === false ? { progress: false } : {};
       return await runRealTraining(parsed.options, { stdout, stderr, ...progress }, {
         skipBadRows,
       });

@@ -508,3 +508,40 @@ export async function runRealTraining(
     task.dispose();
   }
 }
+
+/**
+ * `deno task train --resume <run dir>` with no other flag: continues a real-data run with the
+ * options recorded in its `config.json` (a planted run needs `--task planted --resume <dir>`).
+ *
+ * @param dir The run folder.
+ * @param io Writers.
+ * @returns The exit status of {@linkcode runRealTraining} (1 when the folder holds no such run).
+ *
+ * @example Missing run folder exits 1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resumeRealTraining } from "./real_task.ts";
+ *
+ * const sink = { writeSync: (b: Uint8Array) => b.length };
+ * assert.equal(await resumeRealTraining("/nonexistent-run", { stdout: sink, stderr: sink }), 1);
+ * ```
+ */
+export async function resumeRealTraining(dir: string, io: RealTrainingIo = {}): Promise<number> {
+  const stderr = io.stderr ?? Deno.stderr;
+  let options: TrainOptions;
+  try {
+    const path = join(dir, "config.json");
+    const config = record(JSON.parse(await Deno.readTextFile(path)), path);
+    if (config.task === "planted") {
+      throw new RangeError(
+        `Cannot resume ${dir} as a planted run must be resumed with --task planted --resume ${dir}: current task is planted`,
+      );
+    }
+    const cli = record(config.cli, `${path} cli`);
+    options = validateTrainOptions({ ...record(cli.options, `${path} cli.options`), resume: dir });
+  } catch (error) {
+    writeText(stderr, `error: ${(error as Error).message.split("\n")[0]}\n`);
+    return 1;
+  }
+  return await runRealTraining(options, io);
+}

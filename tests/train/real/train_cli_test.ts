@@ -83,6 +83,17 @@ Deno.test("train CLI runs a GLUE task from a model folder and a data folder; eva
     assert.equal(config.taskInfo.trainExamples, 24);
     assert.equal(config.cli.skipBadRows, true);
 
+    // --resume takes every option from the run's config.json; a finished run has nothing left.
+    const resumed = capture();
+    const resumeErr = capture();
+    const again = await trainMain(["--resume", out], {
+      stdout: resumed,
+      stderr: resumeErr,
+      progress: false,
+    });
+    assert.equal(again, 0, resumeErr.text());
+    assert.match(resumed.text(), /steps 6\/6/);
+
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
     assert.equal(await evalMain(["--run", out], io), 0, lines.join("\n"));
