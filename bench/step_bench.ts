@@ -85,6 +85,17 @@ export const BASE_SHAPE: EncoderShape = Object.freeze({
   seq: 128,
 });
 
+/**
+ * DeBERTa-v3-base widths (hidden 768, 12 heads, FFN 3072, full vocabulary) with 2 of the 12
+ * layers (M = 12): on wasm a training step with gradients through the encoder peaks at about
+ * 1.2 GB per layer at batch 8 × 128, so 12 layers do not fit the 4 GB wasm heap.
+ */
+export const BASE_WIDTH_SHAPE: EncoderShape = Object.freeze({
+  ...BASE_SHAPE,
+  label: "base-width 2×768",
+  layers: 2,
+});
+
 /** A tiny encoder for the quick backend comparison: 2 layers, hidden 64, batch 2 × 32. */
 const TINY_SHAPE: EncoderShape = Object.freeze({
   label: "tiny 2×64",
@@ -341,6 +352,8 @@ export interface StepRow {
   readonly steps: number;
   /** Whether count and bytes are unchanged between the two reads. */
   readonly flat: boolean;
+  /** Peak tensor bytes during one (extra, profiled) step, weights included. */
+  readonly peakBytes: number;
 }
 
 /** Plan of one step measurement. */
@@ -405,6 +418,9 @@ export async function measureSteps(
         const steps = Math.max(plan.memorySteps, plan.warmup + plan.repeats);
         for (let i = plan.warmup + plan.repeats; i < steps; i++) await rig.step();
         const afterSteps = memorySnapshot();
+        const profile = await tf.profile(async () => {
+          await rig.step();
+        });
         raw.push({
           method,
           timing,
@@ -414,6 +430,7 @@ export async function measureSteps(
           steps,
           flat: afterWarmup.numTensors === afterSteps.numTensors &&
             afterWarmup.numBytes === afterSteps.numBytes,
+          peakBytes: profile.peakBytes,
         });
       } finally {
         rig.dispose();
@@ -442,8 +459,8 @@ function cacheReference(shape: EncoderShape, method: StepMethod, timing: Timing)
 }
 
 /**
- * The LoRA r = 8 training step time of a shape on the active backend: the value measured earlier
- * in this process (by {@linkcode measureSteps}), or a fresh measurement.
+ * The step time of one method on a shape and the active backend: the value measured earlier in
+ * this process (by {@linkcode measureSteps}), or a fresh measurement.
  *
  * @example
  * ```ts
@@ -454,24 +471,27 @@ function cacheReference(shape: EncoderShape, method: StepMethod, timing: Timing)
  * await initBackend("wasm");
  *
  * const shape = { label: "ref", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
- * const first = await referenceStep(shape, { warmup: 1, repeats: 1, memorySteps: 2 });
+ * const plan = { warmup: 1, repeats: 1, memorySteps: 2 };
+ * const first = await referenceStep(shape, "lora", plan);
  * assert.equal(first.reused, false);
- * assert.equal((await referenceStep(shape, { warmup: 1, repeats: 1, memorySteps: 2 })).reused, true);
+ * assert.equal((await referenceStep(shape, "lora", plan)).reused, true);
  * ```
  *
  * @param shape Encoder shape and batch.
+ * @param method The row to time.
  * @param plan Used when measuring.
  * @param log Progress sink.
  * @returns The timing and whether it was reused.
  */
 export async function referenceStep(
   shape: EncoderShape,
+  method: StepMethod,
   plan: StepPlan,
   log: (message: string) => void = () => {},
 ): Promise<{ timing: Timing; reused: boolean }> {
-  const cached = referenceCache.get(cacheKey(shape, "lora"));
+  const cached = referenceCache.get(cacheKey(shape, method));
   if (cached !== undefined) return { timing: cached, reused: true };
-  const { rows } = await measureSteps(shape, ["lora"], plan, log);
+  const { rows } = await measureSteps(shape, [method], plan, log);
   return { timing: rows[0]!.timing, reused: false };
 }
 
@@ -485,6 +505,7 @@ function stepTable(rows: readonly StepRow[]): string {
       "tensors after warm-up → after",
       "MiB after warm-up → after",
       "flat",
+      "peak MiB in a step",
     ],
     rows.map((r) => [
       r.method === "frozen" ? "frozen fwd+bwd (head only)" : `+ ${LABELS[r.method]}`,
@@ -494,6 +515,7 @@ function stepTable(rows: readonly StepRow[]): string {
       `${r.afterWarmup.numTensors} → ${r.afterSteps.numTensors} (${r.steps} steps)`,
       `${formatMiB(r.afterWarmup.numBytes)} → ${formatMiB(r.afterSteps.numBytes)}`,
       r.flat ? "yes" : "**no**",
+      formatMiB(r.peakBytes),
     ]),
   );
 }
@@ -517,8 +539,11 @@ export interface StepBenchOptions {
 /** Plans: small shape (memory after 50 steps), base shape (few repeats: seconds per step on wasm). */
 const SMALL_PLAN: StepPlan = { warmup: 2, repeats: 10, memorySteps: 50 };
 const QUICK_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 8 };
-const BASE_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
-const CPU_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
+/** Base width (2 layers): seconds per step with the encoder in the gradient path. */
+const BASE_WIDTH_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
+/** Full base (12 layers), frozen row only: about as slow as the encoder forward (~10 s). */
+const BASE_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
+const COMPARE_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
 
 /**
  * Runs part 3 (step time and memory) on the active backend, then the backend comparison, and
@@ -540,14 +565,19 @@ export async function runStepBench(
   ctx: BenchContext,
 ): Promise<BenchSectionResult> {
   const active = tf.getBackend() as BackendName;
-  const shapes: [EncoderShape, StepPlan][] = options.quick
-    ? [[SMALL_SHAPE, QUICK_PLAN]]
-    : [[SMALL_SHAPE, SMALL_PLAN], [BASE_SHAPE, BASE_PLAN]];
+  const shapes: [EncoderShape, StepPlan, readonly StepMethod[]][] = options.quick
+    ? [[SMALL_SHAPE, QUICK_PLAN, STEP_METHODS]]
+    : [
+      [SMALL_SHAPE, SMALL_PLAN, STEP_METHODS],
+      [BASE_WIDTH_SHAPE, BASE_WIDTH_PLAN, STEP_METHODS],
+      [BASE_SHAPE, BASE_PLAN, ["frozen"]],
+    ];
   const md: string[] = ["## Step time and memory", ""];
   const data: Record<string, unknown> = { backend: active, shapes: [] as unknown[] };
   const shapeData = data["shapes"] as unknown[];
-  for (const [shape, plan] of shapes) {
-    const { rows, buildSeconds } = await measureSteps(shape, STEP_METHODS, plan, ctx.log);
+  let peakPerLayer: number | null = null;
+  for (const [shape, plan, methods] of shapes) {
+    const { rows, buildSeconds } = await measureSteps(shape, methods, plan, ctx.log);
     md.push(
       `### ${shape.label} (${shape.layers} layers, hidden ${shape.hidden}, FFN ${shape.intermediate}, M = ${
         6 * shape.layers
@@ -559,13 +589,53 @@ export async function runStepBench(
       "",
       stepTable(rows),
       "",
+      ...(plan.memorySteps >= 50 ? [] : [
+        options.quick
+          ? `Quick mode: memory read after ${plan.memorySteps} steps (the full run reads it after 50).`
+          : `Few steps here: a ${shape.label} step takes seconds on wasm, so this shape gets ${plan.repeats} timed steps and its memory is read after ${plan.memorySteps}; the 50-step flatness check runs on the small shape.`,
+        "",
+      ]),
+      ...shapeNote(shape, rows, peakPerLayer),
     );
+    const lora = rows.find((r) => r.method === "lora");
+    if (shape === BASE_WIDTH_SHAPE && lora !== undefined) {
+      const frozen = rows.find((r) => r.method === "frozen");
+      peakPerLayer = (lora.peakBytes - (frozen?.afterWarmup.numBytes ?? 0)) / shape.layers;
+    }
     shapeData.push({ shape, plan, buildSeconds, rows });
   }
   const comparison = await backendComparison(options, active, ctx);
   md.push(...comparison.markdown);
   data["backendComparison"] = comparison.data;
   return { markdown: md.join("\n"), data };
+}
+
+function shapeNote(
+  shape: EncoderShape,
+  rows: readonly StepRow[],
+  peakPerLayer: number | null,
+): string[] {
+  if (shape === BASE_WIDTH_SHAPE) {
+    return [
+      `Base widths with 2 of the 12 layers: with gradients through the encoder a step on wasm peaks at ${
+        formatMiB(rows.find((r) => r.method === "lora")?.peakBytes ?? 0)
+      } MiB here (roughly 1.2 GB per layer at batch 8 × 128), so the 12-layer base shape does not fit the 4 GB wasm heap (it aborts with "memory access out of bounds"). The adapter rows of the base shape are therefore measured at 2 layers.`,
+      "",
+    ];
+  }
+  if (shape === BASE_SHAPE) {
+    return [
+      `Full base shape: only the frozen row (no gradient through the encoder) fits the wasm heap${
+        peakPerLayer === null
+          ? ""
+          : `; the adapter rows would need about ${
+            formatMiB(peakPerLayer * shape.layers)
+          } MiB of activations (${formatMiB(peakPerLayer)} MiB per layer measured above)`
+      }.`,
+      "",
+    ];
+  }
+  return [];
 }
 
 async function backendComparison(
@@ -588,7 +658,7 @@ async function backendComparison(
         notes.push(`\`${name}\`: not available (${(e as Error).message.split(":")[0]})`);
         continue;
       }
-      const plan = CPU_PLAN;
+      const plan = COMPARE_PLAN;
       const { rows: r } = await measureSteps(shape, methods, plan, ctx.log);
       data.push({ backend: name, shape, plan, rows: r });
       rows.push([
