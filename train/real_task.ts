@@ -104,8 +104,10 @@ function record(value: unknown, what: string): Record<string, unknown> {
  * @example The planted task
  * ```ts
  * import assert from "node:assert/strict";
+ * import { initBackend } from "../ops/backend.ts";
  * import { taskFromDescription } from "./real_task.ts";
  *
+ * await initBackend("wasm");
  * const task = await taskFromDescription({
  *   task: "planted", seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16,
  *   seqLength: 4, trainExamples: 4, evalExamples: 2, maxRank: 2, strength: 1,
