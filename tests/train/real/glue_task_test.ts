@@ -11,6 +11,8 @@ import { featurizeGlue } from "../../../train/features/glue.ts";
 import { createGlueTask, fitTokenIds, loadBaseCheckpoint } from "../../../train/glue_task.ts";
 import { DataFormatError } from "../../../train/tasks/data_format_error.ts";
 import { readGlue } from "../../../train/tasks/read_glue.ts";
+import { createSquadTask } from "../../../train/squad_task.ts";
+import { assertNoTensorLeak } from "../../_tensor_helpers.ts";
 import {
   RTE,
   sharedPath,
@@ -176,4 +178,37 @@ Deno.test("loadBaseCheckpoint() keeps a head of the right shape and drops one of
   const model = qa.build(0);
   assert.equal(model.head, "question-answering");
   model.dispose();
+});
+
+Deno.test("createGlueTask() and createSquadTask() evaluate and loss leak no tensors", async () => {
+  await useWasm();
+  const glue = await createGlueTask({
+    ...TINY,
+    task: "rte",
+    data: RTE,
+    maxLength: 32,
+    maxTrainExamples: 4,
+    maxEvalExamples: 3,
+  });
+  const squad = await createSquadTask({
+    ...TINY,
+    data: sharedPath("data/squad2/dev-v2.0.first2articles.json"),
+    maxLength: 48,
+    docStride: 8,
+    maxQueryLength: 12,
+    maxTrainExamples: 1,
+    maxEvalExamples: 1,
+  });
+  for (const task of [glue, squad]) {
+    const model = task.buildModel(0);
+    try {
+      await assertNoTensorLeak(async () => {
+        const loss = tf.tidy(() => task.loss(model, [0, 1], { training: true, seed: 1 }));
+        loss.dispose();
+        await task.evaluate(model, { ranks: new Map() });
+      }, `${task.name} loss + evaluate`);
+    } finally {
+      model.dispose();
+    }
+  }
 });
