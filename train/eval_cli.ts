@@ -1,6 +1,7 @@
 /**
- * `deno task eval --run <dir> [--split dev] [--backend wasm]`: re-evaluates a run folder's
- * fine-tuned model (latest checkpoint; for a finished run, its final step) on the task's
+ * `deno task eval --run <dir> [--split dev] [--checkpoint step-N] [--backend wasm]`: re-evaluates
+ * a run folder's fine-tuned model (latest checkpoint, i.e. a finished run's final step, or
+ * `--checkpoint`) on the task's
  * evaluation split, prints the metrics as one JSON line on stdout and writes them to
  * `<run>/eval-<split>.json`.
  *
@@ -41,6 +42,8 @@ export interface EvalReport {
 export interface EvaluateRunOptions {
   /** Evaluation split (default `dev`; MNLI `dev_matched`). */
   readonly split?: string;
+  /** Checkpoint to evaluate (name under `checkpoints/` or path; default the latest). */
+  readonly checkpoint?: string;
 }
 
 /**
@@ -63,10 +66,7 @@ export async function evaluateRun(
   dir: string,
   options: EvaluateRunOptions = {},
 ): Promise<EvalReport> {
-  const run = await loadTrainedRun(
-    dir,
-    options.split === undefined ? {} : { split: options.split },
-  );
+  const run = await loadTrainedRun(dir, options);
   try {
     const ev = await run.task.evaluate(run.model, { ranks: run.ranks });
     const info = run.config.taskInfo as Record<string, unknown> | undefined;
@@ -89,11 +89,11 @@ export async function evaluateRun(
   }
 }
 
-const USAGE =
-  `Usage: deno task eval --run <run dir> [--split dev] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
+const USAGE = `Usage: deno task eval --run <run dir> [--split dev] [--checkpoint step-NNNNNNNN]
+       [--backend wasm|cpu|tensorflow|tensorflow-gpu]
 
-Re-evaluates the fine-tuned model of a run folder (its latest checkpoint) on the task's
-evaluation split; prints one JSON line and writes <run>/eval-<split>.json.
+Re-evaluates the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint) on the
+task's evaluation split; prints one JSON line and writes <run>/eval-<split>.json.
 
 Example:
   deno task eval --run runs/rte-triadapt --split dev
@@ -130,13 +130,20 @@ export async function main(
     err: (line) => console.error(line),
   },
 ): Promise<number> {
-  let values: { run?: string; split?: string; backend?: string; help?: boolean };
+  let values: {
+    run?: string;
+    split?: string;
+    checkpoint?: string;
+    backend?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: [...args],
       options: {
         run: { type: "string" },
         split: { type: "string" },
+        checkpoint: { type: "string" },
         backend: { type: "string", default: "wasm" },
         help: { type: "boolean", short: "h" },
       },
@@ -166,10 +173,10 @@ export async function main(
   }
   try {
     await initBackend(backend);
-    const report = await evaluateRun(
-      values.run,
-      values.split === undefined ? {} : { split: values.split },
-    );
+    const report = await evaluateRun(values.run, {
+      ...(values.split === undefined ? {} : { split: values.split }),
+      ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
+    });
     io.out(JSON.stringify(report));
     return 0;
   } catch (error) {

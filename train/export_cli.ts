@@ -1,6 +1,7 @@
 /**
- * `deno task export --run <dir> --format peft|merged [--out <dir>] [--backend wasm]`: exports a
- * run folder's fine-tuned model (latest checkpoint; for a finished run, its final step) as
+ * `deno task export --run <dir> --format peft|merged [--out <dir>] [--checkpoint step-N]
+ * [--base-model-name <id>] [--backend wasm]`: exports a run folder's fine-tuned model (latest
+ * checkpoint, i.e. a finished run's final step, or `--checkpoint`) as
  * - `peft`: `<run>/peft/` — a Hugging Face PEFT LoRA adapter (`adapter_config.json` with
  *   `rank_pattern`/`alpha_pattern`, `adapter_model.safetensors` with PEFT key names and the head in
  *   `modules_to_save`), lossless for every method (`train/peft_export.ts`);
@@ -30,6 +31,10 @@ export interface ExportRunOptions {
   readonly format: ExportFormat;
   /** Output folder (default `<run>/peft` or `<run>/merged`). */
   readonly out?: string;
+  /** Checkpoint to export (name under `checkpoints/` or path; default the latest). */
+  readonly checkpoint?: string;
+  /** PEFT `base_model_name_or_path` (default the model folder the run used), e.g. a hub id. */
+  readonly baseModelName?: string;
 }
 
 /** What {@linkcode exportRun} wrote. */
@@ -71,7 +76,10 @@ export async function exportRun(dir: string, options: ExportRunOptions): Promise
       }`,
     );
   }
-  const run = await loadTrainedRun(dir);
+  const run = await loadTrainedRun(
+    dir,
+    options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint },
+  );
   try {
     const base = (run.task as { base?: BaseCheckpoint }).base;
     const recorded = (run.task as { options?: { tokenizer?: string; model?: string } }).options;
@@ -84,7 +92,7 @@ export async function exportRun(dir: string, options: ExportRunOptions): Promise
     if (options.format === "peft") {
       const hyper = run.config.hyper as { dropout?: unknown } | undefined;
       const config = await writePeftFolder(out, run.model, run.adapters, {
-        baseModel: recorded?.model ?? base.dir,
+        baseModel: options.baseModelName ?? recorded?.model ?? base.dir,
         ...(typeof hyper?.dropout === "number" ? { dropout: hyper.dropout } : {}),
       });
       return {
@@ -110,10 +118,11 @@ export async function exportRun(dir: string, options: ExportRunOptions): Promise
   }
 }
 
-const USAGE =
-  `Usage: deno task export --run <run dir> --format peft|merged [--out <dir>] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
+const USAGE = `Usage: deno task export --run <run dir> --format peft|merged [--out <dir>]
+       [--checkpoint step-NNNNNNNN] [--base-model-name <hub id>]
+       [--backend wasm|cpu|tensorflow|tensorflow-gpu]
 
-Exports the fine-tuned model of a run folder (its latest checkpoint):
+Exports the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint):
   peft    <run>/peft/: PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors)
   merged  <run>/merged/: full Hugging Face model folder with the updates merged
 
@@ -152,7 +161,15 @@ export async function main(
     err: (line) => console.error(line),
   },
 ): Promise<number> {
-  let values: { run?: string; format?: string; out?: string; backend?: string; help?: boolean };
+  let values: {
+    run?: string;
+    format?: string;
+    out?: string;
+    checkpoint?: string;
+    "base-model-name"?: string;
+    backend?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: [...args],
@@ -160,6 +177,8 @@ export async function main(
         run: { type: "string" },
         format: { type: "string" },
         out: { type: "string" },
+        checkpoint: { type: "string" },
+        "base-model-name": { type: "string" },
         backend: { type: "string", default: "wasm" },
         help: { type: "boolean", short: "h" },
       },
@@ -200,6 +219,10 @@ export async function main(
     const report = await exportRun(values.run, {
       format: values.format,
       ...(values.out === undefined ? {} : { out: values.out }),
+      ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
+      ...(values["base-model-name"] === undefined
+        ? {}
+        : { baseModelName: values["base-model-name"] }),
     });
     io.out(JSON.stringify(report));
     return 0;

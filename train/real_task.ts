@@ -83,6 +83,11 @@ export interface RebuildOptions {
   readonly split?: string;
   /** Read the training data too (default false). */
   readonly loadTrain?: boolean;
+  /**
+   * A checkpoint of the run to load instead of the latest: its folder name under
+   * `checkpoints/` (`step-00000200`) or a path.
+   */
+  readonly checkpoint?: string;
 }
 
 function record(value: unknown, what: string): Record<string, unknown> {
@@ -234,12 +239,12 @@ function adapterFor(entry: AdapterModuleEntry, alpha: number): Adapter {
 
 /**
  * Rebuilds the fine-tuned model of a run folder from its latest checkpoint (for a finished run:
- * the final step): the task from `config.json` `taskInfo`, a fresh model with the run's seed,
+ * the final step; `options.checkpoint` picks another): the task from `config.json` `taskInfo`, a fresh model with the run's seed,
  * the head from `head.safetensors` and every adapter from `adapters.safetensors` (grown to its
  * saved blocks).
  *
  * @param dir The run folder.
- * @param options Split and whether to read the training data.
+ * @param options Split, checkpoint, and whether to read the training data.
  * @returns The rebuilt run (call `dispose()`).
  * @throws {Deno.errors.NotFound} When the folder, its `config.json` or every checkpoint is missing.
  * @throws {SyntaxError} When `config.json` or the checkpoint is not what `deno task train` writes.
@@ -258,7 +263,21 @@ export async function loadTrainedRun(
 ): Promise<TrainedRun> {
   const folder = await openRunFolder(dir);
   const config = record(await readRunConfig(folder), folder.configPath);
-  const checkpoint = await readLatestCheckpointDir(folder);
+  let checkpoint: string | undefined;
+  if (options.checkpoint !== undefined) {
+    const named = join(folder.checkpointsDir, options.checkpoint);
+    checkpoint = /[\\/]/.test(options.checkpoint) ? options.checkpoint : named;
+    try {
+      await Deno.stat(join(checkpoint, "state.json"));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Deno.errors.NotFound(
+        `Cannot load checkpoint ${options.checkpoint} of run ${dir} as it must hold state.json: ${checkpoint} has none`,
+      );
+    }
+  } else {
+    checkpoint = await readLatestCheckpointDir(folder);
+  }
   if (checkpoint === undefined) {
     throw new Deno.errors.NotFound(
       `Cannot load run ${dir} as it must hold a checkpoint: current folder has none (the run stopped before its first evaluation)`,

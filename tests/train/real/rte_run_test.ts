@@ -71,7 +71,7 @@ Deno.test("runTraining() on RTE with the tiny model goes through readers, tokeni
     assert.equal(task.numTrainExamples, 2490, "the whole RTE train split is read");
     assert.equal(task.numEvalExamples, 96);
 
-    const result = { final: NaN };
+    const result = { final: NaN, first: NaN };
     await t.step("20 TriAdaptLoRA steps with evaluation", async () => {
       const r = await runTraining({
         task,
@@ -103,6 +103,7 @@ Deno.test("runTraining() on RTE with the tiny model goes through readers, tokeni
       const config = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
       assert.equal(config.taskInfo.kind, "glue");
       assert.equal(config.taskInfo.options.model, TINY_MODEL);
+      result.first = evals[0]?.metric as number;
       result.final = evals[1]?.metric as number;
     });
 
@@ -119,6 +120,15 @@ Deno.test("runTraining() on RTE with the tiny model goes through readers, tokeni
       assert.equal(report.value, result.final);
       const saved = JSON.parse(await Deno.readTextFile(join(dir, "eval-dev.json")));
       assert.equal(saved.value, result.final);
+      // An earlier checkpoint reproduces the evaluation of its own step.
+      out.length = 0;
+      const atTen = await evalMain(["--run", dir, "--checkpoint", "step-00000010"], {
+        out: (l) => out.push(l),
+        err: (l) => out.push(l),
+      });
+      assert.equal(atTen, 0, out.join("\n"));
+      assert.equal(JSON.parse(out[0] as string).step, 10);
+      assert.equal(JSON.parse(out[0] as string).value, result.first);
     });
 
     const run = await loadTrainedRun(dir);

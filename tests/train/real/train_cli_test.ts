@@ -103,6 +103,15 @@ Deno.test("train CLI runs a GLUE task from a model folder and a data folder; eva
       await Deno.readFile(join(out, "merged", "spm.model")),
       await Deno.readFile(join(model, "spm.model")),
     );
+    const hub = join(root, "peft-hub");
+    const named = ["--run", out, "--format", "peft", "--out", hub];
+    assert.equal(
+      await exportMain([...named, "--base-model-name", "microsoft/deberta-v3-base"], io),
+      0,
+      lines.join("\n"),
+    );
+    const peftConfig = JSON.parse(await Deno.readTextFile(join(hub, "adapter_config.json")));
+    assert.equal(peftConfig.base_model_name_or_path, "microsoft/deberta-v3-base");
     assert.equal(await exportMain(["--run", join(root, "nope"), "--format", "peft"], io), 1);
   } finally {
     await Deno.remove(root, { recursive: true });
