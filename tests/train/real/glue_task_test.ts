@@ -5,7 +5,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { collate } from "../../../train/features/collate.ts";
 import { featurizeGlue } from "../../../train/features/glue.ts";
 import { createGlueTask, fitTokenIds, loadBaseCheckpoint } from "../../../train/glue_task.ts";
@@ -145,7 +145,6 @@ Deno.test("createGlueTask() rejects token ids beyond the model's vocabulary unle
 Deno.test("createGlueTask() uses the model folder's spm.model and records absolute paths", async () => {
   await useWasm();
   const root = await Deno.makeTempDir({ prefix: "triadapt-glue-" });
-  const cwd = Deno.cwd();
   try {
     await writeSmallModelFolder(join(root, "model"));
     await writeRteFolder(join(root, "RTE"), [["A b.", "C d.", "entailment"]], [[
@@ -153,15 +152,19 @@ Deno.test("createGlueTask() uses the model folder's spm.model and records absolu
       "G h.",
       "not_entailment",
     ]]);
-    Deno.chdir(root);
-    const task = await createGlueTask({ task: "rte", model: "model", data: "RTE/train.tsv" });
+    // Relative paths (no chdir: it would move every test of the process).
+    const rel = (p: string): string => relative(Deno.cwd(), join(root, p));
+    const task = await createGlueTask({
+      task: "rte",
+      model: rel("model"),
+      data: rel("RTE/train.tsv"),
+    });
     const info = task.describe() as { options: { model: string; data: string } };
     assert.equal(info.options.model, join(root, "model"));
     assert.equal(info.options.data, join(root, "RTE/train.tsv"));
     assert.equal(task.numEvalExamples, 1, "dev.tsv is found next to the training file");
     task.dispose();
   } finally {
-    Deno.chdir(cwd);
     await Deno.remove(root, { recursive: true });
   }
 });
