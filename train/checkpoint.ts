@@ -218,6 +218,13 @@ export interface CheckpointState {
   readonly controller: Readonly<Record<string, unknown>>;
   /** The loop's own plain state (log window, best metric, …). */
   readonly loop: Readonly<Record<string, unknown>>;
+  /** The sampler's seed, batch size and position (the position equals `step`). */
+  readonly sampler?: {
+    readonly seed: number;
+    readonly batchSize: number;
+    readonly size: number;
+    readonly position: number;
+  };
 }
 
 /**
@@ -262,6 +269,12 @@ export async function saveTrainerState(
     head: [...head.keys()],
     controller: trainer.controller.snapshot(),
     loop,
+    sampler: {
+      seed: trainer.sampler.seed,
+      batchSize: trainer.sampler.batchSize,
+      size: trainer.sampler.size,
+      position: trainer.step,
+    },
   };
   await Deno.writeFile(join(dir, "adapters.safetensors"), writeSafetensors(tensors));
   await Deno.writeFile(join(dir, "optimizer.safetensors"), writeSafetensors(optTensors));
@@ -332,6 +345,16 @@ export async function loadTrainerState(
   }
   trainer.optimizer.restore({ globalStep: state.optimizer.globalStep, blocks });
   trainer.controller.restore(state.controller);
+  const sampler = state.sampler;
+  if (
+    sampler !== undefined &&
+    (sampler.seed !== trainer.sampler.seed || sampler.batchSize !== trainer.sampler.batchSize ||
+      sampler.size !== trainer.sampler.size || sampler.position !== state.step)
+  ) {
+    throw new SyntaxError(
+      `Cannot restore ${dir} as its sampler must match the run's: current values are seed ${sampler.seed}, batch ${sampler.batchSize}, size ${sampler.size} vs ${trainer.sampler.seed}, ${trainer.sampler.batchSize}, ${trainer.sampler.size}`,
+    );
+  }
   trainer.setStep(state.step);
   return state.loop;
 }

@@ -33,7 +33,7 @@ import type { ProgressWriter } from "./progress.ts";
 /**
  * Hyper-parameters of the planted demo, used for every hyper-parameter not given explicitly
  * with `--task planted`: 512 sequences / batch 16 = 32 steps per epoch, 5 epochs = 160 steps;
- * budget r_ref·M = 4·24 = 96; allocation after step 64, every 16 steps.
+ * budget r_ref·M = 4·24 = 96; allocation after step 48, every 16 steps.
  */
 export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze({
   epochs: 5,
@@ -48,7 +48,7 @@ export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze
   refRank: 4,
   initRank: 1,
   deltaRank: 1,
-  initWarmup: 64,
+  initWarmup: 48,
   interval: 16,
   topH: 3,
   tinit: 32,
@@ -57,7 +57,7 @@ export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze
   adaloraInitRank: 6,
 });
 
-/** Sizes of the planted demo (PAPER-NOTES-free, offline): 4 layers, hidden 64, seq 32. */
+/** Sizes of the planted demo (offline, seeded): 4 layers, hidden 64, 4 heads, seq 32, every layer matched. */
 export const PLANTED_DEMO: Readonly<Omit<PlantedTaskOptions, "seed">> = Object.freeze({
   layers: 4,
   hidden: 64,
@@ -69,6 +69,9 @@ export const PLANTED_DEMO: Readonly<Omit<PlantedTaskOptions, "seed">> = Object.f
   evalExamples: 128,
   maxRank: 8,
   strength: 3,
+  // Matching every layer's output localises the planted updates by layer; with the final
+  // hidden states only, any module can stand in for any other and no allocator can find them.
+  target: "all-layers",
 });
 
 /** Where the CLI writes; injectable for tests. */

@@ -4,7 +4,8 @@
  * `ΔW_m = σ · U_m V_mᵀ` in every adapted matrix, with heterogeneous true ranks (many zero, a few
  * large, concentrated in the upper layers and in a few weight families); seeded random token
  * sequences as inputs. The student (base + adapters) learns to match the teacher's final hidden
- * states (MSE divided by the base model's MSE, so it starts near 1). The metric is that relative
+ * states, or every layer's output with `target: "all-layers"` (MSE divided by the base model's
+ * MSE, so it starts near 1). The metric is that relative
  * MSE on held-out sequences (lower is better); the evaluation also reports the
  * Spearman correlation between the allocated and the planted ranks.
  *
@@ -44,6 +45,11 @@ export interface PlantedTaskOptions {
   readonly maxRank?: number;
   /** Singular value of every planted direction (default 1). */
   readonly strength?: number;
+  /**
+   * What the student matches: `"last"` (default) the final hidden states, or `"all-layers"`
+   * every encoder layer's output (localises the planted updates by layer).
+   */
+  readonly target?: "last" | "all-layers";
 }
 
 /** The resolved sizes (every field set). */
@@ -118,6 +124,7 @@ export function resolvePlantedOptions(options: PlantedTaskOptions): ResolvedPlan
     evalExamples: options.evalExamples ?? 128,
     maxRank: options.maxRank ?? 8,
     strength: options.strength ?? 1,
+    target: options.target ?? "last",
   };
   if (!Number.isSafeInteger(r.seed)) {
     throw new RangeError(
@@ -134,6 +141,13 @@ export function resolvePlantedOptions(options: PlantedTaskOptions): ResolvedPlan
   if (r.hidden % r.heads !== 0) {
     throw new RangeError(
       `Cannot build planted task as heads must divide hidden: current values are ${r.heads} and ${r.hidden}`,
+    );
+  }
+  if (r.target !== "last" && r.target !== "all-layers") {
+    throw new RangeError(
+      `Cannot build planted task as target must be "last" or "all-layers": current value is ${
+        JSON.stringify(r.target)
+      }`,
     );
   }
   if (!(Number.isFinite(r.strength) && r.strength > 0)) {
@@ -351,6 +365,15 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
   const evalIds = randomIds(opts.evalExamples, opts.seqLength, opts.vocab, dataNext);
   const L = opts.seqLength;
   const H = opts.hidden;
+  // Targets per sequence: the last hidden state only, or every encoder layer's output.
+  const K = opts.target === "all-layers" ? opts.layers : 1;
+  const S = K * L * H; // floats per sequence
+  const statesOf = (
+    o: { lastHiddenState: tf.Tensor3D; hiddenStates?: tf.Tensor3D[] },
+  ): tf.Tensor => {
+    if (K === 1) return o.lastHiddenState;
+    return tf.stack((o.hiddenStates ?? []).slice(1), 1); // [n, K, L, H]
+  };
 
   const teacher = createDebertaModel(config, teacherWeights, { head: "none" });
   const targetsOf = async (
@@ -358,17 +381,17 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
     ids: Int32Array,
     count: number,
   ): Promise<Float32Array> => {
-    const out = new Float32Array(count * L * H);
+    const out = new Float32Array(count * S);
     const chunk = 64;
     for (let s = 0; s < count; s += chunk) {
       const n = Math.min(chunk, count - s);
       const h = tf.tidy(() => {
         const input = tf.tensor2d(ids.subarray(s * L, (s + n) * L), [n, L], "int32");
-        const o = source.forward({ inputIds: input });
+        const o = source.forward({ inputIds: input }, { outputHiddenStates: K > 1 });
         tf.dispose(o.logits);
-        return o.lastHiddenState;
+        return statesOf(o);
       });
-      out.set(await h.data() as Float32Array, s * L * H);
+      out.set(await h.data() as Float32Array, s * S);
       h.dispose();
     }
     return out;
@@ -406,30 +429,30 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
     ids: Int32Array,
     targets: Float32Array,
     indices: readonly number[],
-  ): { input: tf.Tensor2D; target: tf.Tensor3D } => {
+  ): { input: tf.Tensor2D; target: tf.Tensor } => {
     const n = indices.length;
     const idBuf = new Int32Array(n * L);
-    const tBuf = new Float32Array(n * L * H);
+    const tBuf = new Float32Array(n * S);
     indices.forEach((ex, row) => {
       idBuf.set(ids.subarray(ex * L, (ex + 1) * L), row * L);
-      tBuf.set(targets.subarray(ex * L * H, (ex + 1) * L * H), row * L * H);
+      tBuf.set(targets.subarray(ex * S, (ex + 1) * S), row * S);
     });
     return {
       input: tf.tensor2d(idBuf, [n, L], "int32"),
-      target: tf.tensor3d(tBuf, [n, L, H]),
+      target: tf.tensor(tBuf, K === 1 ? [n, L, H] : [n, K, L, H]),
     };
   };
   const mse = (
     model: DebertaModel,
     input: tf.Tensor2D,
-    target: tf.Tensor3D,
+    target: tf.Tensor,
     training: boolean,
     seed: number,
   ): tf.Scalar =>
     tf.tidy(() => {
-      const o = model.forward({ inputIds: input }, { training, seed });
+      const o = model.forward({ inputIds: input }, { training, seed, outputHiddenStates: K > 1 });
       tf.dispose(o.logits);
-      return tf.mean(tf.squaredDifference(o.lastHiddenState, target)).div(baseline) as tf.Scalar;
+      return tf.mean(tf.squaredDifference(statesOf(o), target)).div(baseline) as tf.Scalar;
     });
 
   const task: PlantedTask = {
