@@ -22,7 +22,7 @@ import { NonFiniteError, type TrainingTask } from "./loop.ts";
 import type { ProgressWriter } from "./progress.ts";
 import { type RunResult, runTraining, totalStepsFor, validateSchedules } from "./run.ts";
 import { formatSeedSummary } from "./seed_summary.ts";
-import { createPlantedTask } from "./planted/planted_task.ts";
+import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
 import { openRunFolder, readLatestCheckpointDir, readRunConfig } from "./run_folder.ts";
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
@@ -139,30 +139,17 @@ export async function taskFromDescription(
     return await createSquadTask({ ...recorded, loadTrain });
   }
   if (info.task === "planted") {
-    const n = (k: string): number => {
-      const v = info[k];
-      if (typeof v !== "number") {
-        throw new SyntaxError(
-          `Cannot rebuild the planted task as taskInfo.${k} must be a number: current value is ${
-            JSON.stringify(v)
-          }`,
-        );
-      }
-      return v;
-    };
-    return await createPlantedTask({
-      seed: n("seed"),
-      layers: n("layers"),
-      hidden: n("hidden"),
-      heads: n("heads"),
-      intermediate: n("intermediate"),
-      vocab: n("vocab"),
-      seqLength: n("seqLength"),
-      trainExamples: n("trainExamples"),
-      evalExamples: n("evalExamples"),
-      maxRank: n("maxRank"),
-      strength: n("strength"),
-    });
+    // The planted description is its resolved options plus derived facts; pass the options on
+    // (every field but the derived ones), so options added later are rebuilt too.
+    const { task: _t, modules: _m, plantedRanks: _p, baselineMse: _b, ...rest } = info;
+    if (typeof rest.seed !== "number") {
+      throw new SyntaxError(
+        `Cannot rebuild the planted task as taskInfo.seed must be a number: current value is ${
+          JSON.stringify(rest.seed)
+        }`,
+      );
+    }
+    return await createPlantedTask(rest as unknown as PlantedTaskOptions);
   }
   throw new SyntaxError(
     `Cannot rebuild the task as taskInfo.kind must be "glue" or "squad2" (or task "planted"): current value is ${
