@@ -105,6 +105,14 @@ function isPlantedArgs(args: readonly string[]): boolean {
   return false;
 }
 
+async function isPlantedRun(dir: string): Promise<boolean> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, "config.json"))).task === "planted";
+  } catch {
+    return false;
+  }
+}
+
 /** The planted task has no model or data flags: stand in for them so the schema parses. */
 function plantedArgs(args: readonly string[]): string[] {
   const out: string[] = [];
@@ -260,6 +268,10 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
   const argv = args.length === 0 ? ["--task", "planted"] : [...args];
   let plan: PlantedPlan;
   try {
+    // `--resume <dir>` alone: a planted run continues on the planted path.
+    if (argv.length === 2 && argv[0] === "--resume" && await isPlantedRun(argv[1] as string)) {
+      argv.unshift("--task", "planted");
+    }
     if (!isPlantedArgs(argv)) {
       // Real data (GLUE task or squad2): train/real_task.ts builds the task and runs the seeds.
       const progress = io.progress === false ? { progress: false } : {};

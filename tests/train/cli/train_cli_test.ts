@@ -128,7 +128,7 @@ Deno.test("main() --resume continues a planted run from its last complete checkp
     await Deno.remove(join(dir, "checkpoints", "latest"));
     await Deno.remove(join(dir, "adapter"), { recursive: true });
     // Act
-    const { code, err } = await runCli(["--task", "planted", "--resume", dir]);
+    const { code, err } = await runCli(["--resume", dir]);
     // Assert
     assert.equal(code, 0, err);
     assert.deepEqual(
