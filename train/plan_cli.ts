@@ -29,7 +29,17 @@ export interface PlanMainResult {
   readonly stderr: string;
 }
 
-/** The help text of `deno task plan`. */
+/**
+ * The help text of `deno task plan`: every flag, its default, and an example per method.
+ *
+ * @example Usage
+ * ```ts
+ * import { PLAN_HELP } from "./plan_cli.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(PLAN_HELP, /--init-warmup N/);
+ * ```
+ */
 export const PLAN_HELP: string = `Print the rank-allocation plan of a run from its schedule alone.
 
 USAGE

@@ -12,6 +12,14 @@ Deno.test("isAllocationStep() boundaries: examples", () => {
   assert.equal(isAllocationStep(3900, s, 504), true);
   assert.equal(isAllocationStep(4000, s, 504), false);
   assert.equal(isAllocationStep(200, s, 0), false);
+  // candidate steps: multiples of the interval in (t0, T], T included
+  assert.deepEqual(candidateSteps({ initWarmup: 10, interval: 4, totalSteps: 24 }), [
+    12,
+    16,
+    20,
+    24,
+  ]);
+  assert.deepEqual(candidateSteps({ initWarmup: 12, interval: 4, totalSteps: 23 }), [16, 20]);
 });
 
 Deno.test("isAllocationStep() is true exactly when step > t0, on the interval, ≤ T and R > 0", () => {
