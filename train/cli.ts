@@ -21,6 +21,7 @@ import {
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
 import { resumeRealTraining, runRealTraining } from "./real_task.ts";
 import {
+  rankGrid,
   type RunResult,
   type RunSettings,
   runTraining,
@@ -28,6 +29,8 @@ import {
   validateSchedules,
 } from "./run.ts";
 import { formatSeedSummary, formatTable } from "./seed_summary.ts";
+import { writeFileAtomic } from "./atomic_write.ts";
+import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
 import type { ProgressWriter } from "./progress.ts";
 
 /**
@@ -344,6 +347,14 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
           label: `planted ${plan.options.method} seed ${seed}`,
         });
         results.push(result);
+        // The planted ranks in the same layout, to compare with rank-heatmap.svg by eye.
+        const plantedRanks = Object.fromEntries(
+          task.planted.modules.map((m, i) => [m, task.planted.ranks[i] as number]),
+        );
+        await writeFileAtomic(
+          join(result.dir, "planted-heatmap.svg"),
+          rankHeatmapSvg({ ...rankGrid(plantedRanks), title: `Planted ranks, seed ${seed}` }),
+        );
         writeText(stdout, summaryTable(result, plan.options, seed, backend.summary));
         for (const w of result.warnings) writeText(stderr, `\n${w}\n\n`);
       } finally {

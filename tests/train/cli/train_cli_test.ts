@@ -107,6 +107,8 @@ Deno.test("main() runs the planted demo and leaves every run-folder file with sa
       24,
     );
     assert.ok((await Deno.stat(join(dir, "adapter", "adapter_model.safetensors"))).size > 0);
+    const plantedHeat = parseXml(await Deno.readTextFile(join(dir, "planted-heatmap.svg")));
+    assert.equal(findAll(plantedHeat, (e) => e.attrs.class === "cell").length, 12);
     // planted.json: the planted rank per module
     const planted = JSON.parse(await Deno.readTextFile(join(dir, "planted.json")));
     assert.equal(Object.keys(planted.modules).length, 12);
