@@ -124,6 +124,23 @@ export function normsArb(m: number): fc.Arbitrary<number[]> {
   });
 }
 
+/**
+ * Normalised norms that make eq. 11 scores distinct by construction: `values` are distinct
+ * integers (the normalised norms now) and `previous` lie in `[0, 0.5)`, so `value − previous`
+ * never ties. Used where a law holds only without ties (equivariance, scaling by any `c`).
+ */
+export function separatedScoresArb(
+  m: number,
+): fc.Arbitrary<{ values: number[]; previous: number[] }> {
+  return fc.record({
+    values: fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: m, maxLength: m }),
+    previous: fc.array(fc.double({ min: 0, max: 0.5, maxExcluded: true, noNaN: true }), {
+      minLength: m,
+      maxLength: m,
+    }),
+  });
+}
+
 /** An allocation config plus a fresh state whose module count matches nothing in particular. */
 export interface AllocationCase {
   state: RankState;

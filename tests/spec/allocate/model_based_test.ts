@@ -9,6 +9,8 @@ import { freshStateArb, normsArb, scheduleArb, thresholdArb } from "../../arbitr
 import {
   allocate,
   type AllocationConfig,
+  createRankState,
+  parseTriAdaptConfig,
   planAllocation,
   type PlanEvent,
   type RankState,
@@ -103,6 +105,38 @@ class RestoreCommand implements fc.Command<Model, Real> {
     return "Restore";
   }
 }
+
+Deno.test("allocate() resumes from a JSON checkpoint exactly: RTE example", () => {
+  // Arrange: the linear RTE run, checkpointed after the event at step 400
+  const config = parseTriAdaptConfig({ initWarmup: 100, interval: 100, totalSteps: 3900 });
+  const modules = Array.from({ length: 72 }, (_, i) => `m${i}`);
+  const norms = (step: number): number[] => modules.map((_, i) => ((i * 7 + step) % 13) + 1);
+  const run = (from: number, state: RankState, previous: readonly number[]) => {
+    const ks: number[] = [];
+    for (let step = from; step <= 1000; step += 100) {
+      const d = allocate(state, norms(step), previous, step, config);
+      ks.push(d.k);
+      state = d.state;
+      previous = d.previous;
+    }
+    return { ks, state };
+  };
+  const fresh = createRankState({ modules, initRank: 1, refRank: 8 });
+  const start = modules.map(() => 0);
+  // Act
+  const whole = run(100, fresh, start);
+  const head = { state: fresh, previous: start as readonly number[] };
+  for (let step = 100; step <= 400; step += 100) {
+    const d = allocate(head.state, norms(step), head.previous, step, config);
+    head.state = d.state;
+    head.previous = d.previous;
+  }
+  const tail = run(500, rankStateFromJson(rankStateToJson(head.state)), [...head.previous]);
+  // Assert
+  assert.deepEqual(whole.ks, [0, 13, 23, 28, 26, 18, 11, 5, 1, 1]);
+  assert.deepEqual(tail.ks, whole.ks.slice(4));
+  assert.deepEqual(tail.state, whole.state);
+});
 
 Deno.test("allocate() controller agrees with the {step, remaining} model under Step/Checkpoint/Restore", () => {
   fc.assert(

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fc } from "../../_fc.ts";
-import { rankStateArb, scheduleArb, thresholdArb } from "../../arbitraries.ts";
+import { rankStateArb, scheduleArb, separatedScoresArb, thresholdArb } from "../../arbitraries.ts";
 import {
   allocate,
   candidateSteps,
@@ -52,11 +52,7 @@ Deno.test("allocate() is permutation-equivariant: permuting modules permutes the
         const m = state.modules.length;
         return fc.record({
           state: fc.constant(state),
-          values: fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: m, maxLength: m }),
-          previous: fc.array(fc.double({ min: 0, max: 0.5, maxExcluded: true, noNaN: true }), {
-            minLength: m,
-            maxLength: m,
-          }),
+          separated: separatedScoresArb(m),
           perm: fc.shuffledSubarray([...Array(m).keys()], { minLength: m, maxLength: m }),
           schedule: scheduleArb(),
           threshold: thresholdArb(),
@@ -64,7 +60,8 @@ Deno.test("allocate() is permutation-equivariant: permuting modules permutes the
           which: fc.nat(),
         });
       }),
-      ({ state, values, previous, perm, schedule, threshold, normalisation, which }) => {
+      ({ state, separated, perm, schedule, threshold, normalisation, which }) => {
+        const { values, previous } = separated;
         // Arrange
         const config = { ...schedule, ...threshold, normalisation };
         const steps = candidateSteps(schedule);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fc } from "../../_fc.ts";
-import { normsArb } from "../../arbitraries.ts";
+import { normsArb, separatedScoresArb } from "../../arbitraries.ts";
 import { importanceScores, type Normalisation, selectTopK } from "../../../core/mod.ts";
 
 /** Values below 1e-250 become 0, so that scaled quotients and differences stay normal floats. */
@@ -64,18 +64,14 @@ Deno.test("importanceScores() selection is unchanged by any c > 0 when scores ar
     fc.property(
       fc.integer({ min: 1, max: 30 }).chain((m) =>
         fc.record({
-          values: fc.uniqueArray(fc.integer({ min: 0, max: 1000 }), { minLength: m, maxLength: m }),
-          previous: fc.array(fc.double({ min: 0, max: 0.5, maxExcluded: true, noNaN: true }), {
-            minLength: m,
-            maxLength: m,
-          }),
+          separated: separatedScoresArb(m),
           ranks: fc.array(fc.integer({ min: 1, max: 64 }), { minLength: m, maxLength: m }),
           k: fc.integer({ min: 0, max: m }),
         })
       ),
       fc.double({ min: 1e-6, max: 1e6, noNaN: true }),
       fc.constantFrom<Normalisation>("rank", "sqrt", "none"),
-      ({ values, previous, ranks, k }, c, normalisation) => {
+      ({ separated: { values, previous }, ranks, k }, c, normalisation) => {
         // Arrange: normalised norms are distinct integers, previous ones lie in [0, 0.5)
         const n = (r: number): number =>
           normalisation === "rank" ? r : normalisation === "sqrt" ? Math.sqrt(r) : 1;
