@@ -195,3 +195,25 @@ Deno.test("main() --help prints the grouped flags and exits 0", async () => {
   assert.match(out, /--task planted/);
   assert.match(out, /--threshold/);
 });
+
+Deno.test("main() exits 2 on a runtime failure (run folder cannot be created)", async () => {
+  // Arrange: --out below a regular file.
+  const root = await Deno.makeTempDir();
+  const file = join(root, "file");
+  await Deno.writeTextFile(file, "x");
+  try {
+    // Act
+    const { code, err } = await runCli([
+      "--task",
+      "planted",
+      "--out",
+      join(file, "run"),
+      ...TINY_FLAGS,
+    ]);
+    // Assert
+    assert.equal(code, 2);
+    assert.match(err, /^error: /m);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
