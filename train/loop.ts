@@ -329,14 +329,16 @@ export class Trainer {
         return loss.add(orthogonalityPenalty(this.adapters).mul(orth)) as tf.Scalar;
       }), varList);
     try {
+      // Σ g·0 is 0 when every gradient entry is finite and NaN otherwise (no overflow, unlike a
+      // sum of squares); loss and check come back in one read.
       const check = tf.tidy(() => {
-        const sq = tf.addN(Object.values(grads).map((g) => g.square().sum()));
-        return tf.stack([value, sq]);
+        const gs = Object.values(grads).map((g) => g.mul(0).sum());
+        return tf.stack([value, gs.length === 0 ? tf.scalar(0) : tf.addN(gs)]);
       });
-      const [lossValue, gradSq] = Array.from(await check.data()) as [number, number];
+      const [lossValue, gradCheck] = Array.from(await check.data()) as [number, number];
       check.dispose();
       if (!Number.isFinite(lossValue)) throw new NonFiniteError(step, "loss", lossValue);
-      if (!Number.isFinite(gradSq)) throw new NonFiniteError(step, "gradient", gradSq);
+      if (gradCheck !== 0) throw new NonFiniteError(step, "gradient", gradCheck);
       this.optimizer.step(grads, (info) => this.learningRate(info));
       this.#step = step;
       const event = await this.controller.afterStep(step, grads, this.optimizer);

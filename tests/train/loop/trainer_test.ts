@@ -5,6 +5,7 @@ import { injectAdapters } from "../../../model/inject.ts";
 import type { Adapter } from "../../../ops/adapter.ts";
 import { createAdapter } from "../../../ops/registry.ts";
 import type { TriAdaptLoraAdapter } from "../../../ops/triadapt_lora.ts";
+import { createLoraController } from "../../../train/controllers/lora.ts";
 import { createTriAdaptController } from "../../../train/controllers/triadapt.ts";
 import { NonFiniteError, Trainer, type TrainingTask } from "../../../train/loop.ts";
 import { createPlantedTask } from "../../../train/planted/planted_task.ts";
@@ -178,5 +179,49 @@ Deno.test("runTraining() warns loudly when the allocator never fires", async () 
   } finally {
     task.dispose();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("Trainer.runStep() stops on a non-finite gradient with a finite loss, before any update", async () => {
+  // Arrange: √(0·loss) adds 0 to the loss but its gradient is ∞·0 = NaN.
+  const planted = await createPlantedTask({ ...TINY_PLANTED, seed: 4 });
+  const task: TrainingTask = {
+    ...planted,
+    loss(model, indices, options) {
+      return tf.tidy(() => {
+        const l = planted.loss(model, indices, options);
+        return l.add(tf.sqrt(l.mul(0))) as tf.Scalar;
+      });
+    },
+  };
+  const model = task.buildModel(4);
+  let i = 0;
+  const adapters = [
+    ...injectAdapters(model, (m) => createAdapter("lora", { ...m, seed: i++, rank: 1 }) as Adapter)
+      .values(),
+  ];
+  const trainer = new Trainer({
+    task,
+    model,
+    adapters,
+    controller: createLoraController(adapters),
+    hyper: TINY_HYPER,
+    totalSteps: 4,
+    seed: 4,
+  });
+  try {
+    const before = await adapters[0]!.snapshot();
+    // Act + Assert
+    await assert.rejects(trainer.runStep(), (e: unknown) => {
+      assert.ok(e instanceof NonFiniteError);
+      assert.equal(e.what, "gradient");
+      assert.equal(e.step, 1);
+      return true;
+    });
+    assert.equal(trainer.step, 0);
+    assert.deepEqual(await adapters[0]!.snapshot(), before);
+  } finally {
+    trainer.dispose();
+    planted.dispose();
   }
 });
