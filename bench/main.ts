@@ -172,7 +172,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      log(`section ${section.name} failed: ${message}`);
+      log(`section ${section.name} failed: ${e instanceof Error ? e.stack ?? message : message}`);
       reports.push({
         name: section.name,
         seconds: (performance.now() - start) / 1000,

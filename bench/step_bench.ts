@@ -6,8 +6,12 @@
  * (r_init = 12, the paper's setting for a target of 8), + IncreLoRA (grown 1 → 5 → 8, score
  * tracking on). Adapters sit on the paper's six families of every layer. Ratios are to the LoRA
  * row of the same run; tensor count and bytes are read after warm-up and after the timed steps
- * (50 steps on the small shape) and must be flat. A backend comparison (wasm, cpu, tensorflow if
- * installed) runs on the small shape.
+ * (50 steps on the small shape) and must be flat; the peak bytes of one profiled step are shown.
+ *
+ * Shapes: small (2 × 128) and base widths with 1 layer: inside `tf.variableGrads` tfjs keeps every
+ * saved activation (about 1.2 GB per layer at batch 8 × 128), so no step of the 12-layer base
+ * shape fits the 4 GB wasm heap. A backend comparison (wasm, cpu, tensorflow if
+ * installed) runs on the small shape (quick: a tiny one).
  *
  * Standalone: `deno run -A bench/step_bench.ts [--quick]`.
  *
@@ -37,6 +41,7 @@ import {
   markdownTable,
   type MemorySnapshot,
   memorySnapshot,
+  type RepeatOptions,
   timeAsync,
   type Timing,
 } from "./_harness.ts";
@@ -73,27 +78,32 @@ export const SMALL_SHAPE: EncoderShape = Object.freeze({
   seq: 128,
 });
 
-/** DeBERTa-v3-base shape: 12 layers, hidden 768, 12 heads, FFN 3072 (M = 72), batch 8 × 128. */
+/**
+ * DeBERTa-v3-base shape: 12 layers, hidden 768, 12 heads, FFN 3072 (M = 72), batch 8 × 128.
+ * The vocabulary is cut to 1000 rows: the embeddings are frozen and only gathered, so their size
+ * changes memory (393 MB at 128100 rows, which the 4 GB wasm heap cannot spare), not step time.
+ */
 export const BASE_SHAPE: EncoderShape = Object.freeze({
   label: "base 12×768",
   layers: 12,
   hidden: 768,
   heads: 12,
   intermediate: 3072,
-  vocab: 128100,
+  vocab: 1000,
   batch: 8,
   seq: 128,
 });
 
 /**
- * DeBERTa-v3-base widths (hidden 768, 12 heads, FFN 3072, full vocabulary) with 2 of the 12
- * layers (M = 12): on wasm a training step with gradients through the encoder peaks at about
- * 1.2 GB per layer at batch 8 × 128, so 12 layers do not fit the 4 GB wasm heap.
+ * DeBERTa-v3-base widths (hidden 768, 12 heads, FFN 3072; vocabulary 1000) with 1 of the 12
+ * layers (M = 6): on wasm a training step with gradients through the encoder peaks at about
+ * 1.2 GB per layer at batch 8 × 128, so 12 layers do not fit the 4 GB wasm heap, and in a long
+ * run (fragmented heap) even 2 layers abort.
  */
 export const BASE_WIDTH_SHAPE: EncoderShape = Object.freeze({
   ...BASE_SHAPE,
-  label: "base-width 2×768",
-  layers: 2,
+  label: "base-width 1×768",
+  layers: 1,
 });
 
 /** A tiny encoder for the quick backend comparison: 2 layers, hidden 64, batch 2 × 32. */
@@ -495,6 +505,49 @@ export async function referenceStep(
   return { timing: rows[0]!.timing, reused: false };
 }
 
+/**
+ * Times the eval-mode forward (no tape) of a model of the given shape: a lower bound of any
+ * training step of that model, and the only full-base measurement that fits the wasm heap.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { measureForward } from "./step_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
+ *
+ * const shape = { label: "fw", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 2, seq: 4 };
+ * const t = await measureForward(shape, { warmup: 1, repeats: 2 });
+ * assert.equal(t.samples.length, 2);
+ * ```
+ *
+ * @param shape Encoder shape and batch.
+ * @param repeats Warm-up and timed runs.
+ * @param log Progress sink.
+ * @returns The forward timing (clock stopped after `await` of the logits).
+ */
+export async function measureForward(
+  shape: EncoderShape,
+  repeats: RepeatOptions,
+  log: (message: string) => void = () => {},
+): Promise<Timing> {
+  log(`forward: ${shape.label} ${tf.getBackend()}`);
+  const bench = createBenchModel(shape);
+  try {
+    return await timeAsync(async () => {
+      const out = bench.model.forward({
+        inputIds: bench.inputIds,
+        attentionMask: bench.attentionMask,
+      });
+      await out.logits.data();
+      tf.dispose([out.logits, out.lastHiddenState]);
+    }, repeats);
+  } finally {
+    bench.dispose();
+  }
+}
+
 function stepTable(rows: readonly StepRow[]): string {
   return markdownTable(
     [
@@ -538,11 +591,9 @@ export interface StepBenchOptions {
 
 /** Plans: small shape (memory after 50 steps), base shape (few repeats: seconds per step on wasm). */
 const SMALL_PLAN: StepPlan = { warmup: 2, repeats: 10, memorySteps: 50 };
-const QUICK_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 8 };
-/** Base width (2 layers): seconds per step with the encoder in the gradient path. */
+const QUICK_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 6 };
+/** Base width (1 layer): seconds per step with the encoder in the gradient path. */
 const BASE_WIDTH_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
-/** Full base (12 layers), frozen row only: about as slow as the encoder forward (~10 s). */
-const BASE_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
 const COMPARE_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
 
 /**
@@ -568,14 +619,13 @@ export async function runStepBench(
   const shapes: [EncoderShape, StepPlan, readonly StepMethod[]][] = options.quick
     ? [[SMALL_SHAPE, QUICK_PLAN, STEP_METHODS]]
     : [
-      [SMALL_SHAPE, SMALL_PLAN, STEP_METHODS],
+      // Largest first: the wasm heap never shrinks, and later large blocks can fail to fit.
       [BASE_WIDTH_SHAPE, BASE_WIDTH_PLAN, STEP_METHODS],
-      [BASE_SHAPE, BASE_PLAN, ["frozen"]],
+      [SMALL_SHAPE, SMALL_PLAN, STEP_METHODS],
     ];
   const md: string[] = ["## Step time and memory", ""];
   const data: Record<string, unknown> = { backend: active, shapes: [] as unknown[] };
   const shapeData = data["shapes"] as unknown[];
-  let peakPerLayer: number | null = null;
   for (const [shape, plan, methods] of shapes) {
     const { rows, buildSeconds } = await measureSteps(shape, methods, plan, ctx.log);
     md.push(
@@ -595,13 +645,8 @@ export async function runStepBench(
           : `Few steps here: a ${shape.label} step takes seconds on wasm, so this shape gets ${plan.repeats} timed steps and its memory is read after ${plan.memorySteps}; the 50-step flatness check runs on the small shape.`,
         "",
       ]),
-      ...shapeNote(shape, rows, peakPerLayer),
+      ...shapeNote(shape, rows),
     );
-    const lora = rows.find((r) => r.method === "lora");
-    if (shape === BASE_WIDTH_SHAPE && lora !== undefined) {
-      const frozen = rows.find((r) => r.method === "frozen");
-      peakPerLayer = (lora.peakBytes - (frozen?.afterWarmup.numBytes ?? 0)) / shape.layers;
-    }
     shapeData.push({ shape, plan, buildSeconds, rows });
   }
   const comparison = await backendComparison(options, active, ctx);
@@ -610,32 +655,18 @@ export async function runStepBench(
   return { markdown: md.join("\n"), data };
 }
 
-function shapeNote(
-  shape: EncoderShape,
-  rows: readonly StepRow[],
-  peakPerLayer: number | null,
-): string[] {
-  if (shape === BASE_WIDTH_SHAPE) {
-    return [
-      `Base widths with 2 of the 12 layers: with gradients through the encoder a step on wasm peaks at ${
-        formatMiB(rows.find((r) => r.method === "lora")?.peakBytes ?? 0)
-      } MiB here (roughly 1.2 GB per layer at batch 8 × 128), so the 12-layer base shape does not fit the 4 GB wasm heap (it aborts with "memory access out of bounds"). The adapter rows of the base shape are therefore measured at 2 layers.`,
-      "",
-    ];
-  }
-  if (shape === BASE_SHAPE) {
-    return [
-      `Full base shape: only the frozen row (no gradient through the encoder) fits the wasm heap${
-        peakPerLayer === null
-          ? ""
-          : `; the adapter rows would need about ${
-            formatMiB(peakPerLayer * shape.layers)
-          } MiB of activations (${formatMiB(peakPerLayer)} MiB per layer measured above)`
-      }.`,
-      "",
-    ];
-  }
-  return [];
+function shapeNote(shape: EncoderShape, rows: readonly StepRow[]): string[] {
+  if (shape !== BASE_WIDTH_SHAPE) return [];
+  const peak = (m: StepMethod): string =>
+    formatMiB(rows.find((r) => r.method === m)?.peakBytes ?? 0);
+  return [
+    `Base widths with 1 of the 12 layers (M = 6). Inside \`tf.variableGrads\` tfjs keeps every saved activation until the backward pass ends, so a step peaks at ${
+      peak("lora")
+    } MiB with LoRA (${
+      peak("frozen")
+    } MiB frozen) here, about 1.2 GB per layer at batch 8 × 128: the 12-layer base shape does not fit the 4 GB wasm heap, not even the frozen row (it aborts with "memory access out of bounds"). The base-shape rows are therefore measured on one layer; the 12-layer forward alone is in the encoder section.`,
+    "",
+  ];
 }
 
 async function backendComparison(
