@@ -593,7 +593,7 @@ export interface StepBenchOptions {
 const SMALL_PLAN: StepPlan = { warmup: 2, repeats: 10, memorySteps: 50 };
 const QUICK_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 6 };
 /** Base width (1 layer): seconds per step with the encoder in the gradient path. */
-const BASE_WIDTH_PLAN: StepPlan = { warmup: 1, repeats: 2, memorySteps: 3 };
+const BASE_WIDTH_PLAN: StepPlan = { warmup: 2, repeats: 5, memorySteps: 8 };
 const COMPARE_PLAN: StepPlan = { warmup: 1, repeats: 3, memorySteps: 4 };
 
 /**
