@@ -42,6 +42,7 @@ import {
   type MemorySnapshot,
   memorySnapshot,
   type RepeatOptions,
+  summarise,
   timeAsync,
   type Timing,
 } from "./_harness.ts";
@@ -228,6 +229,8 @@ export interface MethodRig {
   readonly adapters: readonly Adapter[];
   /** Trainable variables of the step (head + adapters). */
   readonly variables: readonly tf.Variable[];
+  /** Puts this rig's adapters on the model (several rigs can share one model and take turns). */
+  activate(): void;
   /**
    * One training step; resolves after the loss and an updated head variable were read.
    *
@@ -283,16 +286,16 @@ function buildAdapter(
  *
  * @param bench The model and batch.
  * @param method The row to build.
- * @returns The rig; call `dispose()` before attaching another method.
+ * @returns The rig (its adapters are active on return); `activate()` switches back to it after
+ * another rig was attached; `dispose()` detaches every adapter from the model.
  */
 export function attachMethod(bench: BenchModel, method: StepMethod): MethodRig {
   const { model } = bench;
-  const adapters: Adapter[] = method === "frozen" ? [] : [
-    ...injectAdapters(
-      model,
-      (m) => buildAdapter(method, m.name, m.inFeatures, m.outFeatures),
-    ).values(),
-  ];
+  const attached = method === "frozen" ? new Map<string, Adapter>() : injectAdapters(
+    model,
+    (m) => buildAdapter(method, m.name, m.inFeatures, m.outFeatures),
+  );
+  const adapters: Adapter[] = [...attached.values()];
   for (const ad of adapters) {
     if (ad.method === "triadaptlora" || ad.method === "increlora") {
       const grower = ad as Adapter & { grow(deltaRank: number): unknown };
@@ -311,6 +314,9 @@ export function attachMethod(bench: BenchModel, method: StepMethod): MethodRig {
     method,
     adapters,
     variables,
+    activate(): void {
+      for (const m of model.adaptableModules()) model.setAdapter(m.name, attached.get(m.name));
+    },
     async step(): Promise<number> {
       const { value, grads } = tf.variableGrads(
         () =>
@@ -354,9 +360,9 @@ export interface StepRow {
   readonly ratioToLora: number | null;
   /** Trainable parameters (head + adapters). */
   readonly trainableParams: number;
-  /** Memory after the warm-up steps. */
+  /** Tensors and bytes this row holds (adapters, optimizer and score state) after its warm-up. */
   readonly afterWarmup: MemorySnapshot;
-  /** Memory after the last step. */
+  /** The same after its last step (its own steps' net change added). */
   readonly afterSteps: MemorySnapshot;
   /** Steps run in total (warm-up included) when `afterSteps` was read. */
   readonly steps: number;
@@ -405,57 +411,82 @@ export async function measureSteps(
   methods: readonly StepMethod[],
   plan: StepPlan,
   log: (message: string) => void = () => {},
-): Promise<{ rows: StepRow[]; buildSeconds: number }> {
+): Promise<{ rows: StepRow[]; buildSeconds: number; model: MemorySnapshot }> {
   const bench = createBenchModel(shape);
-  const raw: Omit<StepRow, "ratioToLora">[] = [];
+  const model = memorySnapshot();
+  const rigs: MethodRig[] = [];
+  const own: { numTensors: number; numBytes: number }[] = [];
+  const net = (): { numTensors: number; numBytes: number } => ({ numTensors: 0, numBytes: 0 });
+  // Runs one step of rig k with the clock around it and adds its net memory change to `into`.
+  const step = async (k: number, into: { numTensors: number; numBytes: number }) => {
+    rigs[k]!.activate();
+    const before = memorySnapshot();
+    const t0 = performance.now();
+    await rigs[k]!.step();
+    const ms = performance.now() - t0;
+    const after = memorySnapshot();
+    into.numTensors += after.numTensors - before.numTensors;
+    into.numBytes += after.numBytes - before.numBytes;
+    return ms;
+  };
   try {
-    // Untimed frozen steps first, so the first row does not pay for kernel compilation.
-    const warm = attachMethod(bench, "frozen");
-    try {
-      for (let i = 0; i < plan.warmup; i++) await warm.step();
-    } finally {
-      warm.dispose();
-    }
     for (const method of methods) {
-      log(`step: ${shape.label} ${tf.getBackend()} ${method}`);
-      const rig = attachMethod(bench, method);
-      try {
-        for (let i = 0; i < plan.warmup; i++) await rig.step();
-        const afterWarmup = memorySnapshot();
-        const timing = await timeAsync(async () => {
-          await rig.step();
-        }, { warmup: 0, repeats: plan.repeats });
-        const steps = Math.max(plan.memorySteps, plan.warmup + plan.repeats);
-        for (let i = plan.warmup + plan.repeats; i < steps; i++) await rig.step();
-        const afterSteps = memorySnapshot();
-        const profile = await tf.profile(async () => {
-          await rig.step();
-        });
-        raw.push({
-          method,
-          timing,
-          trainableParams: rig.variables.reduce((n, v) => n + v.size, 0),
-          afterWarmup,
-          afterSteps,
-          steps,
-          flat: afterWarmup.numTensors === afterSteps.numTensors &&
-            afterWarmup.numBytes === afterSteps.numBytes,
-          peakBytes: profile.peakBytes,
-        });
-      } finally {
-        rig.dispose();
-      }
-      cacheReference(shape, method, raw[raw.length - 1]!.timing);
+      const before = memorySnapshot();
+      rigs.push(attachMethod(bench, method));
+      const after = memorySnapshot();
+      own.push({
+        numTensors: after.numTensors - before.numTensors,
+        numBytes: after.numBytes - before.numBytes,
+      });
     }
+    for (let k = 0; k < rigs.length; k++) {
+      log(`step: ${shape.label} ${tf.getBackend()} ${methods[k]} warm-up`);
+      for (let i = 0; i < plan.warmup; i++) await step(k, own[k]!);
+    }
+    // Timed steps round-robin over the rows, so machine drift hits every row alike.
+    log(`step: ${shape.label} ${tf.getBackend()} ${plan.repeats} timed rounds`);
+    const times: number[][] = rigs.map(() => []);
+    const drift = rigs.map(net);
+    const steps = Math.max(plan.memorySteps, plan.warmup + plan.repeats);
+    for (let round = plan.warmup; round < steps; round++) {
+      for (let k = 0; k < rigs.length; k++) {
+        const ms = await step(k, drift[k]!);
+        if (round < plan.warmup + plan.repeats) times[k]!.push(ms);
+      }
+    }
+    const raw: Omit<StepRow, "ratioToLora">[] = [];
+    for (let k = 0; k < rigs.length; k++) {
+      const rig = rigs[k]!;
+      rig.activate();
+      const profile = await tf.profile(async () => {
+        await rig.step();
+      });
+      const timing = summarise(times[k]!);
+      raw.push({
+        method: rig.method,
+        timing,
+        trainableParams: rig.variables.reduce((n, v) => n + v.size, 0),
+        afterWarmup: own[k]!,
+        afterSteps: {
+          numTensors: own[k]!.numTensors + drift[k]!.numTensors,
+          numBytes: own[k]!.numBytes + drift[k]!.numBytes,
+        },
+        steps,
+        flat: drift[k]!.numTensors === 0 && drift[k]!.numBytes === 0,
+        peakBytes: profile.peakBytes,
+      });
+      cacheReference(shape, rig.method, timing);
+    }
+    const lora = raw.find((r) => r.method === "lora")?.timing.median;
+    const rows = raw.map((r) => ({
+      ...r,
+      ratioToLora: lora === undefined ? null : r.timing.median / lora,
+    }));
+    return { rows, buildSeconds: bench.buildSeconds, model };
   } finally {
+    for (const rig of rigs) rig.dispose();
     bench.dispose();
   }
-  const lora = raw.find((r) => r.method === "lora")?.timing.median;
-  const rows = raw.map((r) => ({
-    ...r,
-    ratioToLora: lora === undefined ? null : r.timing.median / lora,
-  }));
-  return { rows, buildSeconds: bench.buildSeconds };
 }
 
 const referenceCache = new Map<string, Timing>();
@@ -555,8 +586,8 @@ function stepTable(rows: readonly StepRow[]): string {
       "median ms (min–max)",
       "× LoRA",
       "trainable params",
-      "tensors after warm-up → after",
-      "MiB after warm-up → after",
+      "own tensors after warm-up → after",
+      "own MiB after warm-up → after",
       "flat",
       "peak MiB in a step",
     ],
@@ -627,13 +658,15 @@ export async function runStepBench(
   const data: Record<string, unknown> = { backend: active, shapes: [] as unknown[] };
   const shapeData = data["shapes"] as unknown[];
   for (const [shape, plan, methods] of shapes) {
-    const { rows, buildSeconds } = await measureSteps(shape, methods, plan, ctx.log);
+    const { rows, buildSeconds, model } = await measureSteps(shape, methods, plan, ctx.log);
     md.push(
       `### ${shape.label} (${shape.layers} layers, hidden ${shape.hidden}, FFN ${shape.intermediate}, M = ${
         6 * shape.layers
       }), batch ${shape.batch} × ${shape.seq}, backend \`${active}\``,
       "",
-      `${plan.warmup} warm-up + ${plan.repeats} timed steps per row (clock stopped after \`await\` of the loss and an updated head variable); memory read after warm-up and after ${plan.memorySteps} steps. Random weights built in ${
+      `${plan.warmup} warm-up + ${plan.repeats} timed steps per row, timed round-robin over the rows (one model; each row's adapters are switched in before its step; clock stopped after \`await\` of the loss and an updated head variable). Memory: the tensors and bytes each row holds (adapters, optimizer moments, score state) after its warm-up and after ${plan.memorySteps} steps (each step's net change added); the model and batch hold ${model.numTensors} tensors, ${
+        formatMiB(model.numBytes)
+      } MiB. Peak: one extra profiled step (\`tf.profile\`), weights included. Random weights built in ${
         buildSeconds.toFixed(1)
       } s.`,
       "",
