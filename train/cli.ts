@@ -233,7 +233,7 @@ function summaryTable(
     ["task", "planted"],
     ["method", methodLabel(options)],
     ["seed", String(seed)],
-    ["backend", backend],
+    ["backend", backend.replace(/^backend /, "")],
     ["steps", `${result.step} / ${result.totalSteps}`],
     ["held-out rel. MSE (final)", fmt(final?.value)],
     [
@@ -281,17 +281,16 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
       if (argv.length === 2 && argv[0] === "--resume") {
         return await resumeRealTraining(argv[1] as string, { stdout, stderr, ...progress });
       }
-      const skipBadRows = argv.includes("--skip-bad-rows");
-      const parsed = parseTrainArgs(argv.filter((a) => a !== "--skip-bad-rows"));
+      const parsed = parseTrainArgs(argv);
       if ("help" in parsed) {
         writeText(
           stdout,
-          `${parsed.help}\n  --task planted also runs the built-in synthetic task (no downloads); no arguments run its demo.\n  --skip-bad-rows skips malformed GLUE rows and reports how many (default: a bad row exits 1 naming file and line).\n`,
+          `${parsed.help}\n\n  --task planted runs the built-in synthetic task (no downloads; no --model or --data);\n  no arguments at all run its demo.\n`,
         );
         return 0;
       }
       return await runRealTraining(parsed.options, { stdout, stderr, ...progress }, {
-        skipBadRows,
+        skipBadRows: parsed.options.skipBadRows === true,
       });
     }
     const planned = await planPlanted(argv, io);

@@ -156,6 +156,8 @@ export interface TrainOptions extends HyperParams {
   readonly logEvery: number;
   /** Write a checkpoint every N steps; absent: after every evaluation. */
   readonly checkpointEvery?: number;
+  /** Skip malformed GLUE rows and report how many (absent or false: a bad row is an error). */
+  readonly skipBadRows?: boolean;
 }
 
 /** The help-text section a flag is listed under. */
@@ -327,6 +329,14 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       max: INT_MAX,
       valueName: "<n>",
       description: "Checkpoint every N steps (default: after every evaluation)",
+    },
+    {
+      key: "skipBadRows",
+      flag: "skip-bad-rows",
+      group: "Run",
+      kind: "boolean",
+      description:
+        "Skip malformed GLUE rows and report how many (default: a bad row exits 1 naming file and line)",
     },
     // Method
     {
@@ -1213,9 +1223,10 @@ export function formatTrainHelp(): string {
     "  # TriAdaptLoRA (linear) on RTE with the paper's hyper-parameters, three seeds",
     "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
     "    --preset paper --seeds 0,1,2",
-    "  # AdaLoRA baseline on CoLA, short smoke run on the portable CPU backend",
-    "  deno task train --model models/deberta-v3-base --task cola --data glue/CoLA \\",
-    "    --method adalora --preset paper --backend cpu --max-steps 200 --eval-every 50",
+    "  # Short smoke run on the portable CPU backend: --max-steps 300 is then the T of every",
+    "  # schedule (LR decay, allocation events at 200 and 300; AdaLoRA's paper tinit/tfinal need more)",
+    "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
+    "    --preset paper --backend cpu --max-steps 300 --eval-every 50",
     "  # Continue an interrupted run from its latest complete checkpoint",
     "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
     "    --resume runs/rte-triadapt-20260101-120000",

@@ -406,7 +406,7 @@ export async function runRealTraining(
   const stdout = io.stdout ?? Deno.stdout;
   const stderr = io.stderr ?? Deno.stderr;
   let opts = options;
-  let skipBadRows = extra.skipBadRows ?? false;
+  let skipBadRows = extra.skipBadRows ?? options.skipBadRows ?? false;
   let task: GlueTask | SquadTask;
   let out: string;
   try {
@@ -417,7 +417,7 @@ export async function runRealTraining(
       );
       const cli = record(config.cli, `${options.resume}/config.json cli`);
       opts = validateTrainOptions(cli.options);
-      skipBadRows = cli.skipBadRows === true;
+      skipBadRows = cli.skipBadRows === true || opts.skipBadRows === true;
       out = options.resume;
     } else {
       out = options.out ?? join("runs", `${options.task}-${options.method}-${stamp()}`);
@@ -519,7 +519,8 @@ export async function runRealTraining(
 
 /**
  * `deno task train --resume <run dir>` with no other flag: continues a real-data run with the
- * options recorded in its `config.json` (a planted run needs `--task planted --resume <dir>`).
+ * options recorded in its `config.json` (`deno task train --resume <dir>` sends a planted run to
+ * the planted path of `train/cli.ts` before this is reached).
  *
  * @param dir The run folder.
  * @param io Writers.
@@ -542,7 +543,7 @@ export async function resumeRealTraining(dir: string, io: RealTrainingIo = {}): 
     const config = record(JSON.parse(await Deno.readTextFile(path)), path);
     if (config.task === "planted") {
       throw new RangeError(
-        `Cannot resume ${dir} as a planted run must be resumed with --task planted --resume ${dir}: current task is planted`,
+        `Cannot resume ${dir} here as it must hold a real-data run: current task is planted (run deno task train --resume ${dir})`,
       );
     }
     const cli = record(config.cli, `${path} cli`);

@@ -11,6 +11,7 @@ import {
   validateTrainOptions,
 } from "../../train/hyperparams.ts";
 import { PAPER_ROWS } from "../../train/presets.ts";
+import { validateSchedules } from "../../train/run.ts";
 
 const BASE = ["--model", "models/deberta", "--task", "rte", "--data", "glue/RTE"];
 
@@ -147,6 +148,26 @@ Deno.test("formatTrainHelp() lists every flag once, grouped, with defaults, exam
   for (const line of help.split("\n")) assert.ok(line.length <= 100, `too wide: ${line}`);
 });
 
+Deno.test("formatTrainHelp() examples parse, and those with --max-steps pass the schedule check", () => {
+  // Arrange: the example commands, continuation lines joined.
+  const help = formatTrainHelp();
+  const text = help.slice(help.indexOf("Examples:")).replaceAll("\\\n", " ");
+  const commands = text.split("\n").filter((l) => l.trim().startsWith("deno task train"));
+  assert.ok(commands.length >= 3);
+  for (const command of commands) {
+    // Act
+    const argv = command.trim().split(/\s+/).slice(3);
+    const parsed = options(argv);
+    // Assert: --max-steps is T, so the example's schedules must fit it (no exit 1 when run).
+    if (parsed.maxSteps !== undefined) {
+      assert.doesNotThrow(
+        () => validateSchedules(parsed.method, parsed, parsed.maxSteps!),
+        command,
+      );
+    }
+  }
+});
+
 Deno.test("FLAG_SPECS has exactly one row per option field and unique flags", () => {
   const keys = FLAG_SPECS.map((s) => s.key);
   assert.equal(new Set(keys).size, keys.length);
@@ -259,6 +280,16 @@ Deno.test("parseTrainArgs() reads --seeds as distinct integers and refuses it wi
 Deno.test("parseTrainArgs() reads --allow-overshoot as a switch", () => {
   assert.equal(options(BASE).allowOvershoot, false);
   assert.equal(options([...BASE, "--allow-overshoot"]).allowOvershoot, true);
+});
+
+Deno.test("parseTrainArgs() reads --skip-bad-rows as a switch, absent unless given", () => {
+  const on = parseTrainArgs([...BASE, "--skip-bad-rows"]);
+  assert.ok("options" in on);
+  assert.equal(on.options.skipBadRows, true);
+  const off = parseTrainArgs(BASE);
+  assert.ok("options" in off);
+  assert.equal(off.options.skipBadRows, undefined);
+  assert.throws(() => parseTrainArgs([...BASE, "--skip-bad-rows=yes"]), /--skip-bad-rows/);
 });
 
 Deno.test("parseTrainArgs() enforces init rank <= ref rank and AdaLoRA's initial rank >= ref rank", () => {

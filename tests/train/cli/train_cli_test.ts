@@ -194,6 +194,8 @@ Deno.test("main() --help prints the grouped flags and exits 0", async () => {
   assert.equal(code, 0);
   assert.match(out, /--task planted/);
   assert.match(out, /--threshold/);
+  // Every flag, --skip-bad-rows included, is one line of its group (no trailing extras).
+  assert.equal(out.split("\n").filter((l) => l.startsWith("  --skip-bad-rows")).length, 1);
 });
 
 Deno.test("main() exits 2 on a runtime failure (run folder cannot be created)", async () => {
