@@ -114,9 +114,14 @@ export async function importBackendPackage(
  * ```
  *
  * @param name Requested backend; default `"wasm"`.
+ * @param importer Import function for the native packages (injectable for tests); default
+ * `import()`.
  * @returns What is active.
  */
-export async function initBackend(name: BackendName = "wasm"): Promise<BackendInfo> {
+export async function initBackend(
+  name: BackendName = "wasm",
+  importer?: (specifier: string) => Promise<unknown>,
+): Promise<BackendInfo> {
   if (!BACKEND_NAMES.includes(name)) {
     throw new TypeError(
       `Cannot initialise backend as name must be one of ${
@@ -126,7 +131,7 @@ export async function initBackend(name: BackendName = "wasm"): Promise<BackendIn
   }
   const pkg = packageOf(name);
   if (name === "tensorflow" || name === "tensorflow-gpu") {
-    await importBackendPackage(name, pkg);
+    await importBackendPackage(name, pkg, importer);
   }
   // tfjs-node-gpu registers its backend under the name "tensorflow" as well.
   const tfName = name === "tensorflow-gpu" ? "tensorflow" : name;

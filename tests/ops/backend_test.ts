@@ -36,6 +36,33 @@ Deno.test("initBackend() rejects unknown names and importBackendPackage() wraps 
   await importBackendPackage("tensorflow", "ok-pkg", () => Promise.resolve({}));
 });
 
+Deno.test("initBackend() fails when tf.setBackend() returns false, never falling back", async () => {
+  await initBackend("wasm");
+  // A "native" backend whose package imports but whose factory fails: setBackend gives false.
+  tf.registerBackend("tensorflow", () => {
+    throw new Error("no native binding");
+  }, -1);
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    const err = await initBackend("tensorflow", () => Promise.resolve({})).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TypeError, `expected TypeError, got ${err}`);
+    assert.match(
+      err.message,
+      /^Cannot initialise backend "tensorflow" as tf\.setBackend\("tensorflow"\) must return true/,
+    );
+    assert.match(err.message, /deno add npm:@tensorflow\/tfjs-node@4\.22\.0/);
+  } finally {
+    console.warn = warn;
+    tf.removeBackend("tensorflow");
+    await initBackend("wasm");
+  }
+  assert.equal(tf.getBackend(), "wasm");
+});
+
 Deno.test("TriAdaptLoraAdapter.delta() agrees on cpu and wasm to 1e-6", async () => {
   const run = async (backend: "cpu" | "wasm"): Promise<Float32Array> => {
     await initBackend(backend);

@@ -147,3 +147,34 @@ Deno.test("GrowingAdamW snapshot() → restore() resumes bit for bit", async () 
   o1.dispose();
   o2.dispose();
 });
+
+Deno.test("GrowingAdamW bias-corrects a block added later by its own step, at its own rate", async () => {
+  const old = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "adamw.late.old");
+  const late = tf.variable(tf.tensor2d([[-1, 0.5], [2, -3]]), true, "adamw.late.new");
+  const opt = new GrowingAdamW({ beta1: HP.b1, beta2: HP.b2, epsilon: HP.eps, weightDecay: HP.wd });
+  opt.addBlock({ key: "old", variables: [old] });
+  const gOld = [[0.1, -0.2, 0.3, 0.4], [-0.5, 0.05, 0.3, -0.1], [0.2, 0.2, -0.1, 0.3], [
+    0.01,
+    -0.3,
+    0.2,
+    0.1,
+  ], [0.4, 0.1, -0.2, -0.05]];
+  const gNew = [[0.3, -0.1, 0.05, 0.2], [-0.2, 0.4, 0.1, -0.3]];
+  const lrOf = (b: BlockStepInfo): number => b.key === "old" ? HP.lr : HP.lr / 2;
+  gOld.forEach((g, k) => {
+    if (k === 3) opt.addBlock({ key: "new", variables: [late] });
+    const grads: tf.NamedTensorMap = { [old.name]: tf.tensor2d(g, [2, 2]) };
+    if (k >= 3) grads[late.name] = tf.tensor2d(gNew[k - 3]!, [2, 2]);
+    opt.step(grads, lrOf);
+    tf.dispose(grads);
+  });
+  // The late block's two updates are AdamW steps 1 and 2 (not 4 and 5) at half the rate.
+  const refNew = adamwReference([-1, 0.5, 2, -3], gNew, { ...HP, lr: HP.lr / 2 });
+  const refOld = adamwReference([1, 2, 3, 4], gOld, HP);
+  assertClose(await late.data(), refNew.p, 1e-6, "late block p");
+  assertClose(await old.data(), refOld.p, 1e-6, "old block p");
+  assert.equal((await opt.blockState("new")).step, 2);
+  assert.equal((await opt.blockState("old")).step, 5);
+  opt.dispose();
+  tf.dispose([old, late]);
+});

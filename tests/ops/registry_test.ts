@@ -96,3 +96,33 @@ Deno.test("snapshot() → restore() into a fresh adapter reproduces outputs for 
   }
   x.dispose();
 });
+
+Deno.test("every method is bit-identical for the same seed (init, growth, dropout) and differs across seeds", async () => {
+  const x = tf.tensor2d(gaussian(3 * 5, 21), [3, 5]);
+  const run = async (method: Adapter["method"], name: string, seed: number) => {
+    const common = { name, inFeatures: 5, outFeatures: 4, seed, dropout: 0.5 };
+    const ad = method === "lora"
+      ? createAdapter("lora", { ...common, rank: 3 })
+      : method === "adalora"
+      ? createAdapter("adalora", { ...common, initialRank: 3 })
+      : createAdapter(method, common);
+    if (ad instanceof TriAdaptLoraAdapter || ad instanceof IncreLoraAdapter) ad.grow(2);
+    const snap = await ad.snapshot();
+    // Then non-zero B / E so the outputs (and the dropout masks) are visible.
+    randomizeVariables(ad.trainableVariables(), 5, 0.5);
+    const ys = [ad.delta(x, true), ad.delta(x, true)];
+    const out = [...await ys[0]!.data(), ...await ys[1]!.data()];
+    tf.dispose(ys);
+    ad.dispose();
+    return { snap: snap.tensors, out };
+  };
+  for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
+    const a = await run(method, `det.${method}`, 7);
+    const b = await run(method, `det.${method}`, 7);
+    assert.deepEqual(b, a, `${method}: same seed must be bit-identical`);
+    assert.notDeepEqual(a.out.slice(0, 12), a.out.slice(12), `${method}: dropout masks must vary`);
+    const c = await run(method, `det.${method}`, 8);
+    assert.notDeepEqual(c.snap, a.snap, `${method}: another seed must differ`);
+  }
+  x.dispose();
+});
