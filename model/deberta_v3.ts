@@ -163,7 +163,12 @@ function checkRate(rate: number, field: string): number {
   return rate;
 }
 
-function idsToTensor(ids: IdsInput, field: string, shape?: readonly [number, number]): tf.Tensor2D {
+function idsToTensor(
+  ids: IdsInput,
+  field: string,
+  shape?: readonly [number, number],
+  limit?: { readonly size: number; readonly name: string },
+): tf.Tensor2D {
   if (ids instanceof tf.Tensor) {
     if (ids.rank !== 2 || ids.dtype !== "int32") {
       throw new TypeError(
@@ -200,6 +205,11 @@ function idsToTensor(ids: IdsInput, field: string, shape?: readonly [number, num
       if (!Number.isInteger(v)) {
         throw new TypeError(
           `Cannot run DeBERTa forward as ${field}[${i}][${j}] must be an integer: current value is ${v}`,
+        );
+      }
+      if (limit !== undefined && (v < 0 || v >= limit.size)) {
+        throw new RangeError(
+          `Cannot run DeBERTa forward as ${field}[${i}][${j}] must be in [0, ${limit.size}) (${limit.name}): current value is ${v}`,
         );
       }
       flat[i * cols + j] = v;
@@ -503,7 +513,10 @@ export class DebertaModel {
         ? tf.dropout(x, rate, undefined, `deberta:${seedBase}:${site++}`) as T
         : x;
     return tf.tidy(() => {
-      const ids = idsToTensor(inputs.inputIds, "inputIds");
+      const ids = idsToTensor(inputs.inputIds, "inputIds", undefined, {
+        size: config.vocabSize,
+        name: "vocab_size",
+      });
       const [b, s] = ids.shape;
       if (s > config.maxPositionEmbeddings && config.positionBiasedInput) {
         throw new RangeError(
@@ -526,7 +539,10 @@ export class DebertaModel {
       if (config.typeVocabSize > 0) {
         const types = inputs.tokenTypeIds === undefined
           ? tf.zeros([b, s], "int32")
-          : idsToTensor(inputs.tokenTypeIds, "tokenTypeIds", [b, s]);
+          : idsToTensor(inputs.tokenTypeIds, "tokenTypeIds", [b, s], {
+            size: config.typeVocabSize,
+            name: "type_vocab_size",
+          });
         emb = tf.add(emb, tf.gather(f("deberta.embeddings.token_type_embeddings.weight"), types));
       }
       emb = layerNorm(

@@ -91,6 +91,8 @@ export interface AdaptableModel {
  * @param create Builds the adapter of one module (its name and widths are given).
  * @param targets Target modules, as in {@link selectTargetModules}.
  * @returns The attached adapters by module name, in model order.
+ * @throws {RangeError} When `targets` match no adaptable module (as PEFT refuses it), before
+ *   anything is created or attached.
  *
  * @example
  * ```ts
@@ -111,6 +113,7 @@ export interface AdaptableModel {
  * const adapters = injectAdapters(model, () => zero, ["query_proj"]);
  * assert.deepEqual([...adapters.keys()], ["l.0.attention.self.query_proj"]);
  * assert.equal(attached.size, 1);
+ * assert.throws(() => injectAdapters(model, () => zero, ["q_proj"]), RangeError);
  * ```
  */
 export function injectAdapters<T extends LinearDelta>(
@@ -120,6 +123,16 @@ export function injectAdapters<T extends LinearDelta>(
 ): Map<string, T> {
   const modules = model.adaptableModules();
   const selected = new Set(selectTargetModules(modules.map((m) => m.name), targets));
+  if (selected.size === 0) {
+    // PEFT raises here too: a typo (e.g. LLaMA's "q_proj") must not silently train the head only.
+    throw new RangeError(
+      `Cannot inject adapters as target modules must match at least one adaptable module (${
+        modules.slice(0, 3).map((m) => m.name).join(", ")
+      }${modules.length > 3 ? ", …" : ""}): current value is ${
+        targets instanceof RegExp ? String(targets) : JSON.stringify(targets)
+      }`,
+    );
+  }
   const out = new Map<string, T>();
   for (const m of modules) {
     if (!selected.has(m.name)) continue;

@@ -41,6 +41,10 @@ async function checkGolden(weights: DebertaWeights, label: string): Promise<void
       assert.ok(logitDiff < TOL, `${file} logits differ by ${logitDiff}`);
       hidden.forEach((d, i) => assert.ok(d < TOL, `${file} hidden_states[${i}] differ by ${d}`));
       assert.ok(last < TOL, `${file} last_hidden_state differs by ${last}`);
+      // hidden_states[0] is the embedding output times the mask: its padded rows are defined (0)
+      // and comparable, unlike the padded rows of later layers.
+      const emb = maxAbsDiff(out.hiddenStates![0]!, g.hidden_states[0]);
+      assert.ok(emb < TOL, `${file} hidden_states[0] (all positions) differ by ${emb}`);
       tf.dispose(out as unknown as tf.TensorContainer);
     }
   } finally {

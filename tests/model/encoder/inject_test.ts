@@ -48,6 +48,28 @@ Deno.test("selectTargetModules() follows PEFT: suffix at a dot boundary, or a fu
   assert.throws(() => selectTargetModules(names, [""]), TypeError);
 });
 
+Deno.test("injectAdapters() refuses targets that match no module, attaching nothing", () => {
+  const attached: string[] = [];
+  const model = {
+    adaptableModules: () => baseNames().slice(0, 72).map((name) => ({
+      name,
+      inFeatures: 768,
+      outFeatures: 768,
+    })),
+    setAdapter: (name: string) => void attached.push(name),
+  };
+  const zero: LinearDelta = { delta: (x) => tf.zerosLike(x) };
+  assert.throws(
+    () => injectAdapters(model, () => zero, ["q_proj", "v_proj"]),
+    (e: unknown) =>
+      e instanceof RangeError && /q_proj/.test(e.message) && /query_proj/.test(e.message),
+  );
+  assert.throws(() => injectAdapters(model, () => zero, /pooler\.dense/), RangeError);
+  assert.throws(() => injectAdapters(model, () => zero, []), RangeError);
+  assert.deepEqual(attached, []);
+  assert.equal(injectAdapters(model, () => zero, ["layer.3.output.dense"]).size, 1);
+});
+
 Deno.test("injectAdapters() attaches one adapter per selected linear of a model, with its widths", () => {
   const config = parseDebertaConfig({
     model_type: "deberta-v2",

@@ -190,6 +190,26 @@ Deno.test("DebertaModel rejects bad inputs, names and weights with clear errors"
   assert.throws(() => model.forward({ inputIds: [[1, 2], [1]] }), TypeError);
   assert.throws(() => model.forward({ inputIds: [[1, 2]], attentionMask: [[1, 1, 1]] }), TypeError);
   assert.throws(() => model.forward({ inputIds: [[1.5, 2]] }), TypeError);
+  // ids outside the embedding tables: a RangeError naming the entry and the config field
+  assert.throws(
+    () => model.forward({ inputIds: [[1, 30, 2]] }),
+    (e: unknown) => e instanceof RangeError && /inputIds\[0\]\[1\]/.test(e.message) &&
+      /vocab_size/.test(e.message) && /30/.test(e.message),
+  );
+  assert.throws(() => model.forward({ inputIds: [[1, -1, 2]] }), /inputIds\[0\]\[1\]/);
+  const typed = createDebertaModel(config({ type_vocab_size: 2 }), {
+    ...Object.fromEntries(w),
+    "deberta.embeddings.token_type_embeddings.weight": {
+      shape: [2, 16],
+      data: new Float32Array(32),
+    },
+  });
+  assert.throws(
+    () => typed.forward({ inputIds: [[1, 5, 2]], tokenTypeIds: [[0, 1, 2]] }),
+    (e: unknown) => e instanceof RangeError && /tokenTypeIds\[0\]\[2\]/.test(e.message) &&
+      /type_vocab_size/.test(e.message),
+  );
+  typed.dispose();
   assert.throws(() => model.setAdapter("pooler.dense", undefined), RangeError);
   assert.throws(() => model.baseWeight("nope"), RangeError);
   model.dispose();

@@ -97,6 +97,10 @@ Deno.test("parseDebertaConfig() applies the HF defaults for absent fields", () =
   assert.deepEqual(c.id2label, ["LABEL_0", "LABEL_1"]);
   assert.equal(c.poolerHiddenSize, 1536);
   assert.equal(c.initializerRange, 0.02);
+  assert.equal(c.layerNormEps, 1e-7);
+  assert.deepEqual(c.posAttType, []);
+  assert.equal(c.typeVocabSize, 0);
+  assert.equal(c.hiddenAct, "gelu");
 });
 
 Deno.test("parseDebertaConfig() takes num_labels from id2label and checks they agree", () => {

@@ -172,6 +172,18 @@ Deno.test("parseSafetensors() refuses a header length beyond the file", () => {
   assertFormatError(() => parseSafetensors(bytes, "long.safetensors"), "header");
 });
 
+Deno.test("parseSafetensors() refuses bytes after the last tensor (incomplete metadata)", () => {
+  // The reference reader refuses a buffer longer than the tensors it declares
+  // (MetadataIncompleteBuffer); a silently ignored tail could hide a lost tensor entry.
+  const padded = new Uint8Array(golden.length + 4);
+  padded.set(golden);
+  assertFormatError(
+    () => parseSafetensors(padded, "tail.safetensors"),
+    "tail.safetensors",
+    "data buffer",
+  );
+});
+
 Deno.test("parseSafetensors() refuses a header that is not a JSON object", () => {
   assertFormatError(() => parseSafetensors(build([1, 2], new Uint8Array()), "arr"), "JSON object");
   const bad = new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7b]);
