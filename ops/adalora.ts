@@ -327,6 +327,11 @@ export interface AdaLoraMaskResult {
   readonly threshold: number;
   /** Module name → number of kept triplets. */
   readonly rankPattern: Readonly<Record<string, number>>;
+  /**
+   * Module name → kept (`true`) or masked (`false`) per triplet. PEFT freezes this pattern at
+   * step `T − tfinal` and re-applies it every later step: pass it to `maskAdaLoraToPattern`.
+   */
+  readonly keepPattern: Readonly<Record<string, readonly boolean[]>>;
 }
 
 /**
@@ -347,7 +352,7 @@ export interface AdaLoraMaskResult {
  *
  * @param adapters The AdaLoRA adapters, in module order.
  * @param budget Total number of triplets to keep.
- * @returns The threshold and the rank pattern.
+ * @returns The threshold, the rank pattern and the keep pattern.
  */
 export async function maskAdaLoraToBudget(
   adapters: readonly AdaLoraAdapter[],
@@ -362,8 +367,12 @@ export async function maskAdaLoraToBudget(
   const k = total - budget;
   if (k === 0) {
     const rankPattern: Record<string, number> = {};
-    for (const a of adapters) rankPattern[a.name] = a.rank;
-    return { threshold: -Infinity, rankPattern };
+    const keepPattern: Record<string, boolean[]> = {};
+    for (const a of adapters) {
+      rankPattern[a.name] = a.rank;
+      keepPattern[a.name] = new Array<boolean>(a.rank).fill(true);
+    }
+    return { threshold: -Infinity, rankPattern, keepPattern };
   }
   const all = tf.tidy(() => tf.concat(adapters.map((a) => a.tripletScores())));
   const scores = await all.data();
@@ -371,20 +380,60 @@ export async function maskAdaLoraToBudget(
   const sorted = Float32Array.from(scores).sort();
   const threshold = sorted[k - 1] as number;
   const rankPattern: Record<string, number> = {};
+  const keepPattern: Record<string, boolean[]> = {};
   let offset = 0;
   for (const a of adapters) {
-    const keep = new Float32Array(a.rank);
-    let kept = 0;
-    for (let i = 0; i < a.rank; i++) {
-      const s = scores[offset + i] as number;
-      keep[i] = s > threshold ? 1 : 0;
-      kept += keep[i] as number;
-    }
-    const keepT = tf.tensor1d(keep);
-    a.applyMask(keepT);
-    keepT.dispose();
-    rankPattern[a.name] = kept;
+    const keep: boolean[] = [];
+    for (let i = 0; i < a.rank; i++) keep.push((scores[offset + i] as number) > threshold);
+    applyKeep(a, keep);
+    rankPattern[a.name] = keep.filter(Boolean).length;
+    keepPattern[a.name] = keep;
     offset += a.rank;
   }
-  return { threshold, rankPattern };
+  return { threshold, rankPattern, keepPattern };
+}
+
+function applyKeep(adapter: AdaLoraAdapter, keep: readonly boolean[]): void {
+  const keepT = tf.tensor1d(keep.map((k) => (k ? 1 : 0)));
+  adapter.applyMask(keepT);
+  keepT.dispose();
+}
+
+/**
+ * Re-applies a frozen keep pattern (PEFT `mask_using_rank_pattern`, the final phase
+ * `step > T − tfinal`): zeroes `E` of every masked triplet, whatever the scores are now, so the
+ * rank pattern fixed at `T − tfinal` stays the final one.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ * import { AdaLoraAdapter, maskAdaLoraToPattern } from "./adalora.ts";
+ *
+ * const ad = new AdaLoraAdapter({ name: "ex.pat", inFeatures: 2, outFeatures: 2, seed: 1, initialRank: 2 });
+ * const [, , e] = ad.trainableVariables();
+ * e!.assign(tf.tensor2d([[0.5], [0.25]]));
+ * maskAdaLoraToPattern([ad], { "ex.pat": [false, true] });
+ * assert.deepEqual(Array.from(await e!.data()), [0, 0.25]);
+ * ad.dispose();
+ * ```
+ *
+ * @param adapters The AdaLoRA adapters.
+ * @param keepPattern `keepPattern` of the masking event at `T − tfinal`.
+ */
+export function maskAdaLoraToPattern(
+  adapters: readonly AdaLoraAdapter[],
+  keepPattern: Readonly<Record<string, readonly boolean[]>>,
+): void {
+  for (const a of adapters) {
+    const keep = keepPattern[a.name];
+    if (keep === undefined || keep.length !== a.rank) {
+      throw new TypeError(
+        `Cannot mask AdaLoRA adapter ${a.name} to a pattern as its keep pattern must have ${a.rank} entries: current value is ${
+          keep === undefined ? "missing" : `[${keep}]`
+        }`,
+      );
+    }
+  }
+  for (const a of adapters) applyKeep(a, keepPattern[a.name] as readonly boolean[]);
 }

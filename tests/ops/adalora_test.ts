@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { AdaLoraAdapter, maskAdaLoraToBudget } from "../../ops/mod.ts";
+import { AdaLoraAdapter, maskAdaLoraToBudget, maskAdaLoraToPattern } from "../../ops/mod.ts";
 import {
   assertClose,
   checkGradients,
@@ -190,6 +190,54 @@ Deno.test("maskAdaLoraToBudget() keeps exactly the top-budget triplets when scor
   assert.deepEqual(Array.from(sa.tensors["lora_E"]!.data), [0, 5, 3]);
   assert.deepEqual(Array.from(sb.tensors["lora_E"]!.data), [0, 6]);
   await assert.rejects(() => maskAdaLoraToBudget([a, b], 6), RangeError);
+  a.dispose();
+  b.dispose();
+});
+
+Deno.test("maskAdaLoraToPattern() re-applies the keep pattern frozen at T − tfinal, whatever the scores", async () => {
+  const a = new AdaLoraAdapter({
+    name: "a.p1",
+    inFeatures: 1,
+    outFeatures: 1,
+    seed: 1,
+    initialRank: 3,
+  });
+  const b = new AdaLoraAdapter({
+    name: "a.p2",
+    inFeatures: 1,
+    outFeatures: 1,
+    seed: 2,
+    initialRank: 2,
+  });
+  const setE = (ad: AdaLoraAdapter, e: number[]): void => {
+    const [va, vb, ve] = ad.trainableVariables() as [tf.Variable, tf.Variable, tf.Variable];
+    va.assign(tf.zeros([ad.rank, 1]));
+    vb.assign(tf.zeros([1, ad.rank]));
+    ve.assign(tf.tensor2d(e, [ad.rank, 1]));
+    const g = {
+      [va.name]: tf.zeros([ad.rank, 1]),
+      [vb.name]: tf.zeros([1, ad.rank]),
+      [ve.name]: tf.ones([ad.rank, 1]),
+    };
+    ad.updateSensitivity(g);
+    tf.dispose(Object.values(g));
+  };
+  setE(a, [1, 5, 3]);
+  setE(b, [2, 6]);
+  const frozen = await maskAdaLoraToBudget([a, b], 3);
+  assert.deepEqual(frozen.keepPattern, { "a.p1": [false, true, true], "a.p2": [false, true] });
+  // Training revives the masked entries and the scores change order; the pattern still holds.
+  const [, , ea] = a.trainableVariables() as [tf.Variable, tf.Variable, tf.Variable];
+  const [, , eb] = b.trainableVariables() as [tf.Variable, tf.Variable, tf.Variable];
+  ea.assign(tf.tensor2d([[9], [0.5], [0.25]]));
+  eb.assign(tf.tensor2d([[8], [0.125]]));
+  maskAdaLoraToPattern([a, b], frozen.keepPattern);
+  assert.deepEqual(Array.from(await ea.data()), [0, 0.5, 0.25]);
+  assert.deepEqual(Array.from(await eb.data()), [0, 0.125]);
+  assert.throws(() => maskAdaLoraToPattern([a, b], { "a.p1": [true, true, true] }), TypeError);
+  assert.throws(() => maskAdaLoraToPattern([a], { "a.p1": [true] }), /must have 3 entries/);
+  const all = await maskAdaLoraToBudget([a, b], 5);
+  assert.deepEqual(all.keepPattern, { "a.p1": [true, true, true], "a.p2": [true, true] });
   a.dispose();
   b.dispose();
 });

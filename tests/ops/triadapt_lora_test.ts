@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { mergeAdapter, TriAdaptLoraAdapter } from "../../ops/mod.ts";
+import { frobeniusNormsOfD, mergeAdapter, TriAdaptLoraAdapter } from "../../ops/mod.ts";
 import type { AdapterSnapshot } from "../../ops/mod.ts";
 import {
   assertClose,
@@ -425,4 +425,27 @@ Deno.test("TriAdaptLoraAdapter() rejects bad options and bad inputs", () => {
   assert.throws(() => ad.grow(0), RangeError);
   x.dispose();
   ad.dispose();
+});
+
+Deno.test("frobeniusNormsOfD() returns ‖L + U‖_F per module in float64 order, one read for all", async () => {
+  const mk = (name: string, seed: number, growths: number[]): TriAdaptLoraAdapter => {
+    const ad = new TriAdaptLoraAdapter({ name, inFeatures: 4, outFeatures: 3, seed });
+    for (const g of growths) ad.grow(g);
+    randomizeVariables(ad.trainableVariables(), seed, 0.5, triangularTransform);
+    return ad;
+  };
+  const ads = [mk("t.fro.0", 31, [2, 1]), mk("t.fro.1", 32, []), mk("t.fro.2", 33, [3])];
+  const before = tf.memory().numTensors;
+  const norms = await frobeniusNormsOfD(ads);
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind");
+  assert.equal(norms.length, 3);
+  for (const [i, ad] of ads.entries()) {
+    const f = factorsFromSnapshot(await ad.snapshot(), 4, 3);
+    // The diagonal is in both triangles, so it counts twice inside D = L + U.
+    const ref = Math.sqrt(f.l.data.reduce((acc, v, k) => acc + (v + f.u.data[k]!) ** 2, 0));
+    // float32 sums of O(1) squares: relative 1e-6.
+    assert.ok(Math.abs(norms[i]! - ref) <= 1e-6 * ref, `module ${i}: ${norms[i]} vs ${ref}`);
+    ad.dispose();
+  }
+  assert.deepEqual(await frobeniusNormsOfD([]), []);
 });
