@@ -42,7 +42,7 @@ export interface EvalReport {
 export interface EvaluateRunOptions {
   /** Evaluation split (default `dev`; MNLI `dev_matched`). */
   readonly split?: string;
-  /** Checkpoint to evaluate (name under `checkpoints/` or path; default the latest). */
+  /** Checkpoint to evaluate (name under `checkpoints/`, `best`, `adapter`, or a path; default the latest). */
   readonly checkpoint?: string;
 }
 
@@ -89,10 +89,11 @@ export async function evaluateRun(
   }
 }
 
-const USAGE = `Usage: deno task eval --run <run dir> [--split dev] [--checkpoint step-NNNNNNNN]
+const USAGE = `Usage: deno task eval --run <run dir> [--split dev] [--checkpoint step-NNNNNNNN|best]
        [--backend wasm|cpu|tensorflow|tensorflow-gpu]
 
-Re-evaluates the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint) on the
+Re-evaluates the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint:
+a checkpoint name, best for the best evaluation, or a path) on the
 task's evaluation split; prints one JSON line and writes <run>/eval-<split>.json.
 
 Example:

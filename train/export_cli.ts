@@ -31,7 +31,7 @@ export interface ExportRunOptions {
   readonly format: ExportFormat;
   /** Output folder (default `<run>/peft` or `<run>/merged`). */
   readonly out?: string;
-  /** Checkpoint to export (name under `checkpoints/` or path; default the latest). */
+  /** Checkpoint to export (name under `checkpoints/`, `best`, `adapter`, or a path; default the latest). */
   readonly checkpoint?: string;
   /** PEFT `base_model_name_or_path` (default the model folder the run used), e.g. a hub id. */
   readonly baseModelName?: string;
@@ -119,10 +119,11 @@ export async function exportRun(dir: string, options: ExportRunOptions): Promise
 }
 
 const USAGE = `Usage: deno task export --run <run dir> --format peft|merged [--out <dir>]
-       [--checkpoint step-NNNNNNNN] [--base-model-name <hub id>]
+       [--checkpoint step-NNNNNNNN|best] [--base-model-name <hub id>]
        [--backend wasm|cpu|tensorflow|tensorflow-gpu]
 
-Exports the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint):
+Exports the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint:
+a checkpoint name, best for the best evaluation, or a path):
   peft    <run>/peft/: PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors)
   merged  <run>/merged/: full Hugging Face model folder with the updates merged
 

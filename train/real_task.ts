@@ -85,7 +85,8 @@ export interface RebuildOptions {
   readonly loadTrain?: boolean;
   /**
    * A checkpoint of the run to load instead of the latest: its folder name under
-   * `checkpoints/` (`step-00000200`) or a path.
+   * `checkpoints/` (`step-00000200`), `best` (the best evaluation), `adapter` (the final
+   * adapter folder) or a path.
    */
   readonly checkpoint?: string;
 }
@@ -252,7 +253,11 @@ export async function loadTrainedRun(
   const config = record(await readRunConfig(folder), folder.configPath);
   let checkpoint: string | undefined;
   if (options.checkpoint !== undefined) {
-    const named = join(folder.checkpointsDir, options.checkpoint);
+    // `best` and `adapter` are the run folder's own full-state folders; other names are
+    // checkpoints under `checkpoints/`; anything with a slash is a path.
+    const named = options.checkpoint === "best" || options.checkpoint === "adapter"
+      ? join(folder.dir, options.checkpoint)
+      : join(folder.checkpointsDir, options.checkpoint);
     checkpoint = /[\\/]/.test(options.checkpoint) ? options.checkpoint : named;
     try {
       await Deno.stat(join(checkpoint, "state.json"));

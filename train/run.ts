@@ -575,7 +575,7 @@ async function drive(
         (task.metricHigherIsBetter ? ev.value > loop.best.value : ev.value < loop.best.value);
       if (better) {
         loop.best = { value: ev.value, step };
-        await writeBest(folder, trainer, ev, step);
+        await writeBest(folder, trainer, ev, step, loop);
       }
       if (settings.checkpointEvery === undefined) {
         await checkpoint();
@@ -624,12 +624,16 @@ async function writeBest(
   trainer: Trainer,
   ev: TaskEvaluation,
   step: number,
+  loop: LoopState,
 ): Promise<void> {
   // Temp folder, then rename: the previous best stays valid until the new one is complete.
+  // Besides the adapter format it holds a full checkpoint (head included), so eval and export
+  // take `--checkpoint best` after its own checkpoint has been rotated away.
   const dir = join(folder.dir, "best");
   const tmp = `${dir}.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await writeAdapterFolder(tmp, trainer.adapters, { step, metric: ev.metric, value: ev.value });
+  await saveTrainerState(tmp, trainer, { ...loop });
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, dir);
 }
@@ -646,6 +650,8 @@ async function writeSummaries(
     alpha: options.hyper.alpha,
     step: trainer.step,
   });
+  // The trained head and the state eval/export read (`--checkpoint adapter`), next to the adapters.
+  await saveTrainerState(join(folder.dir, "adapter"), trainer, {});
   const grid = rankGrid(ranks);
   if (grid.layers.length > 0) {
     await writeFileAtomic(

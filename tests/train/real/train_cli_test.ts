@@ -112,6 +112,22 @@ Deno.test("train CLI runs a GLUE task from a model folder and a data folder; eva
     );
     const peftConfig = JSON.parse(await Deno.readTextFile(join(hub, "adapter_config.json")));
     assert.equal(peftConfig.base_model_name_or_path, "microsoft/deberta-v3-base");
+
+    // best/ and adapter/ carry the head and state too: with every checkpoint gone, eval
+    // reproduces the best and the final evaluation, and export still works.
+    const evals = (await Deno.readTextFile(join(out, "metrics.jsonl"))).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((m) => m.kind === "eval");
+    const best = evals.reduce((a, b) => (b.metric > a.metric ? b : a));
+    await Deno.remove(join(out, "checkpoints"), { recursive: true });
+    for (const [name, expected] of [["best", best], ["adapter", evals.at(-1)]] as const) {
+      lines.length = 0;
+      assert.equal(await evalMain(["--run", out, "--checkpoint", name], io), 0, lines.join("\n"));
+      const report = JSON.parse(lines[0] as string);
+      assert.equal(report.step, expected.step, name);
+      assert.equal(report.value, expected.metric, name);
+    }
+    const fromBest = ["--run", out, "--format", "peft", "--out", join(root, "peft-best")];
+    assert.equal(await exportMain([...fromBest, "--checkpoint", "best"], io), 0, lines.join("\n"));
     assert.equal(await exportMain(["--run", join(root, "nope"), "--format", "peft"], io), 1);
   } finally {
     await Deno.remove(root, { recursive: true });
