@@ -104,13 +104,15 @@ Deno.test("runTraining() stops on a non-finite loss, names the step and keeps th
     await assert.rejects(run, (e: unknown) => {
       assert.ok(e instanceof NonFiniteError);
       assert.equal(e.step, 6);
-      assert.match(e.message, /step 6/);
+      assert.equal(e.what, "loss"); // the loss itself, not just its NaN gradients
+      assert.match(e.message, /loss must be finite: current value at step 6 is NaN/);
       return true;
     });
     const lines = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n");
     const last = JSON.parse(lines.at(-1)!);
     assert.equal(last.kind, "failure");
     assert.equal(last.step, 6);
+    assert.equal(last.what, "loss");
     const latest = await readLatestCheckpointDir(await openRunFolder(dir));
     assert.ok(latest?.endsWith("step-00000004"), latest);
     await Deno.stat(join(latest!, "state.json"));
