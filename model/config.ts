@@ -69,6 +69,11 @@ export interface DebertaConfig {
   readonly poolerHiddenAct: "gelu";
   /** Dropout before the pooler (training only). */
   readonly poolerDropout: number;
+  /**
+   * `cls_dropout`: dropout between the pooler and the classifier (training only); `null` when the
+   * config has none, in which case HF uses `hidden_dropout_prob`.
+   */
+  readonly clsDropout: number | null;
   /** Number of labels of the task head. */
   readonly numLabels: number;
   /** Label names by index (`LABEL_i` when the config has none). */
@@ -366,6 +371,9 @@ export function parseDebertaConfig(json: unknown, source: string): DebertaConfig
     poolerHiddenSize,
     poolerHiddenAct: geluField(j, "pooler_hidden_act", source),
     poolerDropout: numberField(j, "pooler_dropout", 0, probability, "in [0, 1)", source),
+    clsDropout: j["cls_dropout"] === undefined || j["cls_dropout"] === null
+      ? null
+      : numberField(j, "cls_dropout", 0, probability, "in [0, 1)", source),
     numLabels,
     id2label: Object.freeze(id2label),
     problemType,

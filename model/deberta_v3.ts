@@ -52,8 +52,14 @@ export interface DebertaModelOptions {
   readonly hiddenDropout?: number;
   /** Dropout on attention probabilities in training mode. Default 0 (HF: `config.attentionProbsDropoutProb`). */
   readonly attentionDropout?: number;
-  /** Dropout before the pooler and the classifier in training mode. Default `config.poolerDropout`. */
+  /** Dropout on the `[CLS]` state before `pooler.dense` in training mode. Default `config.poolerDropout`. */
   readonly poolerDropout?: number;
+  /**
+   * Dropout between the pooler and the classifier in training mode. Default `config.clsDropout`,
+   * else `hiddenDropout` (HF `DebertaV2ForSequenceClassification`: `cls_dropout` else
+   * `hidden_dropout_prob`).
+   */
+  readonly classifierDropout?: number;
   /** Seed of the dropout masks (training forwards without their own seed draw from it). Default 0. */
   readonly seed?: number;
 }
@@ -257,7 +263,8 @@ function linearShape(config: DebertaConfig, name: string): [number, number] {
  *
  * Dropout (training mode only) follows HF's sites: embeddings, relative embeddings (per layer;
  * here per gathered distance row), attention probabilities, after the attention-output and
- * output denses, and before the pooler and the classifier. Masks come from `tf.dropout` seeded
+ * output denses, before the pooler (`poolerDropout`) and before the classifier
+ * (`classifierDropout`: HF's `cls_dropout`, else the hidden dropout). Masks come from `tf.dropout` seeded
  * per forward and per site, so training is deterministic for a given seed and backend.
  *
  * @example Training step on the head and one adapter
@@ -303,6 +310,7 @@ export class DebertaModel {
   #hiddenDropout: number;
   #attentionDropout: number;
   #poolerDropout: number;
+  #classifierDropout: number;
   #seed: number;
   #trainingCalls = 0;
   #disposed = false;
@@ -320,6 +328,10 @@ export class DebertaModel {
     this.#hiddenDropout = checkRate(options.hiddenDropout ?? 0, "hiddenDropout");
     this.#attentionDropout = checkRate(options.attentionDropout ?? 0, "attentionDropout");
     this.#poolerDropout = checkRate(options.poolerDropout ?? config.poolerDropout, "poolerDropout");
+    this.#classifierDropout = checkRate(
+      options.classifierDropout ?? config.clsDropout ?? this.#hiddenDropout,
+      "classifierDropout",
+    );
     this.#seed = options.seed ?? 0;
     if (!Number.isSafeInteger(this.#seed)) {
       throw new RangeError(
@@ -638,7 +650,7 @@ export class DebertaModel {
         const pooled = geluErf(
           this.#applyHead("pooler.dense", drop(cls, this.#poolerDropout)),
         ) as tf.Tensor2D;
-        logits = this.#applyHead("classifier", drop(pooled, this.#poolerDropout));
+        logits = this.#applyHead("classifier", drop(pooled, this.#classifierDropout));
       } else if (this.head === "none") {
         logits = tf.zeros([b, 0]);
       } else {

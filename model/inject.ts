@@ -10,6 +10,16 @@ import type { AdaptableModule } from "./deberta_v3.ts";
 /**
  * The paper's six adapted families per layer (PAPER-NOTES §7): query/key/value projections,
  * the attention output dense, the intermediate dense and the output dense (M = 6 × layers).
+ *
+ * @example `output.dense` also matches `attention.output.dense` (PEFT suffix semantics)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TARGET_MODULES, selectTargetModules } from "./inject.ts";
+ *
+ * assert.equal(DEFAULT_TARGET_MODULES.length, 6);
+ * const picked = selectTargetModules(["l.0.attention.output.dense", "pooler.dense"]);
+ * assert.deepEqual(picked, ["l.0.attention.output.dense"]);
+ * ```
  */
 export const DEFAULT_TARGET_MODULES: readonly string[] = Object.freeze([
   "query_proj",

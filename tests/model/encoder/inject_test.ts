@@ -51,11 +51,12 @@ Deno.test("selectTargetModules() follows PEFT: suffix at a dot boundary, or a fu
 Deno.test("injectAdapters() refuses targets that match no module, attaching nothing", () => {
   const attached: string[] = [];
   const model = {
-    adaptableModules: () => baseNames().slice(0, 72).map((name) => ({
-      name,
-      inFeatures: 768,
-      outFeatures: 768,
-    })),
+    adaptableModules: () =>
+      baseNames().slice(0, 72).map((name) => ({
+        name,
+        inFeatures: 768,
+        outFeatures: 768,
+      })),
     setAdapter: (name: string) => void attached.push(name),
   };
   const zero: LinearDelta = { delta: (x) => tf.zerosLike(x) };

@@ -155,3 +155,34 @@ Deno.test("DebertaModel.forward() training dropout is seeded: same seed same log
     model.dispose();
   }
 });
+
+Deno.test("DebertaModel.forward() drops before the classifier at cls_dropout, else the hidden rate (as HF)", () => {
+  const weights = randomDebertaWeights(CONFIG, 7);
+  const logits = (options: Parameters<typeof createDebertaModel>[2], config = CONFIG) => {
+    const model = createDebertaModel(config, weights, options);
+    try {
+      return tf.tidy(() =>
+        Array.from(
+          model.forward({ inputIds: IDS, attentionMask: MASK }, { training: true, seed: 5 }).logits
+            .dataSync(),
+        )
+      );
+    } finally {
+      model.dispose();
+    }
+  };
+  const plain = logits({});
+  assert.deepEqual(logits({ classifierDropout: 0 }), plain);
+  // the classifier site alone changes the logits
+  assert.notDeepEqual(logits({ classifierDropout: 0.5 }), plain);
+  // default: the hidden rate (HF: hidden_dropout_prob when cls_dropout is absent)
+  const hidden = logits({ hiddenDropout: 0.3 });
+  assert.notDeepEqual(hidden, logits({ hiddenDropout: 0.3, classifierDropout: 0 }));
+  assert.deepEqual(hidden, logits({ hiddenDropout: 0.3, classifierDropout: 0.3 }));
+  // cls_dropout in the config wins over the hidden rate
+  const withCls = { ...CONFIG, clsDropout: 0 };
+  assert.deepEqual(
+    logits({ hiddenDropout: 0.3 }, withCls),
+    logits({ hiddenDropout: 0.3, classifierDropout: 0 }),
+  );
+});

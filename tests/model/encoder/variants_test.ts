@@ -193,7 +193,8 @@ Deno.test("DebertaModel rejects bad inputs, names and weights with clear errors"
   // ids outside the embedding tables: a RangeError naming the entry and the config field
   assert.throws(
     () => model.forward({ inputIds: [[1, 30, 2]] }),
-    (e: unknown) => e instanceof RangeError && /inputIds\[0\]\[1\]/.test(e.message) &&
+    (e: unknown) =>
+      e instanceof RangeError && /inputIds\[0\]\[1\]/.test(e.message) &&
       /vocab_size/.test(e.message) && /30/.test(e.message),
   );
   assert.throws(() => model.forward({ inputIds: [[1, -1, 2]] }), /inputIds\[0\]\[1\]/);
@@ -206,7 +207,8 @@ Deno.test("DebertaModel rejects bad inputs, names and weights with clear errors"
   });
   assert.throws(
     () => typed.forward({ inputIds: [[1, 5, 2]], tokenTypeIds: [[0, 1, 2]] }),
-    (e: unknown) => e instanceof RangeError && /tokenTypeIds\[0\]\[2\]/.test(e.message) &&
+    (e: unknown) =>
+      e instanceof RangeError && /tokenTypeIds\[0\]\[2\]/.test(e.message) &&
       /type_vocab_size/.test(e.message),
   );
   typed.dispose();

@@ -101,6 +101,16 @@ Deno.test("parseDebertaConfig() applies the HF defaults for absent fields", () =
   assert.deepEqual(c.posAttType, []);
   assert.equal(c.typeVocabSize, 0);
   assert.equal(c.hiddenAct, "gelu");
+  assert.equal(c.clsDropout, null);
+  assert.equal(
+    parseDebertaConfig({ model_type: "deberta-v2", cls_dropout: 0.15 }, "c").clsDropout,
+    0.15,
+  );
+  assert.throws(
+    () => parseDebertaConfig({ model_type: "deberta-v2", cls_dropout: 1.5 }, "c.json"),
+    (e: unknown) =>
+      e instanceof RangeError && /c\.json/.test(e.message) && /cls_dropout/.test(e.message),
+  );
 });
 
 Deno.test("parseDebertaConfig() takes num_labels from id2label and checks they agree", () => {
