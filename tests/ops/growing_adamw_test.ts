@@ -178,3 +178,20 @@ Deno.test("GrowingAdamW bias-corrects a block added later by its own step, at it
   opt.dispose();
   tf.dispose([old, late]);
 });
+
+Deno.test("GrowingAdamW adds ε to √v̂ (torch placement), visible with a large ε", async () => {
+  const hp = { ...HP, eps: 0.05 };
+  const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "adamw.eps");
+  const opt = new GrowingAdamW({ beta1: hp.b1, beta2: hp.b2, epsilon: hp.eps, weightDecay: hp.wd });
+  opt.addBlock({ key: "e", variables: [p] });
+  const gs = [[0.1, -0.02, 0.3, 0.004], [-0.05, 0.05, 0.03, -0.1]];
+  for (const g of gs) {
+    const gt = tf.tensor2d(g, [2, 2]);
+    opt.step({ [p.name]: gt }, hp.lr);
+    gt.dispose();
+  }
+  // √(v̂ + ε) or √v̂·(1 + ε) would move p by ≥ 1e-4 more or less than this reference.
+  assertClose(await p.data(), adamwReference([1, 2, 3, 4], gs, hp).p, 1e-6, "p");
+  opt.dispose();
+  p.dispose();
+});

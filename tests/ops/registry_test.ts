@@ -126,3 +126,41 @@ Deno.test("every method is bit-identical for the same seed (init, growth, dropou
   }
   x.dispose();
 });
+
+Deno.test("every method drops out the adapter input only in training, and eval equals x·ΔWᵀ", async () => {
+  // n = 1: input dropout zeroes a whole output row or scales it by 1/(1 − p) = 2; dropout on the
+  // output (or nowhere) would not.
+  const rows = 32;
+  const x = tf.tensor2d(gaussian(rows, 41).map((v) => v + 3), [rows, 1]);
+  for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
+    const common = { name: `drop.${method}`, inFeatures: 1, outFeatures: 4, seed: 3, dropout: 0.5 };
+    const ad = method === "lora"
+      ? createAdapter("lora", { ...common, rank: 2 })
+      : method === "adalora"
+      ? createAdapter("adalora", { ...common, initialRank: 2 })
+      : createAdapter(method, common);
+    randomizeVariables(ad.trainableVariables(), 9, 0.5);
+    const dw = ad.deltaWeight();
+    const ref = tf.matMul(x, dw, false, true);
+    const [yEval, yTrain] = [ad.delta(x, false), ad.delta(x, true)];
+    const [e, t, r] = [await yEval.data(), await yTrain.data(), await ref.data()];
+    for (let i = 0; i < e.length; i++) {
+      assert.ok(Math.abs(e[i]! - r[i]!) <= 1e-5 * (1 + Math.abs(r[i]!)), `${method} eval [${i}]`);
+    }
+    let dropped = 0;
+    for (let i = 0; i < rows; i++) {
+      const row = Array.from(t.subarray(i * 4, i * 4 + 4));
+      const ev = Array.from(e.subarray(i * 4, i * 4 + 4));
+      if (row.every((v) => v === 0)) dropped++;
+      else {
+        row.forEach((v, j) => {
+          assert.ok(Math.abs(v - 2 * ev[j]!) <= 1e-5 * (1 + Math.abs(v)), `${method} row ${i}`);
+        });
+      }
+    }
+    assert.ok(dropped > 0 && dropped < rows, `${method}: ${dropped} of ${rows} rows dropped`);
+    tf.dispose([dw, ref, yEval, yTrain]);
+    ad.dispose();
+  }
+  x.dispose();
+});
