@@ -1,7 +1,7 @@
 /**
  * Growth in the loop: the parameter blocks a controller adds at an allocation event are born at
  * that step (PAPER-NOTES §2: fresh Adam state, a step counter per block, their own warm-up from
- * the event), for TriAdaptLoRA and IncreLoRA.
+ * the event), for TriAdaptLoRA and IncreLoRA; and the controller runs after the optimizer step.
  */
 import assert from "node:assert/strict";
 import { injectAdapters } from "../../../model/inject.ts";
@@ -11,6 +11,7 @@ import { createAdapter } from "../../../ops/registry.ts";
 import type { TriAdaptLoraAdapter } from "../../../ops/triadapt_lora.ts";
 import type { Controller } from "../../../train/controllers/controller.ts";
 import { createIncreLoraController } from "../../../train/controllers/increlora.ts";
+import { createLoraController } from "../../../train/controllers/lora.ts";
 import { createTriAdaptController } from "../../../train/controllers/triadapt.ts";
 import { Trainer } from "../../../train/loop.ts";
 import { createPlantedTask } from "../../../train/planted/planted_task.ts";
@@ -103,4 +104,54 @@ Deno.test("Trainer.runStep() registers IncreLoRA's grown blocks born at their ev
         refRank: 2,
       })),
   );
+});
+
+Deno.test("Trainer.runStep() runs the controller after the optimizer step, on the updated weights", async () => {
+  // Arrange: a LoRA run whose controller records what it sees.
+  const task = await createPlantedTask({ ...TINY_PLANTED, seed: 6 });
+  const model = task.buildModel(6);
+  let i = 0;
+  const adapters = [
+    ...injectAdapters(model, (m) =>
+      createAdapter("lora", {
+        name: m.name,
+        inFeatures: m.inFeatures,
+        outFeatures: m.outFeatures,
+        seed: i++,
+        rank: 2,
+      }) as Adapter).values(),
+  ];
+  const inner = createLoraController(adapters);
+  const seen: { step: number; optimizerStep: number; weight: number }[] = [];
+  const probe = adapters[0]?.trainableVariables()[0];
+  assert.ok(probe !== undefined);
+  const controller: Controller = {
+    ...inner,
+    async afterStep(step, grads, optimizer) {
+      const weight = (await probe.data())[0] as number;
+      seen.push({ step, optimizerStep: optimizer.globalStep, weight });
+      return await inner.afterStep(step, grads, optimizer);
+    },
+  };
+  const trainer = new Trainer({
+    task,
+    model,
+    adapters,
+    controller,
+    hyper: { ...TINY_HYPER, warmupSteps: 0 },
+    totalSteps: 12,
+    seed: 6,
+  });
+  try {
+    const before = (await probe.data())[0] as number;
+    // Act
+    await trainer.runStep();
+    await trainer.runStep();
+    // Assert: the optimizer has applied the step the controller is told about.
+    assert.deepEqual(seen.map((s) => [s.step, s.optimizerStep]), [[1, 1], [2, 2]]);
+    assert.notEqual(seen[0]?.weight, before);
+  } finally {
+    trainer.dispose();
+    task.dispose();
+  }
 });
