@@ -71,3 +71,33 @@ Deno.test("createDebertaModel() reproduces golden_a/golden_b on the cpu backend 
     assert.ok(await tf.setBackend("wasm"));
   }
 });
+
+Deno.test("DebertaModel.forward() takes int32 tensors as ids and masks, leaving them to the caller", async () => {
+  const bytes = await Deno.readFile(new URL("model.safetensors", TINY_A));
+  const model = createDebertaModel(
+    await tinyConfig(),
+    parseSafetensors(bytes, "model.safetensors"),
+  );
+  const g = await readGoldenJson<GoldenBatch>("golden_b.json");
+  const ids = tf.tensor2d(g.input_ids, undefined, "int32");
+  const mask = tf.tensor2d(g.attention_mask, undefined, "int32");
+  try {
+    const before = tf.memory().numTensors;
+    const out = model.forward({ inputIds: ids, attentionMask: mask });
+    const fromArrays = model.forward({ inputIds: g.input_ids, attentionMask: g.attention_mask });
+    assert.ok(maxAbsDiff(out.logits, g.logits) < TOL);
+    assert.deepEqual(out.logits.dataSync(), fromArrays.logits.dataSync());
+    tf.dispose([out.logits, out.lastHiddenState, fromArrays.logits, fromArrays.lastHiddenState]);
+    assert.equal(tf.memory().numTensors, before, "forward must leave only what it returns");
+    assert.ok(!ids.isDisposed && !mask.isDisposed, "inputs belong to the caller");
+    const floats = tf.cast(ids, "float32") as tf.Tensor2D;
+    assert.throws(() => model.forward({ inputIds: floats }), /inputIds must be an int32/);
+    floats.dispose();
+    const short = tf.slice(mask, [0, 0], [3, 5]) as tf.Tensor2D;
+    assert.throws(() => model.forward({ inputIds: ids, attentionMask: short }), /attentionMask/);
+    short.dispose();
+  } finally {
+    tf.dispose([ids, mask]);
+    model.dispose();
+  }
+});
