@@ -288,6 +288,28 @@ Deno.test("parsePytorchBin() refuses a corrupted or truncated zip naming the fil
   );
 });
 
+Deno.test("parsePytorchBin() refuses a deflated entry declaring an impossible size (zip bomb)", () => {
+  const entries = unzipSync(goldenBin);
+  const deflated = zipSync(entries, { level: 6 });
+  assert.ok(parsePytorchBin(deflated, "ok.bin").size > 0, "a deflated torch zip still reads");
+  // declare 1 GiB uncompressed for the first entry (data.pkl), in its local and central headers
+  const bomb = deflated.slice();
+  const dv = new DataView(bomb.buffer);
+  assert.equal(dv.getUint32(0, true), 0x04034b50);
+  dv.setUint32(22, 2 ** 30, true);
+  let cd = bomb.length - 22;
+  assert.equal(dv.getUint32(cd, true), 0x06054b50);
+  cd = dv.getUint32(cd + 16, true);
+  assert.equal(dv.getUint32(cd, true), 0x02014b50);
+  dv.setUint32(cd + 24, 2 ** 30, true);
+  assertFormatError(
+    () => parsePytorchBin(bomb, "bomb.bin"),
+    "bomb.bin:pytorch_model/data.pkl",
+    "consistent sizes",
+    "1073741824",
+  );
+});
+
 Deno.test("parsePytorchBin() refuses the legacy (pre-1.6) format with advice", () => {
   // legacy torch.save starts with the pickled magic number 0x1950a86a20f9469cfc6c
   const legacy = new Uint8Array([
