@@ -164,3 +164,31 @@ Deno.test("every method drops out the adapter input only in training, and eval e
   }
   x.dispose();
 });
+
+Deno.test("no method forms a d×n tensor in the forward pass (every kernel's output shape, tf.profile)", async () => {
+  const [n, d] = [5, 7];
+  const x = tf.tensor2d(gaussian(3 * n, 51), [3, n]);
+  for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
+    const common = { name: `dn.${method}`, inFeatures: n, outFeatures: d, seed: 4, dropout: 0.1 };
+    const ad = method === "lora"
+      ? createAdapter("lora", { ...common, rank: 2 })
+      : method === "adalora"
+      ? createAdapter("adalora", { ...common, initialRank: 2 })
+      : createAdapter(method, common);
+    if (ad instanceof TriAdaptLoraAdapter || ad instanceof IncreLoraAdapter) ad.grow(1);
+    for (const training of [false, true]) {
+      const info = await tf.profile(() => ad.delta(x, training));
+      const shapes = info.kernels.flatMap((k) => k.outputShapes.map((s) => `${k.name}[${s}]`));
+      assert.ok(shapes.length > 0, `${method}: profile saw no kernels`);
+      const big = shapes.filter((s) => s.endsWith(`[${d},${n}]`) || s.endsWith(`[${n},${d}]`));
+      assert.deepEqual(big, [], `${method} (training ${training}) formed a d×n tensor`);
+      tf.dispose(info.result as tf.Tensor);
+    }
+    // The merge path does form it: the profile would see it.
+    const merged = await tf.profile(() => ad.deltaWeight());
+    assert.ok(merged.kernels.some((k) => k.outputShapes.some((s) => `${s}` === `${d},${n}`)));
+    tf.dispose(merged.result as tf.Tensor);
+    ad.dispose();
+  }
+  tf.dispose(x);
+});
