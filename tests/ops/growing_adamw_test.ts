@@ -195,3 +195,21 @@ Deno.test("GrowingAdamW adds ε to √v̂ (torch placement), visible with a larg
   opt.dispose();
   p.dispose();
 });
+
+Deno.test("GrowingAdamW clips by the norm over every gradient of every block at once", async () => {
+  const [p, q] = [
+    tf.variable(tf.tensor1d([0]), true, "adamw.gclip.p"),
+    tf.variable(tf.tensor2d([[0, 0]]), true, "adamw.gclip.q"),
+  ];
+  const opt = new GrowingAdamW({ clipNorm: 1 });
+  opt.addBlock({ key: "p", variables: [p] });
+  opt.addBlock({ key: "q", variables: [q] });
+  const grads = { [p.name]: tf.tensor1d([2]), [q.name]: tf.tensor2d([[-4, 4]]) };
+  opt.step(grads, 0.1);
+  // Global norm √(4 + 16 + 16) = 6: every gradient is scaled by 1/(6 + 1e-6), m = 0.1·g·factor.
+  const f = 1 / (6 + 1e-6);
+  assertClose((await opt.blockState("p")).m[0]!.data, [0.1 * 2 * f], 1e-7, "m of p");
+  assertClose((await opt.blockState("q")).m[0]!.data, [-0.4 * f, 0.4 * f], 1e-7, "m of q");
+  tf.dispose([p, q, ...Object.values(grads)]);
+  opt.dispose();
+});
