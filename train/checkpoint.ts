@@ -19,7 +19,17 @@ import type { BlockStateData } from "../ops/growing_adamw.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import type { Trainer } from "./loop.ts";
 
-/** Format version of `state.json` and `adapter_config.json`. */
+/**
+ * Format version of `state.json` and `adapter_config.json`.
+ *
+ * @example The current version
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CHECKPOINT_FORMAT } from "./checkpoint.ts";
+ *
+ * assert.equal(CHECKPOINT_FORMAT, 1);
+ * ```
+ */
 export const CHECKPOINT_FORMAT = 1;
 
 /** Per-module entry of `adapter_config.json`. */

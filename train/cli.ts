@@ -37,6 +37,16 @@ import type { ProgressWriter } from "./progress.ts";
  * Hyper-parameters of the planted demo, used for every hyper-parameter not given explicitly
  * with `--task planted`: 512 sequences / batch 16 = 32 steps per epoch, 5 epochs = 160 steps;
  * budget r_ref·M = 4·24 = 96; allocation after step 48, every 16 steps.
+ *
+ * @example The demo's schedule
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLANTED_HYPERPARAMS } from "./cli.ts";
+ *
+ * // 512 / 16 × 5 = 160 steps; budget 4 · 24 = 96
+ * assert.equal(PLANTED_HYPERPARAMS.epochs, 5);
+ * assert.equal(PLANTED_HYPERPARAMS.refRank, 4);
+ * ```
  */
 export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze({
   epochs: 5,
@@ -60,7 +70,18 @@ export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze
   adaloraInitRank: 6,
 });
 
-/** Sizes of the planted demo (offline, seeded): 4 layers, hidden 64, 4 heads, seq 32, every layer matched. */
+/**
+ * Sizes of the planted demo (offline, seeded): 4 layers, hidden 64, 4 heads, seq 32, every layer matched.
+ *
+ * @example The demo's size
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLANTED_DEMO } from "./cli.ts";
+ *
+ * assert.equal(PLANTED_DEMO.layers, 4);
+ * assert.equal(PLANTED_DEMO.target, "all-layers");
+ * ```
+ */
 export const PLANTED_DEMO: Readonly<Omit<PlantedTaskOptions, "seed">> = Object.freeze({
   layers: 4,
   hidden: 64,

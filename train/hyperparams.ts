@@ -38,7 +38,18 @@ export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
 /** A named set of hyper-parameters: `paper` is PAPER-NOTES §9, `none` the schema defaults. */
 export type PresetName = "paper" | "none";
 
-/** The task names accepted by `--task`, in Table I order. */
+/**
+ * The task names accepted by `--task`, in Table I order.
+ *
+ * @example GLUE tasks and SQuAD 2.0
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TRAIN_TASKS } from "./hyperparams.ts";
+ *
+ * assert.equal(TRAIN_TASKS[0], "mnli");
+ * assert.ok(TRAIN_TASKS.includes("rte") && TRAIN_TASKS.includes("squad2"));
+ * ```
+ */
 export const TRAIN_TASKS: readonly TrainTask[] = Object.freeze([
   "mnli",
   "sst2",
@@ -51,7 +62,17 @@ export const TRAIN_TASKS: readonly TrainTask[] = Object.freeze([
   "squad2",
 ]);
 
-/** The methods accepted by `--method`. */
+/**
+ * The methods accepted by `--method`.
+ *
+ * @example TriAdaptLoRA and its baselines
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TRAIN_METHODS } from "./hyperparams.ts";
+ *
+ * assert.deepEqual([...TRAIN_METHODS], ["triadapt", "lora", "adalora", "increlora"]);
+ * ```
+ */
 export const TRAIN_METHODS: readonly TrainMethod[] = Object.freeze([
   "triadapt",
   "lora",
@@ -201,6 +222,16 @@ const INT_MAX = Number.MAX_SAFE_INTEGER;
 /**
  * The schema: one row per `TrainOptions` field, in help order. Defaults of the hyper-parameters
  * are the paper's RTE row (PAPER-NOTES §9) with r_ref 8 and batch 32.
+ *
+ * @example Look up a flag
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FLAG_SPECS } from "./hyperparams.ts";
+ *
+ * const maxSteps = FLAG_SPECS.find((s) => s.flag === "max-steps");
+ * assert.equal(maxSteps?.key, "maxSteps");
+ * assert.equal(FLAG_SPECS.find((s) => s.key === "lr")?.default, 1.2e-3);
+ * ```
  */
 export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
   [
@@ -676,7 +707,18 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
   ] satisfies FlagSpec[],
 );
 
-/** The keys of `HyperParams`, i.e. the fields a preset may set. */
+/**
+ * The keys of `HyperParams`, i.e. the fields a preset may set.
+ *
+ * @example Hyper-parameters, not run settings
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HYPERPARAM_KEYS } from "./hyperparams.ts";
+ *
+ * assert.ok(HYPERPARAM_KEYS.includes("lr"));
+ * assert.ok(!(HYPERPARAM_KEYS as readonly string[]).includes("model"));
+ * ```
+ */
 export const HYPERPARAM_KEYS: readonly (keyof HyperParams)[] = Object.freeze([
   "threshold",
   "epochs",

@@ -19,7 +19,17 @@ import { mergeAdapter } from "../ops/merge.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import type { BaseCheckpoint } from "./glue_task.ts";
 
-/** Tokenizer files copied from a model folder when present. */
+/**
+ * Tokenizer files copied from a model folder when present.
+ *
+ * @example The DeBERTa-v3 tokenizer file is among them
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TOKENIZER_FILES } from "./merged_export.ts";
+ *
+ * assert.ok(TOKENIZER_FILES.includes("spm.model"));
+ * ```
+ */
 export const TOKENIZER_FILES: readonly string[] = Object.freeze([
   "spm.model",
   "tokenizer_config.json",

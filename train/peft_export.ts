@@ -28,7 +28,17 @@ import { exportPeft } from "../ops/merge.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import { loadBaseCheckpoint } from "./glue_task.ts";
 
-/** Key prefix of every tensor PEFT saves for a `PeftModel` around a transformers model. */
+/**
+ * Key prefix of every tensor PEFT saves for a `PeftModel` around a transformers model.
+ *
+ * @example A PEFT key
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PEFT_PREFIX } from "./peft_export.ts";
+ *
+ * assert.equal(`${PEFT_PREFIX}classifier.weight`, "base_model.model.classifier.weight");
+ * ```
+ */
 export const PEFT_PREFIX = "base_model.model.";
 
 /** `adapter_config.json` of a PEFT LoRA adapter (the fields we write). */

@@ -48,14 +48,46 @@ export interface PaperRow {
   readonly topH: number;
 }
 
-/** r_ref of every paper run. */
+/**
+ * r_ref of every paper run.
+ *
+ * @example r_ref = 8
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PAPER_REF_RANK } from "./presets.ts";
+ *
+ * assert.equal(PAPER_REF_RANK, 8);
+ * ```
+ */
 export const PAPER_REF_RANK = 8;
 
-/** AdaLoRA's initial rank and EMA coefficients in the paper (§9). */
+/**
+ * AdaLoRA's initial rank and EMA coefficients in the paper (§9).
+ *
+ * @example Table V's AdaLoRA constants
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PAPER_ADALORA } from "./presets.ts";
+ *
+ * assert.deepEqual({ ...PAPER_ADALORA }, { initRank: 12, beta1: 0.85, beta2: 0.85 });
+ * ```
+ */
 export const PAPER_ADALORA: Readonly<{ initRank: number; beta1: number; beta2: number }> = Object
   .freeze({ initRank: 12, beta1: 0.85, beta2: 0.85 });
 
-/** PAPER-NOTES §9 per task. */
+/**
+ * PAPER-NOTES §9 per task.
+ *
+ * @example The RTE row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PAPER_ROWS } from "./presets.ts";
+ *
+ * assert.equal(PAPER_ROWS.rte.epochs, 50);
+ * assert.equal(PAPER_ROWS.rte.lr, 1.2e-3);
+ * assert.equal(PAPER_ROWS.rte.warmup, 100);
+ * ```
+ */
 export const PAPER_ROWS: Readonly<Record<TrainTask, PaperRow>> = Object.freeze({
   mnli: Object.freeze({
     epochs: 7,
