@@ -11,6 +11,14 @@
  *
  * @param text Any text.
  * @returns The text with `& < > " '` escaped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeXml } from "./_svg.ts";
+ *
+ * assert.equal(escapeXml(`a<b & "c"`), "a&lt;b &amp; &quot;c&quot;");
+ * ```
  */
 export function escapeXml(text: string): string {
   return text
@@ -26,6 +34,15 @@ export function escapeXml(text: string): string {
  *
  * @param value A finite number.
  * @returns The shortest decimal text with at most two decimals.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fmt } from "./_svg.ts";
+ *
+ * assert.equal(fmt(2), "2");
+ * assert.equal(fmt(1 / 3), "0.33");
+ * ```
  */
 export function fmt(value: number): string {
   return String(Math.round(value * 100) / 100);
@@ -36,6 +53,15 @@ export function fmt(value: number): string {
  *
  * @param value A finite number.
  * @returns The label text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatValue } from "./_svg.ts";
+ *
+ * assert.equal(formatValue(3), "3");
+ * assert.equal(formatValue(12345.678), "12350");
+ * ```
  */
 export function formatValue(value: number): string {
   if (Number.isInteger(value)) return String(value);
@@ -44,7 +70,18 @@ export function formatValue(value: number): string {
   return String(Number(value.toPrecision(4)));
 }
 
-/** Viridis, sampled at 0, .25, .5, .75, 1: perceptually uniform and colour-blind safe. */
+/**
+ * Viridis, sampled at 0, .25, .5, .75, 1: perceptually uniform and colour-blind safe.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VIRIDIS } from "./_svg.ts";
+ *
+ * assert.equal(VIRIDIS.length, 5);
+ * assert.deepEqual(VIRIDIS[0], [68, 1, 84]);
+ * ```
+ */
 export const VIRIDIS: readonly (readonly [number, number, number])[] = [
   [0x44, 0x01, 0x54],
   [0x3b, 0x52, 0x8b],
@@ -62,6 +99,15 @@ function hex(rgb: readonly [number, number, number]): string {
  *
  * @param t Position on the scale; clamped to [0, 1].
  * @returns `#rrggbb`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { viridis } from "./_svg.ts";
+ *
+ * assert.equal(viridis(0), "#440154");
+ * assert.equal(viridis(2), "#fde725"); // clamped
+ * ```
  */
 export function viridis(t: number): string {
   const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
@@ -77,6 +123,15 @@ export function viridis(t: number): string {
  *
  * @param background `#rrggbb`.
  * @returns `#000000` or `#ffffff`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { textColourOn } from "./_svg.ts";
+ *
+ * assert.equal(textColourOn("#000000"), "#ffffff");
+ * assert.equal(textColourOn("#ffffff"), "#000000");
+ * ```
  */
 export function textColourOn(background: string): string {
   const channel = (offset: number): number => {
@@ -94,6 +149,14 @@ export function textColourOn(background: string): string {
  * @param hi Largest data value.
  * @param target About how many ticks to produce.
  * @returns The ticks, ascending; the first ≤ lo and the last ≥ hi.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { niceTicks } from "./_svg.ts";
+ *
+ * assert.deepEqual(niceTicks(0.3, 9.7), [0, 2, 4, 6, 8, 10]);
+ * ```
  */
 export function niceTicks(lo: number, hi: number, target = 5): number[] {
   if (!(hi > lo)) {
