@@ -171,7 +171,7 @@ export interface TrainOptions extends HyperParams {
   readonly resume?: string;
   /** Stop after this many optimizer steps; it then also is T for every schedule. */
   readonly maxSteps?: number;
-  /** Evaluate every N steps; absent: at the end of every epoch. */
+  /** Also evaluate every N steps; every epoch end is evaluated in any case. */
   readonly evalEvery?: number;
   /** Log a metrics line every N steps. */
   readonly logEvery: number;
@@ -338,7 +338,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       min: 1,
       max: INT_MAX,
       valueName: "<n>",
-      description: "Evaluate every N steps (default: at the end of each epoch)",
+      description: "Also evaluate every N steps (the end of each epoch always is)",
     },
     {
       key: "logEvery",

@@ -57,7 +57,7 @@ export interface RunSettings {
   readonly seed: number;
   /** Stop after this many steps; it then is T. */
   readonly maxSteps?: number;
-  /** Evaluate every N steps (absent: every epoch). */
+  /** Also evaluate every N steps (every epoch end is evaluated in any case). */
   readonly evalEvery?: number;
   /** Log a metrics line every N steps. */
   readonly logEvery: number;
@@ -554,9 +554,9 @@ async function drive(
       loop.windowMs = 0;
     }
     bar?.update(step, report.loss);
-    const evalDue = settings.evalEvery === undefined
-      ? step % perEpoch === 0
-      : step % settings.evalEvery === 0;
+    // Every epoch, and also every N steps when asked (`--eval-every N`).
+    const evalDue = step % perEpoch === 0 ||
+      (settings.evalEvery !== undefined && step % settings.evalEvery === 0);
     let wroteCheckpoint = false;
     if (evalDue || step === totalSteps) {
       const ev = await trainer.evaluate();

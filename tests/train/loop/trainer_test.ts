@@ -227,3 +227,28 @@ Deno.test("Trainer.runStep() stops on a non-finite gradient with a finite loss, 
     planted.dispose();
   }
 });
+
+Deno.test("runTraining() evaluates at every epoch end and also every --eval-every steps", async () => {
+  // Arrange: 4 steps per epoch, T = 12, --eval-every 3.
+  const task = await createPlantedTask({ ...TINY_PLANTED, seed: 8 });
+  const root = await Deno.makeTempDir();
+  try {
+    // Act
+    await runTraining({
+      task,
+      hyper: TINY_HYPER,
+      settings: { method: "lora", seed: 8, logEvery: 4, evalEvery: 3 },
+      dir: join(root, "run"),
+      backend,
+      progress: false,
+    });
+    // Assert
+    const lines = (await Deno.readTextFile(join(root, "run", "metrics.jsonl"))).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    const evals = lines.filter((l) => l.kind === "eval").map((l) => l.step);
+    assert.deepEqual(evals, [3, 4, 6, 8, 9, 12]);
+  } finally {
+    task.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+});
