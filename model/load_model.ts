@@ -46,8 +46,61 @@ export interface LoadModelOptions extends Omit<DebertaModelOptions, "head"> {
   readonly head?: DebertaHead;
   /** Which file to read; default `model.safetensors` when present, else `pytorch_model.bin`. */
   readonly format?: "safetensors" | "pytorch";
-  /** Receives what was read, missing, ignored and initialised. */
+  /**
+   * Receives what was read, missing, ignored and initialised. Default: when head weights were
+   * initialised or checkpoint keys are unexpected, one `console.warn` line
+   * ({@link formatLoadReport}), as `transformers` warns; pass `() => {}` to silence it.
+   */
   readonly onLoad?: (report: LoadReport) => void;
+}
+
+/**
+ * One line saying what a load initialised, ignored or did not recognise (the warning
+ * {@link loadModel} prints by default).
+ *
+ * @param report What {@link loadModel} reported.
+ * @returns A single line naming the file, the head and the keys.
+ *
+ * @example A base checkpoint loaded for classification
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatLoadReport } from "./load_model.ts";
+ *
+ * const line = formatLoadReport({
+ *   file: "deberta-v3-base/pytorch_model.bin", format: "pytorch", head: "classification",
+ *   missing: ["classifier.weight", "classifier.bias"], unexpected: [],
+ *   ignored: ["lm_predictions.lm_head.bias"],
+ *   initialised: ["classifier.weight", "classifier.bias"],
+ * });
+ * assert.match(line, /newly initialised from the seed: classifier\.weight, classifier\.bias/);
+ * assert.match(line, /1 known-unused key ignored/);
+ * ```
+ */
+export function formatLoadReport(report: LoadReport): string {
+  const parts = [`${report.file} (${report.format}) → ${report.head} model`];
+  if (report.initialised.length > 0) {
+    parts.push(`newly initialised from the seed: ${report.initialised.join(", ")}`);
+  }
+  if (report.unexpected.length > 0) {
+    const shown = report.unexpected.slice(0, 8).join(", ");
+    parts.push(
+      `${report.unexpected.length} unexpected key(s) not used: ${shown}${
+        report.unexpected.length > 8 ? ", …" : ""
+      }`,
+    );
+  }
+  if (report.ignored.length > 0) {
+    parts.push(
+      `${report.ignored.length} known-unused key${report.ignored.length === 1 ? "" : "s"} ignored`,
+    );
+  }
+  return parts.join("; ");
+}
+
+function warnIfNotClean(report: LoadReport): void {
+  if (report.initialised.length > 0 || report.unexpected.length > 0) {
+    console.warn(`triadapt loadModel: ${formatLoadReport(report)}`);
+  }
 }
 
 function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): DebertaHead {
@@ -62,7 +115,8 @@ function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): Deber
 /**
  * Loads a DeBERTa-v2/v3 model folder: reads `config.json`, the weights (safetensors or torch
  * `.bin`), maps them strictly (`mapDebertaWeights`: missing base weights are an error; a missing
- * head is initialised from `options.seed`), and builds the model.
+ * head is initialised from `options.seed` and, unless `onLoad` is given, a warning says so), and
+ * builds the model.
  *
  * @param dir The model folder (path or `file:` URL).
  * @param options Head, weights format, dropout rates, seed (head init and dropout), report callback.
@@ -104,7 +158,7 @@ export async function loadModel(
   const head = options.head ?? inferCheckpointHead(stateDict, config);
   const seed = options.seed ?? 0;
   const mapped = mapDebertaWeights(stateDict, config, { head, seed, source: file });
-  options.onLoad?.({
+  (options.onLoad ?? warnIfNotClean)({
     file,
     format,
     head,

@@ -39,8 +39,25 @@ Deno.test("loadModel() initialises a requested head the checkpoint lacks, from t
     seed: 5,
     onLoad: (r) => reports.push(r),
   });
-  const b = await loadModel(TINY_A, { head: "question-answering", seed: 5 });
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+  let b: Awaited<ReturnType<typeof loadModel>>;
   try {
+    b = await loadModel(TINY_A, { head: "question-answering", seed: 5 });
+    // a clean load says nothing
+    (await loadModel(TINY_A)).dispose();
+  } finally {
+    console.warn = warn;
+  }
+  try {
+    // without onLoad, the load says what it initialised (as transformers warns)
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0]!, /model\.safetensors/);
+    assert.match(
+      warnings[0]!,
+      /newly initialised from the seed: qa_outputs\.weight, qa_outputs\.bias/,
+    );
     assert.deepEqual(reports[0]!.initialised, ["qa_outputs.weight", "qa_outputs.bias"]);
     assert.ok(reports[0]!.ignored.includes("classifier.weight"));
     const ids = { inputIds: [[1, 30, 31, 2]] };
