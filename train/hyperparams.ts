@@ -1091,7 +1091,7 @@ export function parseTrainArgs(argv: readonly string[]): ParsedTrainArgs {
   for (const spec of FLAG_SPECS) {
     if (spec.required && given[spec.key] === undefined) {
       throw new TypeError(
-        `Cannot start training as --${spec.flag} must be given: run with --help for the flags`,
+        `Cannot start training as --${spec.flag} must be given: run with --help for the flags (--task planted needs neither --model nor --data)`,
       );
     }
   }
