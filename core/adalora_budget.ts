@@ -111,3 +111,42 @@ export function adaloraBudgetConfig(config: AdaLoraConfig, matrices: number): Ad
     totalSteps: config.totalSteps,
   });
 }
+
+/**
+ * What the AdaLoRA controller does after optimizer step `step` (PEFT `update_and_allocate`):
+ * - `"none"`: nothing (`step ≤ tinit`, or a budgeting step off the `deltaT` grid);
+ * - `"mask"`: mask the lowest triplets to `adaloraBudget(step).budget`;
+ * - `"freeze"`: at `step = T − tfinal`, mask to the target budget (forced, whatever `deltaT`) and
+ *   keep the resulting pattern as the final one;
+ * - `"reapply"`: after `T − tfinal`, re-apply the frozen pattern (scores no longer matter).
+ *
+ * @param step Global optimizer step (integer ≥ 0).
+ * @param config Budget settings.
+ * @returns The action.
+ *
+ * @example Check values around the phase boundaries (tinit 600, tfinal 1800, T 3900, ΔT 10)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adaloraMaskAction } from "./adalora_budget.ts";
+ *
+ * const config = {
+ *   initBudget: 864, targetBudget: 576, tinit: 600, tfinal: 1800, deltaT: 10, totalSteps: 3900,
+ * };
+ * assert.equal(adaloraMaskAction(600, config), "none");
+ * assert.equal(adaloraMaskAction(601, config), "none");
+ * assert.equal(adaloraMaskAction(610, config), "mask");
+ * assert.equal(adaloraMaskAction(2095, config), "none");
+ * assert.equal(adaloraMaskAction(2100, config), "freeze");
+ * assert.equal(adaloraMaskAction(2101, config), "reapply");
+ * ```
+ */
+export function adaloraMaskAction(
+  step: number,
+  config: AdaLoraBudgetConfig,
+): "none" | "mask" | "freeze" | "reapply" {
+  const { mask } = adaloraBudget(step, config);
+  const freezeStep = config.totalSteps - config.tfinal;
+  if (step === freezeStep) return "freeze";
+  if (step > freezeStep) return "reapply";
+  return mask ? "mask" : "none";
+}

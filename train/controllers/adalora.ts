@@ -1,14 +1,23 @@
 /**
  * The AdaLoRA controller: after every optimizer step it updates the sensitivity EMAs with that
- * step's gradients; the budget comes from `core.adaloraBudget` (cubic schedule), and when it says
- * `mask` the lowest triplets are masked to the budget.
+ * step's gradients; `core.adaloraMaskAction` says what to do: mask the lowest triplets to the
+ * cubic budget (`core.adaloraBudget`), freeze the pattern at `T − tfinal` (masked to the target
+ * budget), or re-apply that frozen pattern on every later step (PEFT's final phase).
  *
  * @module
  */
 
 import type * as tf from "@tensorflow/tfjs";
-import { adaloraBudget, type AdaLoraBudgetConfig } from "../../core/adalora_budget.ts";
-import { type AdaLoraAdapter, maskAdaLoraToBudget } from "../../ops/adalora.ts";
+import {
+  adaloraBudget,
+  type AdaLoraBudgetConfig,
+  adaloraMaskAction,
+} from "../../core/adalora_budget.ts";
+import {
+  type AdaLoraAdapter,
+  maskAdaLoraToBudget,
+  maskAdaLoraToPattern,
+} from "../../ops/adalora.ts";
 import type { AllocationEvent } from "../loop.ts";
 import type { Controller, ControllerState } from "./controller.ts";
 
@@ -37,6 +46,7 @@ export function createAdaLoraController(
 ): Controller {
   let ranks = adapters.map((a) => a.rank);
   let events = 0;
+  let frozen: Readonly<Record<string, readonly boolean[]>> | undefined;
   const total = (): number => ranks.reduce((n, r) => n + r, 0);
   return {
     method: "adalora",
@@ -47,9 +57,16 @@ export function createAdaLoraController(
     },
     async afterStep(step: number, grads: tf.NamedTensorMap): Promise<AllocationEvent | undefined> {
       for (const a of adapters) a.updateSensitivity(grads);
-      const decision = adaloraBudget(step, budget);
-      if (!decision.mask) return undefined;
-      const result = await maskAdaLoraToBudget(adapters, decision.budget);
+      const action = adaloraMaskAction(step, budget);
+      if (action === "none") return undefined;
+      if (action === "reapply" && frozen !== undefined) {
+        maskAdaLoraToPattern(adapters, frozen);
+        return undefined;
+      }
+      // "reapply" without a frozen pattern only happens when T − tfinal fell before step 1:
+      // freeze now, as PEFT would have at its first final-phase step.
+      const result = await maskAdaLoraToBudget(adapters, adaloraBudget(step, budget).budget);
+      if (action !== "mask") frozen = result.keepPattern;
       const next = adapters.map((a) => result.rankPattern[a.name] ?? a.rank);
       const changed = adapters.filter((_, i) => next[i] !== ranks[i]).map((a) => a.name);
       ranks = next;
@@ -66,7 +83,12 @@ export function createAdaLoraController(
     },
     ranks: () => [...ranks],
     budgetLeft: () => Math.max(0, total() - budget.targetBudget),
-    snapshot: (): ControllerState => ({ method: "adalora", ranks: [...ranks], events }),
+    snapshot: (): ControllerState => ({
+      method: "adalora",
+      ranks: [...ranks],
+      events,
+      ...(frozen === undefined ? {} : { frozenPattern: frozen }),
+    }),
     restore(saved: ControllerState): void {
       if (saved.method !== "adalora" || !Array.isArray(saved.ranks)) {
         throw new TypeError(
@@ -77,6 +99,8 @@ export function createAdaLoraController(
       }
       ranks = (saved.ranks as unknown[]).map(Number);
       events = Number(saved.events ?? 0);
+      const pattern = saved.frozenPattern as Record<string, boolean[]> | undefined;
+      frozen = pattern === undefined ? undefined : Object.freeze({ ...pattern });
     },
     dispose(): void {},
   };
