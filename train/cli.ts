@@ -346,7 +346,11 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
       try {
         const result = await runTraining({
           task,
-          hyper: plan.options,
+          // Only the hyper-parameters: the planted task has no model, data or GLUE task to
+          // record (config.cli keeps the stand-ins the option schema needs for --resume).
+          hyper: Object.fromEntries(
+            HYPERPARAM_KEYS.map((k) => [k, plan.options[k]]),
+          ) as unknown as HyperParams,
           settings: settingsOf(plan.options, seed),
           dir,
           resume: plan.resume,

@@ -60,6 +60,8 @@ Deno.test("main() runs the planted demo and leaves every run-folder file with sa
     assert.equal(config.backend.name, "wasm");
     assert.equal(typeof config.versions.tfjs, "string");
     assert.equal(config.hyper.refRank, 2);
+    // No stand-in model, data or GLUE task among the planted run's hyper-parameters.
+    for (const key of ["task", "model", "data"]) assert.ok(!(key in config.hyper), key);
     // metrics.jsonl: one train line per step, one eval line per epoch
     const metrics = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n")
       .map((l) => JSON.parse(l));
