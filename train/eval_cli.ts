@@ -173,7 +173,7 @@ export async function main(
     return 1;
   }
   try {
-    await initBackend(backend);
+    io.err(`triadapt eval: ${(await initBackend(backend)).summary}`);
     const report = await evaluateRun(values.run, {
       ...(values.split === undefined ? {} : { split: values.split }),
       ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),

@@ -216,7 +216,7 @@ export async function main(
     return 1;
   }
   try {
-    await initBackend(backend);
+    io.err(`triadapt export: ${(await initBackend(backend)).summary}`);
     const report = await exportRun(values.run, {
       format: values.format,
       ...(values.out === undefined ? {} : { out: values.out }),
