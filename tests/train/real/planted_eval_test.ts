@@ -45,14 +45,16 @@ Deno.test("evaluateRun() rebuilds a planted run and reproduces its final evaluat
       metric?: number;
     }[]).filter((l) => l.kind === "eval");
     const lines: string[] = [];
-    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-    assert.equal(await evalMain(["--run", dir], io), 0, lines.join("\n"));
+    const errors: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => errors.push(l) };
+    assert.equal(await evalMain(["--run", dir], io), 0, errors.join("\n"));
+    assert.match(errors[0] as string, /^triadapt eval: backend wasm/);
     const report = JSON.parse(lines[0] as string);
     assert.equal(report.task, "planted");
     assert.equal(report.step, 8);
     assert.equal(report.value, evals.at(-1)?.metric);
     assert.equal(await exportMain(["--run", dir, "--format", "peft"], io), 1);
-    assert.match(lines.at(-1) as string, /Hugging Face model folder/);
+    assert.match(errors.at(-1) as string, /Hugging Face model folder/);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

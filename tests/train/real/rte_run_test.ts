@@ -109,11 +109,13 @@ Deno.test("runTraining() on RTE with the tiny model goes through readers, tokeni
 
     await t.step("deno task eval reproduces the final evaluation exactly", async () => {
       const out: string[] = [];
+      const errors: string[] = [];
       const code = await evalMain(["--run", dir, "--backend", "wasm"], {
         out: (l) => out.push(l),
-        err: (l) => out.push(l),
+        err: (l) => errors.push(l),
       });
-      assert.equal(code, 0, out.join("\n"));
+      assert.equal(code, 0, errors.join("\n"));
+      assert.match(errors[0] as string, /^triadapt eval: backend wasm/);
       const report = JSON.parse(out[0] as string);
       assert.equal(report.step, 20);
       assert.equal(report.metric, "accuracy");
@@ -124,9 +126,9 @@ Deno.test("runTraining() on RTE with the tiny model goes through readers, tokeni
       out.length = 0;
       const atTen = await evalMain(["--run", dir, "--checkpoint", "step-00000010"], {
         out: (l) => out.push(l),
-        err: (l) => out.push(l),
+        err: (l) => errors.push(l),
       });
-      assert.equal(atTen, 0, out.join("\n"));
+      assert.equal(atTen, 0, errors.join("\n"));
       assert.equal(JSON.parse(out[0] as string).step, 10);
       assert.equal(JSON.parse(out[0] as string).value, result.first);
     });

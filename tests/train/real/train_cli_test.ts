@@ -94,10 +94,16 @@ Deno.test("train CLI runs a GLUE task from a model folder and a data folder; eva
     assert.equal(again, 0, resumeErr.text());
     assert.match(resumed.text(), /steps 6\/6/);
 
+    // stdout carries the JSON report alone; stderr names the backend first
     const lines: string[] = [];
-    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const io = {
+      out: (l: string) => lines.push(l),
+      err: (l: string) => lines.push(`stderr: ${l}`),
+    };
+    const reportLine = (): string => lines.find((l) => !l.startsWith("stderr: ")) as string;
     assert.equal(await evalMain(["--run", out], io), 0, lines.join("\n"));
-    assert.equal(JSON.parse(lines[0] as string).metric, "accuracy");
+    assert.match(lines[0] as string, /^stderr: triadapt eval: backend wasm/);
+    assert.equal(JSON.parse(reportLine()).metric, "accuracy");
     assert.equal(await exportMain(["--run", out, "--format", "merged"], io), 0, lines.join("\n"));
     assert.deepEqual(
       await Deno.readFile(join(out, "merged", "spm.model")),
@@ -122,7 +128,7 @@ Deno.test("train CLI runs a GLUE task from a model folder and a data folder; eva
     for (const [name, expected] of [["best", best], ["adapter", evals.at(-1)]] as const) {
       lines.length = 0;
       assert.equal(await evalMain(["--run", out, "--checkpoint", name], io), 0, lines.join("\n"));
-      const report = JSON.parse(lines[0] as string);
+      const report = JSON.parse(reportLine());
       assert.equal(report.step, expected.step, name);
       assert.equal(report.value, expected.metric, name);
     }
