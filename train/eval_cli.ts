@@ -13,8 +13,7 @@
  */
 
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import { type CliIo, CONSOLE_IO, runRunCli } from "./_run_cli.ts";
 import { writeJsonAtomic } from "./atomic_write.ts";
 import { loadTrainedRun } from "./real_task.ts";
 
@@ -101,11 +100,6 @@ Example:
 
 Permissions: deno run --allow-read --allow-write --allow-env train/eval_cli.ts`;
 
-function isBadInput(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError ||
-    error instanceof SyntaxError || error instanceof Deno.errors.NotFound;
-}
-
 /**
  * The CLI: parses flags, initialises the backend, evaluates, prints the report.
  *
@@ -124,66 +118,21 @@ function isBadInput(error: unknown): boolean {
  * assert.equal(await main(["--run", "x", "--nope"], quiet), 1);
  * ```
  */
-export async function main(
+export function main(
   args: readonly string[],
-  io: { readonly out: (line: string) => void; readonly err: (line: string) => void } = {
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-  },
+  io: CliIo = CONSOLE_IO,
 ): Promise<number> {
-  let values: {
-    run?: string;
-    split?: string;
-    checkpoint?: string;
-    backend?: string;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        run: { type: "string" },
-        split: { type: "string" },
-        checkpoint: { type: "string" },
-        backend: { type: "string", default: "wasm" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    io.err(`error: ${(error as Error).message}\n\n${USAGE}`);
-    return 1;
-  }
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  if (values.run === undefined || values.run === "") {
-    io.err(`error: Cannot evaluate as --run must be given\n\n${USAGE}`);
-    return 1;
-  }
-  const backend = values.backend as BackendName;
-  if (!BACKEND_NAMES.includes(backend)) {
-    io.err(
-      `error: Cannot evaluate as --backend must be one of ${
-        BACKEND_NAMES.join(", ")
-      }: current value is ${values.backend}`,
-    );
-    return 1;
-  }
-  try {
-    io.err(`triadapt eval: ${(await initBackend(backend)).summary}`);
-    const report = await evaluateRun(values.run, {
-      ...(values.split === undefined ? {} : { split: values.split }),
-      ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
-    });
-    io.out(JSON.stringify(report));
-    return 0;
-  } catch (error) {
-    io.err(`error: ${(error as Error).message ?? String(error)}`);
-    return isBadInput(error) ? 1 : 2;
-  }
+  return runRunCli(args, io, {
+    usage: USAGE,
+    command: "eval",
+    verb: "evaluate",
+    flags: ["split", "checkpoint"],
+    act: (run, values) =>
+      evaluateRun(run, {
+        ...(values.split === undefined ? {} : { split: values.split }),
+        ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
+      }),
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

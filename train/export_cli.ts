@@ -15,8 +15,7 @@
  */
 
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import { type CliIo, CONSOLE_IO, runRunCli } from "./_run_cli.ts";
 import type { BaseCheckpoint } from "./glue_task.ts";
 import { writeMergedFolder } from "./merged_export.ts";
 import { writePeftFolder } from "./peft_export.ts";
@@ -132,11 +131,6 @@ Example:
 
 Permissions: deno run --allow-read --allow-write --allow-env train/export_cli.ts`;
 
-function isBadInput(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError ||
-    error instanceof SyntaxError || error instanceof Deno.errors.NotFound;
-}
-
 /**
  * The CLI: parses flags, initialises the backend, exports, prints the report as one JSON line.
  *
@@ -155,82 +149,31 @@ function isBadInput(error: unknown): boolean {
  * assert.equal(await main(["--run", "x", "--format", "onnx"], quiet), 1);
  * ```
  */
-export async function main(
+export function main(
   args: readonly string[],
-  io: { readonly out: (line: string) => void; readonly err: (line: string) => void } = {
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-  },
+  io: CliIo = CONSOLE_IO,
 ): Promise<number> {
-  let values: {
-    run?: string;
-    format?: string;
-    out?: string;
-    checkpoint?: string;
-    "base-model-name"?: string;
-    backend?: string;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        run: { type: "string" },
-        format: { type: "string" },
-        out: { type: "string" },
-        checkpoint: { type: "string" },
-        "base-model-name": { type: "string" },
-        backend: { type: "string", default: "wasm" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    io.err(`error: ${(error as Error).message}\n\n${USAGE}`);
-    return 1;
-  }
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  if (values.run === undefined || values.run === "") {
-    io.err(`error: Cannot export as --run must be given\n\n${USAGE}`);
-    return 1;
-  }
-  if (values.format !== "peft" && values.format !== "merged") {
-    io.err(
-      `error: Cannot export as --format must be peft or merged: current value is ${
-        values.format ?? "missing"
-      }\n\n${USAGE}`,
-    );
-    return 1;
-  }
-  const backend = values.backend as BackendName;
-  if (!BACKEND_NAMES.includes(backend)) {
-    io.err(
-      `error: Cannot export as --backend must be one of ${
-        BACKEND_NAMES.join(", ")
-      }: current value is ${values.backend}`,
-    );
-    return 1;
-  }
-  try {
-    io.err(`triadapt export: ${(await initBackend(backend)).summary}`);
-    const report = await exportRun(values.run, {
-      format: values.format,
-      ...(values.out === undefined ? {} : { out: values.out }),
-      ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
-      ...(values["base-model-name"] === undefined
-        ? {}
-        : { baseModelName: values["base-model-name"] }),
-    });
-    io.out(JSON.stringify(report));
-    return 0;
-  } catch (error) {
-    io.err(`error: ${(error as Error).message ?? String(error)}`);
-    return isBadInput(error) ? 1 : 2;
-  }
+  return runRunCli(args, io, {
+    usage: USAGE,
+    command: "export",
+    verb: "export",
+    flags: ["format", "out", "checkpoint", "base-model-name"],
+    check: (values) =>
+      values.format !== "peft" && values.format !== "merged"
+        ? `error: Cannot export as --format must be peft or merged: current value is ${
+          values.format ?? "missing"
+        }\n\n${USAGE}`
+        : undefined,
+    act: (run, values) =>
+      exportRun(run, {
+        format: values.format as ExportFormat,
+        ...(values.out === undefined ? {} : { out: values.out }),
+        ...(values.checkpoint === undefined ? {} : { checkpoint: values.checkpoint }),
+        ...(values["base-model-name"] === undefined
+          ? {}
+          : { baseModelName: values["base-model-name"] }),
+      }),
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
