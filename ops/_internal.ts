@@ -101,6 +101,60 @@ export function assertDropout(value: number): void {
 }
 
 /**
+ * Checks the options every adapter shares, in this order: `inFeatures`, `outFeatures` (positive
+ * integers), `seed` (a safe integer).
+ *
+ * @internal
+ * @param options The adapter's options.
+ */
+export function assertAdapterShape(
+  options: { readonly inFeatures: number; readonly outFeatures: number; readonly seed: number },
+): void {
+  assertPositiveInt("inFeatures", options.inFeatures);
+  assertPositiveInt("outFeatures", options.outFeatures);
+  assertSeed(options.seed);
+}
+
+/**
+ * Reads and checks `alpha` (default 16, positive) and then `dropout` (default 0, in `[0, 1)`).
+ *
+ * @internal
+ * @param options The adapter's options.
+ * @returns The checked values.
+ */
+export function alphaAndDropout(
+  options: { readonly alpha?: number; readonly dropout?: number },
+): { alpha: number; dropout: number } {
+  const alpha = options.alpha ?? 16;
+  assertPositive("alpha", alpha);
+  const dropout = options.dropout ?? 0;
+  assertDropout(dropout);
+  return { alpha, dropout };
+}
+
+/**
+ * Reads and checks the EMA factors `beta1` and then `beta2` (default 0.85 each, in `[0, 1)`).
+ *
+ * @internal
+ * @param options The adapter's options.
+ * @returns The checked values.
+ */
+export function emaBetas(
+  options: { readonly beta1?: number; readonly beta2?: number },
+): { beta1: number; beta2: number } {
+  const beta1 = options.beta1 ?? 0.85;
+  const beta2 = options.beta2 ?? 0.85;
+  for (const [what, b] of [["beta1", beta1], ["beta2", beta2]] as const) {
+    if (!(b >= 0 && b < 1)) {
+      throw new RangeError(
+        `Cannot create adapter as ${what} must be in [0, 1): current value is ${b}`,
+      );
+    }
+  }
+  return { beta1, beta2 };
+}
+
+/**
  * Checks that a seed is a safe integer.
  *
  * @internal

@@ -8,12 +8,13 @@ import * as tf from "@tensorflow/tfjs";
 import type { Adapter, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
 import {
   adapterDropout,
-  assertDropout,
+  alphaAndDropout,
+  assertAdapterShape,
   assertInput,
   assertPositive,
   assertPositiveInt,
-  assertSeed,
   deriveSeed,
+  emaBetas,
   makeVariable,
 } from "./_internal.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
@@ -92,26 +93,15 @@ export class AdaLoraAdapter implements Adapter {
    * @param options Adapter options.
    */
   constructor(options: AdaLoraOptions) {
-    assertPositiveInt("inFeatures", options.inFeatures);
-    assertPositiveInt("outFeatures", options.outFeatures);
-    assertSeed(options.seed);
+    assertAdapterShape(options);
     const rank = options.initialRank ?? 12;
     assertPositiveInt("initialRank", rank);
-    const alpha = options.alpha ?? 16;
-    assertPositive("alpha", alpha);
-    const dropout = options.dropout ?? 0;
-    assertDropout(dropout);
+    const { alpha, dropout } = alphaAndDropout(options);
     const std = options.initStd ?? 0.02;
     assertPositive("initStd", std);
-    this.beta1 = options.beta1 ?? 0.85;
-    this.beta2 = options.beta2 ?? 0.85;
-    for (const [what, b] of [["beta1", this.beta1], ["beta2", this.beta2]] as const) {
-      if (!(b >= 0 && b < 1)) {
-        throw new RangeError(
-          `Cannot create adapter as ${what} must be in [0, 1): current value is ${b}`,
-        );
-      }
-    }
+    const { beta1, beta2 } = emaBetas(options);
+    this.beta1 = beta1;
+    this.beta2 = beta2;
     this.name = options.name;
     this.inFeatures = options.inFeatures;
     this.outFeatures = options.outFeatures;

@@ -7,11 +7,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { Adapter, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
 import {
   adapterDropout,
-  assertDropout,
+  alphaAndDropout,
+  assertAdapterShape,
   assertInput,
-  assertPositive,
   assertPositiveInt,
-  assertSeed,
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
@@ -81,15 +80,10 @@ export class LoraAdapter implements Adapter {
    * @param options Adapter options.
    */
   constructor(options: LoraOptions) {
-    assertPositiveInt("inFeatures", options.inFeatures);
-    assertPositiveInt("outFeatures", options.outFeatures);
-    assertSeed(options.seed);
+    assertAdapterShape(options);
     const rank = options.rank ?? 8;
     assertPositiveInt("rank", rank);
-    const alpha = options.alpha ?? 16;
-    assertPositive("alpha", alpha);
-    const dropout = options.dropout ?? 0;
-    assertDropout(dropout);
+    const { alpha, dropout } = alphaAndDropout(options);
     this.name = options.name;
     this.inFeatures = options.inFeatures;
     this.outFeatures = options.outFeatures;

@@ -8,11 +8,11 @@ import * as tf from "@tensorflow/tfjs";
 import type { Adapter, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
 import {
   adapterDropout,
-  assertDropout,
+  alphaAndDropout,
+  assertAdapterShape,
   assertInput,
   assertPositive,
   assertPositiveInt,
-  assertSeed,
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
@@ -117,13 +117,8 @@ export class TriAdaptLoraAdapter implements Adapter {
    * @param options Adapter options.
    */
   constructor(options: TriAdaptLoraOptions) {
-    assertPositiveInt("inFeatures", options.inFeatures);
-    assertPositiveInt("outFeatures", options.outFeatures);
-    assertSeed(options.seed);
-    const alpha = options.alpha ?? 16;
-    assertPositive("alpha", alpha);
-    const dropout = options.dropout ?? 0;
-    assertDropout(dropout);
+    assertAdapterShape(options);
+    const { alpha, dropout } = alphaAndDropout(options);
     const initialRank = options.initialRank ?? 1;
     assertPositiveInt("initialRank", initialRank);
     const initStd = options.initStd ?? 0.02;
