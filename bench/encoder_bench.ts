@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { parseArgs } from "node:util";
-import { parseDebertaConfig } from "../model/config.ts";
+import { benchDebertaConfig, benchTokenIds } from "./_bench_model.ts";
 import { createDebertaModel } from "../model/deberta_v3.ts";
 import { randomDebertaWeights } from "../model/random_weights.ts";
 
@@ -75,35 +75,12 @@ function median(xs: readonly number[]): number {
 export async function runEncoderBench(options: { quick: boolean }): Promise<string> {
   const shape = options.quick ? QUICK : BASE;
   await tf.ready();
-  const config = parseDebertaConfig({
-    model_type: "deberta-v2",
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    max_position_embeddings: 512,
-    relative_attention: true,
-    position_buckets: 256,
-    max_relative_positions: -1,
-    pos_att_type: "p2c|c2p",
-    norm_rel_ebd: "layer_norm",
-    share_att_key: true,
-    position_biased_input: false,
-    layer_norm_eps: 1e-7,
-    hidden_act: "gelu",
-    type_vocab_size: 0,
-    num_labels: 2,
-  }, "encoder_bench");
+  const config = benchDebertaConfig(shape, "encoder_bench");
   const tensorsBefore = tf.memory().numTensors;
   const t0 = performance.now();
   const model = createDebertaModel(config, randomDebertaWeights(config, 1));
   const buildMs = performance.now() - t0;
-  const ids = Array.from(
-    { length: shape.batch },
-    (_, b) =>
-      Array.from({ length: shape.seq }, (_, s) => 3 + ((b * 131 + s * 17) % (shape.vocab - 3))),
-  );
+  const ids = benchTokenIds(shape);
   const mask = ids.map((row) => row.map(() => 1));
   const times: number[] = [];
   try {

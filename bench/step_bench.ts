@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { parseDebertaConfig } from "../model/config.ts";
+import { benchDebertaConfig, benchTokenIds } from "./_bench_model.ts";
 import { createDebertaModel, type DebertaModel } from "../model/deberta_v3.ts";
 import { injectAdapters } from "../model/inject.ts";
 import { randomDebertaWeights } from "../model/random_weights.ts";
@@ -175,32 +175,9 @@ export interface BenchModel {
  */
 export function createBenchModel(shape: EncoderShape): BenchModel {
   const start = performance.now();
-  const config = parseDebertaConfig({
-    model_type: "deberta-v2",
-    vocab_size: shape.vocab,
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    max_position_embeddings: 512,
-    relative_attention: true,
-    position_buckets: 256,
-    max_relative_positions: -1,
-    pos_att_type: "p2c|c2p",
-    norm_rel_ebd: "layer_norm",
-    share_att_key: true,
-    position_biased_input: false,
-    layer_norm_eps: 1e-7,
-    hidden_act: "gelu",
-    type_vocab_size: 0,
-    num_labels: 2,
-  }, `bench shape ${shape.label}`);
+  const config = benchDebertaConfig(shape, `bench shape ${shape.label}`);
   const model = createDebertaModel(config, randomDebertaWeights(config, 1));
-  const ids = Array.from(
-    { length: shape.batch },
-    (_, b) =>
-      Array.from({ length: shape.seq }, (_, s) => 3 + ((b * 131 + s * 17) % (shape.vocab - 3))),
-  );
+  const ids = benchTokenIds(shape);
   const inputIds = tf.tensor2d(ids, [shape.batch, shape.seq], "int32");
   const attentionMask = tf.ones([shape.batch, shape.seq], "int32") as tf.Tensor2D;
   const labels = tf.oneHot(
