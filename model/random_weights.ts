@@ -8,6 +8,7 @@
 import type { DebertaConfig } from "./config.ts";
 import type { RawTensor } from "./safetensors.ts";
 import { type DebertaHead, expectedDebertaShapes } from "./state_dict.ts";
+import { mulberry32 } from "./_prng.ts";
 
 /** Options of {@link randomDebertaWeights}. */
 export interface RandomWeightsOptions {
@@ -15,18 +16,6 @@ export interface RandomWeightsOptions {
   readonly head?: DebertaHead;
   /** Standard deviation of the normal init; default `config.initializerRange`. */
   readonly std?: number;
-}
-
-/** mulberry32: a small, fast 32-bit PRNG; returns uniforms in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function normalArray(n: number, std: number, next: () => number): Float32Array {

@@ -21,6 +21,7 @@ import {
   type RawTensor,
   type StateDict,
 } from "./safetensors.ts";
+import { mulberry32 } from "./_prng.ts";
 
 /** Which task head the model carries. */
 export type DebertaHead = "classification" | "regression" | "question-answering" | "none";
@@ -164,18 +165,6 @@ function isKnownUnused(key: string, config: DebertaConfig): boolean {
     IGNORED_PREFIXES.some((p) => key.startsWith(p)) ||
     (!config.positionBiasedInput && key === "deberta.embeddings.position_embeddings.weight") ||
     HEAD_PREFIXES.some((p) => key.startsWith(p));
-}
-
-/** mulberry32: a small, fast, seeded 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

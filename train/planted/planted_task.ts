@@ -20,6 +20,7 @@ import { randomDebertaWeights } from "../../model/random_weights.ts";
 import type { RawTensor } from "../../model/safetensors.ts";
 import { spearman } from "../metrics/correlation.ts";
 import type { EvalContext, TaskEvaluation, TrainingTask } from "../loop.ts";
+import { mulberry32 } from "../../model/_prng.ts";
 
 /** Sizes and seeds of the planted task. */
 export interface PlantedTaskOptions {
@@ -61,18 +62,6 @@ export interface PlantedRanks {
   readonly modules: readonly string[];
   /** True rank of `ΔW_m`, same order. */
   readonly ranks: readonly number[];
-}
-
-/** mulberry32 uniforms in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function normals(n: number, next: () => number): Float64Array {
