@@ -26,6 +26,7 @@ import {
 import { runAdapterBench } from "./adapter_bench.ts";
 import { runAllocationCostBench } from "./allocation_cost_bench.ts";
 import { runEncoderBench } from "./encoder_bench.ts";
+import { runPlantedBench } from "./planted_bench.ts";
 import { runStepBench } from "./step_bench.ts";
 
 /**
@@ -57,6 +58,12 @@ export const SECTIONS: readonly BenchSection[] = Object.freeze([
     name: "allocation",
     description: "Cost of allocation decisions vs rank (M = 72), amortised per training step",
     run: (ctx: BenchContext): Promise<BenchSectionResult> => runAllocationCostBench(ctx),
+  },
+  {
+    name: "planted",
+    description:
+      "Allocation quality on the planted-rank task: every method, same budget, steps and seeds",
+    run: (ctx: BenchContext): Promise<BenchSectionResult> => runPlantedBench(ctx),
   },
 ]);
 
@@ -326,9 +333,21 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
   io.out(report.markdown);
   await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(`${outDir}/bench.md`, report.markdown);
+  // A section's `data.files` (name → text, e.g. an SVG) are written next to bench.md; bench.json
+  // lists their names only.
+  const files = report.sections.flatMap((s) =>
+    Object.entries((s.data as { files?: Record<string, string> } | undefined)?.files ?? {})
+  );
+  for (const [name, text] of files) await Deno.writeTextFile(`${outDir}/${name}`, text);
   const { markdown: _markdown, ...json } = report;
-  await Deno.writeTextFile(`${outDir}/bench.json`, JSON.stringify(json, null, 2) + "\n");
-  io.err(`wrote ${outDir}/bench.md and ${outDir}/bench.json`);
+  const replacer = (key: string, value: unknown): unknown =>
+    key === "files" && value !== null && typeof value === "object" ? Object.keys(value) : value;
+  await Deno.writeTextFile(`${outDir}/bench.json`, JSON.stringify(json, replacer, 2) + "\n");
+  io.err(
+    `wrote ${
+      ["bench.md", "bench.json", ...files.map(([n]) => n)].map((n) => `${outDir}/${n}`).join(", ")
+    }`,
+  );
   return report.sections.some((s) => s.error !== undefined) ? 2 : 0;
 }
 
