@@ -7,7 +7,19 @@
 
 import { escapeXml, fmt, formatValue, niceTicks } from "./_svg.ts";
 
-/** One line of the chart. */
+/**
+ * One line of the chart.
+ *
+ * @example A right-axis metric series
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChartSeries } from "./line_chart.ts";
+ * import { lossChartSvg } from "./line_chart.ts";
+ *
+ * const acc: ChartSeries = { name: "accuracy", points: [[10, 0.6], [20, 0.7]], axis: "right" };
+ * assert.ok(lossChartSvg({ series: [acc] }).includes('data-name="accuracy"'));
+ * ```
+ */
 export interface ChartSeries {
   /** Legend label. */
   readonly name: string;
@@ -19,7 +31,20 @@ export interface ChartSeries {
   readonly colour?: string;
 }
 
-/** Input of `lossChartSvg`. */
+/**
+ * Input of `lossChartSvg`.
+ *
+ * @example A titled loss chart
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LossChartInput } from "./line_chart.ts";
+ * import { lossChartSvg } from "./line_chart.ts";
+ *
+ * const input: LossChartInput = { series: [{ name: "loss", points: [[1, 0.9], [2, 0.5]] }], title: "SST-2" };
+ * const svg = lossChartSvg(input);
+ * assert.ok(svg.startsWith("<svg") && svg.includes("SST-2"));
+ * ```
+ */
 export interface LossChartInput {
   /** The lines to draw. */
   readonly series: readonly ChartSeries[];

@@ -8,7 +8,19 @@
 
 import { escapeXml, fmt, formatValue, niceTicks, textColourOn, viridis } from "./_svg.ts";
 
-/** Input of `rankHeatmapSvg`. */
+/**
+ * Input of `rankHeatmapSvg`.
+ *
+ * @example A one-layer, two-family grid
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RankHeatmapInput } from "./rank_heatmap.ts";
+ * import { rankHeatmapSvg } from "./rank_heatmap.ts";
+ *
+ * const input: RankHeatmapInput = { layers: ["1"], families: ["Wq", "Wv"], ranks: [[2, 6]] };
+ * assert.equal(rankHeatmapSvg(input).match(/class="cell"/g)?.length, 2);
+ * ```
+ */
 export interface RankHeatmapInput {
   /** Column labels, one per layer (e.g. `"1"` … `"12"`). */
   readonly layers: readonly string[];
