@@ -12,10 +12,39 @@
  * @module
  */
 
-/** One disentangled-attention term. */
+/**
+ * One disentangled-attention term.
+ *
+ * @example The terms of a parsed config
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PosAttType } from "./config.ts";
+ * import { parseDebertaConfig } from "./config.ts";
+ *
+ * const c = parseDebertaConfig({ model_type: "deberta-v2", pos_att_type: "p2c|c2p" }, "mem");
+ * const terms: readonly PosAttType[] = c.posAttType;
+ * assert.deepEqual(terms, ["p2c", "c2p"]);
+ * ```
+ */
 export type PosAttType = "c2p" | "p2c";
 
-/** A resolved DeBERTa-v2/v3 configuration (camelCase; every fallback already applied). */
+/**
+ * A resolved DeBERTa-v2/v3 configuration (camelCase; every fallback already applied).
+ *
+ * @example A tiny config with its fallbacks resolved
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DebertaConfig } from "./config.ts";
+ * import { parseDebertaConfig } from "./config.ts";
+ *
+ * const c: DebertaConfig = parseDebertaConfig(
+ *   { model_type: "deberta-v2", vocab_size: 10, hidden_size: 8, num_attention_heads: 2 },
+ *   "config.json",
+ * );
+ * assert.equal(c.attentionHeadSize, 4);
+ * assert.equal(c.poolerHiddenSize, 8); // pooler_hidden_size absent → hidden_size
+ * ```
+ */
 export interface DebertaConfig {
   /** Always `"deberta-v2"` (the HF model type of DeBERTa-v2 and -v3). */
   readonly modelType: "deberta-v2";

@@ -11,7 +11,22 @@
  * @module
  */
 
-/** A decoded checkpoint tensor: row-major data plus the dtype it was stored with. */
+/**
+ * A decoded checkpoint tensor: row-major data plus the dtype it was stored with.
+ *
+ * @example Decoding two int64 values
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RawTensor } from "./safetensors.ts";
+ * import { decodeTensorBytes } from "./safetensors.ts";
+ *
+ * const bytes = new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+ * const t: RawTensor = decodeTensorBytes(bytes, { dtype: "I64", shape: [2], name: "ids", source: "mem" });
+ * assert.equal(t.dtype, "I64");
+ * assert.ok(t.data instanceof Int32Array);
+ * assert.deepEqual([...t.data], [7, 1]);
+ * ```
+ */
 export interface RawTensor {
   /** Dimensions, outermost first (`[]` for a scalar). */
   readonly shape: readonly number[];
@@ -21,7 +36,21 @@ export interface RawTensor {
   readonly data: Float32Array | Int32Array;
 }
 
-/** Tensors by name, in file order. */
+/**
+ * Tensors by name, in file order.
+ *
+ * @example Reading a two-tensor file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StateDict } from "./safetensors.ts";
+ * import { parseSafetensors, writeSafetensors } from "./safetensors.ts";
+ *
+ * const f32 = (v: number[]) => ({ shape: [v.length], dtype: "F32", data: new Float32Array(v) });
+ * const sd: StateDict = parseSafetensors(writeSafetensors({ b: f32([1]), a: f32([2, 3]) }), "mem");
+ * assert.deepEqual([...sd.keys()], ["a", "b"]); // the writer sorts keys
+ * assert.deepEqual(sd.get("a")?.shape, [2]);
+ * ```
+ */
 export type StateDict = ReadonlyMap<string, RawTensor>;
 
 /**
@@ -94,7 +123,20 @@ function halfToFloatTable(): Float32Array {
   return table;
 }
 
-/** Options for {@linkcode decodeTensorBytes}. */
+/**
+ * Options for {@linkcode decodeTensorBytes}.
+ *
+ * @example Big-endian float32
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DecodeOptions } from "./safetensors.ts";
+ * import { decodeTensorBytes } from "./safetensors.ts";
+ *
+ * const options: DecodeOptions = { dtype: "F32", shape: [1], name: "w", source: "mem", littleEndian: false };
+ * const t = decodeTensorBytes(new Uint8Array([0x3f, 0x80, 0, 0]), options);
+ * assert.deepEqual([...t.data], [1]);
+ * ```
+ */
 export interface DecodeOptions {
   /** Source dtype in safetensors spelling (`"F32"`, `"F16"`, `"BF16"`, `"I64"`, `"BOOL"`, …). */
   readonly dtype: string;
