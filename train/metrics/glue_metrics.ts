@@ -15,6 +15,18 @@ import { pearson, spearman } from "./correlation.ts";
  * CoLA `accuracy`, `matthews_corrcoef`; SST-2, MNLI, QNLI, RTE `accuracy`; MRPC, QQP
  * `accuracy`, `f1`, `accuracy_f1_mean`; STS-B `pearson`, `spearman`, `pearson_spearman_mean`.
  * Values are fractions (not percentages).
+ *
+ * @example RTE has only accuracy
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueMetrics } from "./glue_metrics.ts";
+ * import { glueMetrics } from "./glue_metrics.ts";
+ *
+ * const m: GlueMetrics = glueMetrics("rte", [0, 1, 1, 0], [0, 1, 0, 0]);
+ * assert.equal(m.n, 4);
+ * assert.equal(m.mainValue, 0.75);
+ * assert.equal(m.f1, undefined);
+ * ```
  */
 export interface GlueMetrics {
   /** Canonical task name. */
@@ -127,7 +139,23 @@ export function glueMetrics(
   return out as unknown as GlueMetrics;
 }
 
-/** MNLI figures over both dev (or test) sets. */
+/**
+ * MNLI figures over both dev (or test) sets.
+ *
+ * @example Matched 1.0, mismatched 0.5
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { MnliMetrics } from "./glue_metrics.ts";
+ * import { mnliMetrics } from "./glue_metrics.ts";
+ *
+ * const m: MnliMetrics = mnliMetrics(
+ *   { predictions: [0, 2], labels: [0, 2] },
+ *   { predictions: [1, 1], labels: [1, 0] },
+ * );
+ * assert.equal(m.mainValue, m.accuracy_matched);
+ * assert.equal(m.glueScore, 0.75);
+ * ```
+ */
 export interface MnliMetrics {
   /** Accuracy on the matched set (the paper's MNLI figure). */
   readonly accuracy_matched: number;

@@ -8,16 +8,55 @@
 import { parseSquad2, type Squad2Example } from "../tasks/read_squad2.ts";
 import { computeExact, computeF1, normalizeAnswer } from "./squad2_normalize.ts";
 
-/** A qid → value table: a plain object (as `JSON.parse` gives) or a `Map`. */
+/**
+ * A qid → value table: a plain object (as `JSON.parse` gives) or a `Map`.
+ *
+ * @example A `Map` and a plain object score the same
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { QidTable } from "./squad2_evaluate.ts";
+ * import { squad2RawScores } from "./squad2_evaluate.ts";
+ *
+ * const dataset = [{ id: "q", title: "", question: "", context: "", isImpossible: false,
+ *   answers: [{ text: "Rollo", answerStart: 0 }] }];
+ * const asMap: QidTable<string> = new Map([["q", "Rollo"]]);
+ * const asObject: QidTable<string> = { q: "Rollo" };
+ * assert.deepEqual(squad2RawScores(dataset, asMap), squad2RawScores(dataset, asObject));
+ * ```
+ */
 export type QidTable<T> = Readonly<Record<string, T>> | ReadonlyMap<string, T>;
 
-/** The dataset to score: `readSquad2`'s examples, or the parsed official JSON document. */
+/**
+ * The dataset to score: `readSquad2`'s examples, or the parsed official JSON document.
+ *
+ * @example The official JSON shape
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Squad2Dataset } from "./squad2_evaluate.ts";
+ * import { squad2Evaluate } from "./squad2_evaluate.ts";
+ *
+ * const dataset: Squad2Dataset = { data: [{ title: "t", paragraphs: [{ context: "Rollo ruled.",
+ *   qas: [{ id: "q", question: "Who?", answers: [{ text: "Rollo", answer_start: 0 }] }] }] }] };
+ * assert.equal(squad2Evaluate(dataset, { q: "Rollo" }).exact, 100);
+ * ```
+ */
 export type Squad2Dataset = readonly Squad2Example[] | { readonly data: unknown };
 
 /**
  * The official script's output. Keys and their order are the script's: `HasAns_*`/`NoAns_*`
  * only when the dataset has such questions, `best_*` only when `naProbs` is given. Figures are
  * percentages; `*_total` are counts.
+ *
+ * @example No `naProbs`, so no `best_*` keys
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Squad2Scores } from "./squad2_evaluate.ts";
+ * import { squad2Evaluate } from "./squad2_evaluate.ts";
+ *
+ * const dataset = [{ id: "q", title: "", question: "", context: "", isImpossible: true, answers: [] }];
+ * const scores: Squad2Scores = squad2Evaluate(dataset, { q: "" });
+ * assert.deepEqual(scores, { exact: 100, f1: 100, total: 1, NoAns_exact: 100, NoAns_f1: 100, NoAns_total: 1 });
+ * ```
  */
 export interface Squad2Scores {
   /** Exact match over all questions, after the no-answer threshold. */
@@ -48,7 +87,20 @@ export interface Squad2Scores {
   readonly best_f1_thresh?: number;
 }
 
-/** Options of {@linkcode squad2Evaluate}. */
+/**
+ * Options of {@linkcode squad2Evaluate}.
+ *
+ * @example A threshold that turns a confident answer into "no answer"
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Squad2EvaluateOptions } from "./squad2_evaluate.ts";
+ * import { squad2Evaluate } from "./squad2_evaluate.ts";
+ *
+ * const dataset = [{ id: "q", title: "", question: "", context: "", isImpossible: true, answers: [] }];
+ * const options: Squad2EvaluateOptions = { naProbs: { q: 0.6 }, threshold: 0.5 };
+ * assert.equal(squad2Evaluate(dataset, { q: "Rollo" }, options).exact, 100);
+ * ```
+ */
 export interface Squad2EvaluateOptions {
   /**
    * No-answer probability per qid (`-n NA_PROB_FILE`). Enables `best_*`. Its iteration order
@@ -64,7 +116,21 @@ export interface Squad2EvaluateOptions {
   readonly threshold?: number;
 }
 
-/** Raw per-question scores, before any no-answer threshold. */
+/**
+ * Raw per-question scores, before any no-answer threshold.
+ *
+ * @example A partial match
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Squad2RawScore } from "./squad2_evaluate.ts";
+ * import { squad2RawScores } from "./squad2_evaluate.ts";
+ *
+ * const dataset = [{ id: "q", title: "", question: "", context: "", isImpossible: false,
+ *   answers: [{ text: "Duke Rollo", answerStart: 0 }] }];
+ * const raw: Squad2RawScore | undefined = squad2RawScores(dataset, { q: "Rollo" }).get("q");
+ * assert.deepEqual(raw, { exact: 0, f1: 2 / 3 });
+ * ```
+ */
 export interface Squad2RawScore {
   /** 1 or 0. */
   readonly exact: number;
