@@ -15,7 +15,19 @@ import type { Normalisation, Rounding, ThresholdMode } from "../core/mod.ts";
 import type { GrowthInit } from "../ops/mod.ts";
 import { applyPreset } from "./presets.ts";
 
-/** A fine-tuning task: the eight GLUE tasks of Table I and SQuAD 2.0. */
+/**
+ * A fine-tuning task: the eight GLUE tasks of Table I and SQuAD 2.0.
+ *
+ * @example A task name from the CLI
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainTask } from "./hyperparams.ts";
+ * import { normaliseTaskName } from "./hyperparams.ts";
+ *
+ * const task: TrainTask = normaliseTaskName("STS-B");
+ * assert.equal(task, "stsb");
+ * ```
+ */
 export type TrainTask =
   | "mnli"
   | "sst2"
@@ -27,15 +39,55 @@ export type TrainTask =
   | "stsb"
   | "squad2";
 
-/** The adapter method: TriAdaptLoRA or one of its baselines (PAPER-NOTES §6). */
+/**
+ * The adapter method: TriAdaptLoRA or one of its baselines (PAPER-NOTES §6).
+ *
+ * @example The method of a parsed command
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainMethod } from "./hyperparams.ts";
+ * import { parseTrainArgs } from "./hyperparams.ts";
+ *
+ * const parsed = parseTrainArgs(["--model", "m", "--task", "rte", "--data", "d", "--method", "lora"]);
+ * assert.ok("options" in parsed);
+ * const method: TrainMethod = parsed.options.method;
+ * assert.equal(method, "lora");
+ * ```
+ */
 export type TrainMethod = "triadapt" | "lora" | "adalora" | "increlora";
 
 export type { GrowthInit, Normalisation, Rounding, ThresholdMode };
 
-/** The tfjs backend to train on. */
+/**
+ * The tfjs backend to train on.
+ *
+ * @example The default backend is wasm
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainBackend } from "./hyperparams.ts";
+ * import { parseTrainArgs } from "./hyperparams.ts";
+ *
+ * const parsed = parseTrainArgs(["--model", "m", "--task", "rte", "--data", "d"]);
+ * assert.ok("options" in parsed);
+ * const backend: TrainBackend = parsed.options.backend;
+ * assert.equal(backend, "wasm");
+ * ```
+ */
 export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
 
-/** A named set of hyper-parameters: `paper` is PAPER-NOTES §9, `none` the schema defaults. */
+/**
+ * A named set of hyper-parameters: `paper` is PAPER-NOTES §9, `none` the schema defaults.
+ *
+ * @example `none` leaves the explicit flags alone
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PresetName } from "./hyperparams.ts";
+ * import { applyPreset } from "./presets.ts";
+ *
+ * const preset: PresetName = "none";
+ * assert.deepEqual(applyPreset(preset, "rte", "triadapt", { lr: 1e-4 }), { lr: 1e-4 });
+ * ```
+ */
 export type PresetName = "paper" | "none";
 
 /**
@@ -83,6 +135,18 @@ export const TRAIN_METHODS: readonly TrainMethod[] = Object.freeze([
 /**
  * Every numeric or categorical hyper-parameter a preset may set. Symbols in brackets are the
  * paper's; the reference harness's flag name follows where it differs.
+ *
+ * @example The schema defaults are the paper's RTE row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { HyperParams } from "./hyperparams.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ *
+ * const hp: HyperParams = defaultHyperParams();
+ * assert.equal(hp.lr, 1.2e-3);
+ * assert.equal(hp.alpha, 32);
+ * assert.equal(hp.refRank, 8);
+ * ```
  */
 export interface HyperParams {
   /** TriAdaptLoRA threshold schedule (linear k = R·α, nonlinear k = R^α, fixed k = topH). */
@@ -147,7 +211,22 @@ export interface HyperParams {
   readonly beta2: number;
 }
 
-/** The resolved, validated options of one training command. */
+/**
+ * The resolved, validated options of one training command.
+ *
+ * @example Options resolved from flags
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainOptions } from "./hyperparams.ts";
+ * import { parseTrainArgs } from "./hyperparams.ts";
+ *
+ * const parsed = parseTrainArgs(["--model", "m", "--task", "rte", "--data", "d", "--max-steps", "5"]);
+ * assert.ok("options" in parsed);
+ * const options: TrainOptions = parsed.options;
+ * assert.equal(options.maxSteps, 5);
+ * assert.equal(options.seed, options.seeds[0]);
+ * ```
+ */
 export interface TrainOptions extends HyperParams {
   /** Hugging Face model folder (config.json, weights, spm.model). */
   readonly model: string;
@@ -181,13 +260,52 @@ export interface TrainOptions extends HyperParams {
   readonly skipBadRows?: boolean;
 }
 
-/** The help-text section a flag is listed under. */
+/**
+ * The help-text section a flag is listed under.
+ *
+ * @example Every flag has a help section
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FlagGroup } from "./hyperparams.ts";
+ * import { FLAG_SPECS } from "./hyperparams.ts";
+ *
+ * const groups: readonly FlagGroup[] = FLAG_SPECS.map((s) => s.group);
+ * assert.equal(groups[0], "Run");
+ * assert.ok(groups.includes("AdaLoRA"));
+ * ```
+ */
 export type FlagGroup = "Run" | "Method" | "Allocation" | "Optimisation" | "Adapter" | "AdaLoRA";
 
-/** The value syntax of a flag. */
+/**
+ * The value syntax of a flag.
+ *
+ * @example `--task` is a choice, `--max-steps` an int
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FlagKind } from "./hyperparams.ts";
+ * import { FLAG_SPECS } from "./hyperparams.ts";
+ *
+ * const kindOf = (flag: string): FlagKind | undefined => FLAG_SPECS.find((s) => s.flag === flag)?.kind;
+ * assert.equal(kindOf("task"), "choice");
+ * assert.equal(kindOf("max-steps"), "int");
+ * ```
+ */
 export type FlagKind = "int" | "number" | "string" | "choice" | "boolean" | "intList";
 
-/** One row of the options schema: a field, its flag, type, bounds, default and help. */
+/**
+ * One row of the options schema: a field, its flag, type, bounds, default and help.
+ *
+ * @example The `--task` row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FlagSpec } from "./hyperparams.ts";
+ * import { FLAG_SPECS } from "./hyperparams.ts";
+ *
+ * const task: FlagSpec | undefined = FLAG_SPECS.find((s) => s.key === "task");
+ * assert.equal(task?.required, true);
+ * assert.ok(task?.choices?.includes("squad2"));
+ * ```
+ */
 export interface FlagSpec {
   /** The `TrainOptions` field. */
   readonly key: keyof TrainOptions;
@@ -1010,7 +1128,22 @@ function parseFlagText(spec: FlagSpec, text: string): unknown {
   }
 }
 
-/** The outcome of `parseTrainArgs`: resolved options, or the help text to print. */
+/**
+ * The outcome of `parseTrainArgs`: resolved options, or the help text to print.
+ *
+ * @example Help or options
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ParsedTrainArgs } from "./hyperparams.ts";
+ * import { parseTrainArgs } from "./hyperparams.ts";
+ *
+ * const help: ParsedTrainArgs = parseTrainArgs(["--help"]);
+ * assert.ok("help" in help && help.help.includes("--task"));
+ * const run: ParsedTrainArgs = parseTrainArgs(["--model", "m", "--task", "rte", "--data", "d", "--lr", "1e-4"]);
+ * assert.ok("options" in run);
+ * assert.deepEqual(run.explicit, ["lr"]);
+ * ```
+ */
 export type ParsedTrainArgs =
   | {
     /** The resolved, validated options. */

@@ -16,7 +16,21 @@
 
 import type { HyperParams, PresetName, TrainMethod, TrainTask } from "./hyperparams.ts";
 
-/** One row of the paper's table (PAPER-NOTES §9) plus the per-task baseline settings. */
+/**
+ * One row of the paper's table (PAPER-NOTES §9) plus the per-task baseline settings.
+ *
+ * @example The RTE row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PaperRow } from "./presets.ts";
+ * import { PAPER_ROWS } from "./presets.ts";
+ *
+ * const rte: PaperRow = PAPER_ROWS.rte;
+ * assert.equal(rte.epochs, 50);
+ * assert.equal(rte.tinit, 600);
+ * assert.equal(rte.topH, 9);
+ * ```
+ */
 export interface PaperRow {
   /** Training epochs. */
   readonly epochs: number;
