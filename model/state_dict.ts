@@ -23,10 +23,52 @@ import {
 } from "./safetensors.ts";
 import { mulberry32 } from "./_prng.ts";
 
-/** Which task head the model carries. */
+/**
+ * Which task head the model carries.
+ *
+ * @example The regression head has one output
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { DebertaHead } from "./state_dict.ts";
+ * import { expectedDebertaShapes } from "./state_dict.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 10, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16,
+ * }, "config.json");
+ * const head: DebertaHead = "regression";
+ * assert.deepEqual(expectedDebertaShapes(config, head).get("classifier.weight"), [1, 8]);
+ * assert.equal(expectedDebertaShapes(config, "none").has("classifier.weight"), false);
+ * ```
+ */
 export type DebertaHead = "classification" | "regression" | "question-answering" | "none";
 
-/** Options for {@linkcode mapDebertaWeights}. */
+/**
+ * Options for {@linkcode mapDebertaWeights}.
+ *
+ * @example Adding a seeded question-answering head to a base checkpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { RawTensor } from "./safetensors.ts";
+ * import type { MapWeightsOptions } from "./state_dict.ts";
+ * import { expectedDebertaShapes, mapDebertaWeights } from "./state_dict.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 10, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16,
+ * }, "config.json");
+ * const zeros = (shape: readonly number[]): RawTensor => ({
+ *   shape, dtype: "F32", data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+ * });
+ * const base = new Map([...expectedDebertaShapes(config, "none")].map(([k, s]) => [k, zeros(s)]));
+ * const options: MapWeightsOptions = { head: "question-answering", seed: 7, source: "mem" };
+ * const mapped = mapDebertaWeights(base, config, options);
+ * assert.deepEqual(mapped.initialised, ["qa_outputs.weight", "qa_outputs.bias"]);
+ * assert.deepEqual(mapped.weights.get("qa_outputs.weight")?.shape, [2, 8]);
+ * ```
+ */
 export interface MapWeightsOptions {
   /** Task head: classification (`numLabels` outputs), regression (1), QA (`qa_outputs`, 2), none. */
   readonly head: DebertaHead;
@@ -36,7 +78,30 @@ export interface MapWeightsOptions {
   readonly source: string;
 }
 
-/** The result of {@linkcode mapDebertaWeights}. */
+/**
+ * The result of {@linkcode mapDebertaWeights}.
+ *
+ * @example A complete base checkpoint maps with nothing missing or extra
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { RawTensor } from "./safetensors.ts";
+ * import type { MappedWeights } from "./state_dict.ts";
+ * import { expectedDebertaShapes, mapDebertaWeights } from "./state_dict.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 10, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16,
+ * }, "config.json");
+ * const zeros = (shape: readonly number[]): RawTensor => ({
+ *   shape, dtype: "F32", data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+ * });
+ * const base = new Map([...expectedDebertaShapes(config, "none")].map(([k, s]) => [k, zeros(s)]));
+ * const mapped: MappedWeights = mapDebertaWeights(base, config, { head: "none", seed: 0, source: "mem" });
+ * assert.equal(mapped.weights.size, base.size);
+ * assert.deepEqual([mapped.missing, mapped.unexpected, mapped.initialised], [[], [], []]);
+ * ```
+ */
 export interface MappedWeights {
   /** Every expected weight by HF name, in table order, shapes checked. */
   readonly weights: ReadonlyMap<string, RawTensor>;
@@ -50,7 +115,25 @@ export interface MappedWeights {
   readonly initialised: string[];
 }
 
-/** A checkpoint read from a model folder. */
+/**
+ * A checkpoint read from a model folder.
+ *
+ * @example Reading a folder with one safetensors file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "./safetensors.ts";
+ * import type { ReadStateDictResult } from "./state_dict.ts";
+ * import { readStateDict } from "./state_dict.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const w = { shape: [2], dtype: "F32", data: new Float32Array([1, 2]) };
+ * await Deno.writeFile(`${dir}/model.safetensors`, writeSafetensors({ w }));
+ * const read: ReadStateDictResult = await readStateDict(dir);
+ * assert.equal(read.format, "safetensors");
+ * assert.deepEqual([...read.stateDict.keys()], ["w"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ReadStateDictResult {
   /** The tensors. */
   readonly stateDict: StateDict;
