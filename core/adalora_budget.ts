@@ -7,7 +7,23 @@
 import { assertInteger } from "./_validate.ts";
 import type { AdaLoraConfig } from "./config.ts";
 
-/** Budget schedule settings of {@linkcode adaloraBudget}. */
+/**
+ * Budget schedule settings of {@linkcode adaloraBudget}.
+ *
+ * @example Built from a parsed AdaLoRA config (M = 72)
+ * ```ts
+ * import type { AdaLoraBudgetConfig } from "./adalora_budget.ts";
+ * import { adaloraBudgetConfig } from "./adalora_budget.ts";
+ * import { parseAdaLoraConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const parsed = parseAdaLoraConfig({ tinit: 600, tfinal: 1800, deltaT: 1, totalSteps: 3900 });
+ * const config: AdaLoraBudgetConfig = adaloraBudgetConfig(parsed, 72);
+ * assert.deepEqual(config, {
+ *   initBudget: 864, targetBudget: 576, tinit: 600, tfinal: 1800, deltaT: 1, totalSteps: 3900,
+ * });
+ * ```
+ */
 export interface AdaLoraBudgetConfig {
   /** Initial budget (total rank, e.g. `12 · M`). */
   readonly initBudget: number;
@@ -23,7 +39,20 @@ export interface AdaLoraBudgetConfig {
   readonly totalSteps: number;
 }
 
-/** Budget and masking decision at one step. */
+/**
+ * Budget and masking decision at one step.
+ *
+ * @example In the final phase the budget is the target and every step masks
+ * ```ts
+ * import type { AdaLoraBudget } from "./adalora_budget.ts";
+ * import { adaloraBudget } from "./adalora_budget.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config = { initBudget: 864, targetBudget: 576, tinit: 600, tfinal: 1800, deltaT: 10, totalSteps: 3900 };
+ * const decision: AdaLoraBudget = adaloraBudget(3000, config);
+ * assert.deepEqual(decision, { budget: 576, mask: true });
+ * ```
+ */
 export interface AdaLoraBudget {
   /** Total rank kept. */
   readonly budget: number;

@@ -12,6 +12,18 @@ import { grantAmounts, type Rounding, thresholdK, type ThresholdMode } from "./t
 
 /**
  * What {@linkcode allocate} needs from a config. A parsed `TriAdaptConfig` satisfies it.
+ *
+ * @example A parsed TriAdaptConfig is an AllocationConfig
+ * ```ts
+ * import type { AllocationConfig } from "./allocate.ts";
+ * import { parseTriAdaptConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: AllocationConfig = parseTriAdaptConfig({ initWarmup: 100, interval: 100, totalSteps: 3900 });
+ * assert.equal(config.threshold, "linear");
+ * assert.equal(config.deltaRank, 4);
+ * assert.equal(config.rounding, "floor");
+ * ```
  */
 export interface AllocationConfig {
   /** `t0`. */
@@ -34,7 +46,22 @@ export interface AllocationConfig {
   readonly normalisation?: Normalisation;
 }
 
-/** One module grown by an allocation event. */
+/**
+ * One module grown by an allocation event.
+ *
+ * @example The modules grown by one event
+ * ```ts
+ * import type { GrownModule } from "./allocate.ts";
+ * import { allocate } from "./allocate.ts";
+ * import { createRankState } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state = createRankState({ modules: ["q", "v"], initRank: 1, refRank: 3 });
+ * const config = { initWarmup: 0, interval: 1, totalSteps: 2, threshold: "linear", deltaRank: 2 } as const;
+ * const grown: readonly GrownModule[] = allocate(state, [1, 4], [1, 1], 1, config).grown;
+ * assert.deepEqual(grown, [{ module: "v", index: 1, amount: 2 }, { module: "q", index: 0, amount: 2 }]);
+ * ```
+ */
 export interface GrownModule {
   /** Module name. */
   readonly module: string;
@@ -44,7 +71,25 @@ export interface GrownModule {
   readonly amount: number;
 }
 
-/** Result of {@linkcode allocate}. */
+/**
+ * Result of {@linkcode allocate}.
+ *
+ * @example Off the interval no event runs and the state is passed through
+ * ```ts
+ * import type { AllocationDecision } from "./allocate.ts";
+ * import { allocate } from "./allocate.ts";
+ * import { createRankState } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state = createRankState({ modules: ["q", "v"], initRank: 1, refRank: 3 });
+ * const config = { initWarmup: 0, interval: 2, totalSteps: 4, threshold: "linear", deltaRank: 2 } as const;
+ * const decision: AllocationDecision = allocate(state, [2, 1], [1, 1], 1, config);
+ * assert.equal(decision.event, false);
+ * assert.equal(decision.state, state);
+ * assert.deepEqual(decision.scores, [1, 0]);
+ * assert.deepEqual([decision.k, decision.alpha, decision.grown.length], [0, 0.25, 0]);
+ * ```
+ */
 export interface AllocationDecision {
   /** Whether `step` was an allocation event. */
   readonly event: boolean;

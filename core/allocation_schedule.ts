@@ -6,7 +6,21 @@
 
 import { assertFinite, assertInteger } from "./_validate.ts";
 
-/** The step schedule of allocation events. */
+/**
+ * The step schedule of allocation events.
+ *
+ * @example RTE's schedule (t0 100, every 100 steps, T 3900)
+ * ```ts
+ * import type { AllocationSchedule } from "./allocation_schedule.ts";
+ * import { candidateSteps } from "./allocation_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const schedule: AllocationSchedule = { initWarmup: 100, interval: 100, totalSteps: 3900 };
+ * const steps = candidateSteps(schedule);
+ * assert.equal(steps.length, 38);
+ * assert.deepEqual([steps[0], steps.at(-1)], [200, 3900]);
+ * ```
+ */
 export interface AllocationSchedule {
   /** `t0`: no allocation at or before this step (non-negative integer). */
   readonly initWarmup: number;

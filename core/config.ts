@@ -13,7 +13,19 @@ import { show } from "./_validate.ts";
 import type { Normalisation } from "./importance.ts";
 import type { Rounding, ThresholdMode } from "./threshold.ts";
 
-/** Plain LoRA with a fixed rank (PAPER-NOTES §6). */
+/**
+ * Plain LoRA with a fixed rank (PAPER-NOTES §6).
+ *
+ * @example Defaults filled in by the parser
+ * ```ts
+ * import type { LoraConfig } from "./config.ts";
+ * import { parseLoraConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: LoraConfig = parseLoraConfig({});
+ * assert.deepEqual(config, { method: "lora", rank: 8, loraAlpha: 16, dropout: 0 });
+ * ```
+ */
 export interface LoraConfig {
   /** Always `"lora"`. */
   readonly method: "lora";
@@ -25,7 +37,22 @@ export interface LoraConfig {
   readonly dropout: number;
 }
 
-/** TriAdaptLoRA (PAPER-NOTES §1–§5). */
+/**
+ * TriAdaptLoRA (PAPER-NOTES §1–§5).
+ *
+ * @example Defaults filled in by the parser
+ * ```ts
+ * import type { TriAdaptConfig } from "./config.ts";
+ * import { parseTriAdaptConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: TriAdaptConfig = parseTriAdaptConfig({ initWarmup: 100, interval: 100, totalSteps: 3900 });
+ * assert.equal(config.method, "triadapt");
+ * assert.deepEqual([config.initRank, config.refRank, config.deltaRank], [1, 8, 4]);
+ * assert.equal(config.growthInit, "paper");
+ * assert.equal(config.topH, undefined);
+ * ```
+ */
 export interface TriAdaptConfig {
   /** Always `"triadapt"`. */
   readonly method: "triadapt";
@@ -61,7 +88,21 @@ export interface TriAdaptConfig {
   readonly growthInit: "paper" | "preserving";
 }
 
-/** AdaLoRA (PAPER-NOTES §6). */
+/**
+ * AdaLoRA (PAPER-NOTES §6).
+ *
+ * @example Defaults filled in by the parser
+ * ```ts
+ * import type { AdaLoraConfig } from "./config.ts";
+ * import { parseAdaLoraConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: AdaLoraConfig = parseAdaLoraConfig({ tinit: 600, tfinal: 1800, deltaT: 1, totalSteps: 3900 });
+ * assert.equal(config.method, "adalora");
+ * assert.deepEqual([config.initRank, config.targetRank], [12, 8]);
+ * assert.deepEqual([config.beta1, config.beta2], [0.85, 0.85]);
+ * ```
+ */
 export interface AdaLoraConfig {
   /** Always `"adalora"`. */
   readonly method: "adalora";
@@ -89,7 +130,20 @@ export interface AdaLoraConfig {
   readonly orthRegWeight: number;
 }
 
-/** IncreLoRA (PAPER-NOTES §6). */
+/**
+ * IncreLoRA (PAPER-NOTES §6).
+ *
+ * @example Defaults filled in by the parser
+ * ```ts
+ * import type { IncreLoraConfig } from "./config.ts";
+ * import { parseIncreLoraConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: IncreLoraConfig = parseIncreLoraConfig({ topH: 9, initWarmup: 100, interval: 100, totalSteps: 3900 });
+ * assert.equal(config.method, "increlora");
+ * assert.deepEqual([config.initRank, config.refRank, config.deltaRank, config.topH], [1, 8, 1, 9]);
+ * ```
+ */
 export interface IncreLoraConfig {
   /** Always `"increlora"`. */
   readonly method: "increlora";

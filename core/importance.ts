@@ -12,6 +12,16 @@ import { assertFiniteArray, assertInteger, show } from "./_validate.ts";
  * Note: the reference code divides by the number of parameter blocks of the module
  * (`len(lora_C_row)` = 1 + growths so far), not by `r`; with `initRank` 1 and `Δr` 4 that is
  * `1 + ⌈(r − 1)/4⌉`. PAPER-NOTES §3 specifies `r`; that variant is not offered here.
+ *
+ * @example Each mode's divisor for rank 4
+ * ```ts
+ * import type { Normalisation } from "./importance.ts";
+ * import { normalisedNorms } from "./importance.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const modes: Normalisation[] = ["rank", "sqrt", "none"];
+ * assert.deepEqual(modes.map((n) => normalisedNorms([8], [4], n)[0]), [2, 4, 8]);
+ * ```
  */
 export type Normalisation = "rank" | "sqrt" | "none";
 
@@ -71,7 +81,19 @@ export function normalisedNorms(
   }));
 }
 
-/** Inputs of {@linkcode importanceScores}. */
+/**
+ * Inputs of {@linkcode importanceScores}.
+ *
+ * @example A module that doubled its rank without its norm keeping up scores negative
+ * ```ts
+ * import type { ImportanceInput } from "./importance.ts";
+ * import { importanceScores } from "./importance.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const input: ImportanceInput = { norms: [4, 6], ranks: [4, 2], previousNorms: [3, 2], previousRanks: [2, 2] };
+ * assert.deepEqual(importanceScores(input), [-0.5, 2]);
+ * ```
+ */
 export interface ImportanceInput {
   /** `‖D_m(t)‖_F` now. */
   readonly norms: readonly number[];

@@ -6,7 +6,20 @@
 
 import { assertInteger } from "./_validate.ts";
 
-/** Settings of {@linkcode lrMultiplier}. */
+/**
+ * Settings of {@linkcode lrMultiplier}.
+ *
+ * @example A block grown at step 100: peak at the end of its warm-up
+ * ```ts
+ * import type { LrScheduleOptions } from "./lr_schedule.ts";
+ * import { lrMultiplier } from "./lr_schedule.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LrScheduleOptions = { birthStep: 100, warmupSteps: 10, totalSteps: 200 };
+ * assert.equal(lrMultiplier(110, options), 1);
+ * assert.equal(lrMultiplier(50, options), 0);
+ * ```
+ */
 export interface LrScheduleOptions {
   /** Step at which the parameter block was created (0 for the initial adapters). */
   readonly birthStep: number;

@@ -8,7 +8,22 @@ import { allocationAlpha } from "./allocation_schedule.ts";
 import { assertInteger } from "./_validate.ts";
 import { grantAmounts, type Rounding, thresholdK, type ThresholdMode } from "./threshold.ts";
 
-/** Input of {@linkcode planAllocation}: a TriAdaptLoRA schedule plus the module count. */
+/**
+ * Input of {@linkcode planAllocation}: a TriAdaptLoRA schedule plus the module count.
+ *
+ * @example A small linear plan (M = 4, Δr = 2)
+ * ```ts
+ * import type { PlanConfig } from "./planner.ts";
+ * import { planAllocation } from "./planner.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: PlanConfig = {
+ *   matrices: 4, initRank: 1, refRank: 3, deltaRank: 2,
+ *   initWarmup: 0, interval: 1, totalSteps: 2, threshold: "linear",
+ * };
+ * assert.deepEqual(planAllocation(config).map((e) => e.k), [4]);
+ * ```
+ */
 export interface PlanConfig {
   /** Number of adapted matrices `M`. */
   readonly matrices: number;
@@ -34,7 +49,22 @@ export interface PlanConfig {
   readonly allowOvershoot?: boolean;
 }
 
-/** One planned allocation event. */
+/**
+ * One planned allocation event.
+ *
+ * @example One event spends the whole budget
+ * ```ts
+ * import type { PlanEvent } from "./planner.ts";
+ * import { planAllocation } from "./planner.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [event]: readonly PlanEvent[] = planAllocation({
+ *   matrices: 4, initRank: 1, refRank: 3, deltaRank: 2,
+ *   initWarmup: 0, interval: 1, totalSteps: 2, threshold: "linear",
+ * });
+ * assert.deepEqual(event, { step: 1, alpha: 0.5, remainingBefore: 8, k: 4, grants: [2, 2, 2, 2], remainingAfter: 0 });
+ * ```
+ */
 export interface PlanEvent {
   /** Optimizer step. */
   readonly step: number;

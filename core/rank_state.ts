@@ -13,6 +13,18 @@ import { grantAmounts } from "./threshold.ts";
  * Invariants (checked by {@linkcode rankStateFromJson}): `ranks.length === modules.length`,
  * `total === sum(ranks)` and `total + remaining === budget0`. `remaining` is never negative
  * unless a grant was applied with `allowOvershoot` (the reference code's behaviour).
+ *
+ * @example The invariants hold after a grant
+ * ```ts
+ * import type { RankState } from "./rank_state.ts";
+ * import { createRankState, growRanks } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state: RankState = growRanks(createRankState({ modules: ["q", "v"], initRank: 1, refRank: 8 }), [{ index: 0, amount: 4 }]);
+ * assert.deepEqual(state.ranks, [5, 1]);
+ * assert.equal(state.total, 6);
+ * assert.equal(state.total + state.remaining, state.budget0);
+ * ```
  */
 export interface RankState {
   /** Module names in a fixed order; every per-module array uses this order. */
@@ -27,7 +39,20 @@ export interface RankState {
   readonly remaining: number;
 }
 
-/** Options of {@linkcode createRankState}. */
+/**
+ * Options of {@linkcode createRankState}.
+ *
+ * @example Two modules, rank 1, reference rank 8
+ * ```ts
+ * import type { RankStateOptions } from "./rank_state.ts";
+ * import { createRankState } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: RankStateOptions = { modules: ["q", "v"], initRank: 1, refRank: 8 };
+ * const state = createRankState(options);
+ * assert.deepEqual([state.total, state.budget0, state.remaining], [2, 16, 14]);
+ * ```
+ */
 export interface RankStateOptions {
   /** Distinct module names (at least one), in the order used by every per-module array. */
   readonly modules: readonly string[];
@@ -37,7 +62,20 @@ export interface RankStateOptions {
   readonly refRank: number;
 }
 
-/** One grant of rank to the module at `index`. */
+/**
+ * One grant of rank to the module at `index`.
+ *
+ * @example Granting 3 units to the second module
+ * ```ts
+ * import type { RankGrant } from "./rank_state.ts";
+ * import { createRankState, growRanks } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const grant: RankGrant = { index: 1, amount: 3 };
+ * const state = createRankState({ modules: ["q", "v"], initRank: 1, refRank: 2 });
+ * assert.deepEqual(growRanks(state, [grant], { allowOvershoot: true }).ranks, [1, 4]);
+ * ```
+ */
 export interface RankGrant {
   /** Index of the module in {@linkcode RankState.modules}. */
   readonly index: number;
@@ -45,7 +83,21 @@ export interface RankGrant {
   readonly amount: number;
 }
 
-/** Options of {@linkcode growRanks}. */
+/**
+ * Options of {@linkcode growRanks}.
+ *
+ * @example Overshooting the budget needs `allowOvershoot`
+ * ```ts
+ * import type { GrowOptions } from "./rank_state.ts";
+ * import { createRankState, growRanks } from "./rank_state.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const state = createRankState({ modules: ["q", "v"], initRank: 1, refRank: 2 });
+ * const options: GrowOptions = { allowOvershoot: true };
+ * assert.equal(growRanks(state, [{ index: 0, amount: 4 }], options).remaining, -2);
+ * assert.throws(() => growRanks(state, [{ index: 0, amount: 4 }]), RangeError);
+ * ```
+ */
 export interface GrowOptions {
   /** Allow the grants to exceed the remaining budget (reference code). Default `false`. */
   readonly allowOvershoot?: boolean;

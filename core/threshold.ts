@@ -6,13 +6,52 @@
 
 import { assertFinite, assertInteger, show } from "./_validate.ts";
 
-/** Threshold schedule: `linear` (`k = R·α`), `nonlinear` (`k = R^α`) or `fixed` (`k = topH`). */
+/**
+ * Threshold schedule: `linear` (`k = R·α`), `nonlinear` (`k = R^α`) or `fixed` (`k = topH`).
+ *
+ * @example The three modes at α = 0.5, R = 16, M = 72
+ * ```ts
+ * import type { ThresholdMode } from "./threshold.ts";
+ * import { thresholdK } from "./threshold.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const modes: ThresholdMode[] = ["linear", "nonlinear", "fixed"];
+ * const ks = modes.map((threshold) => thresholdK(0.5, 16, { threshold, modules: 72, deltaRank: 1, topH: 3 }));
+ * assert.deepEqual(ks, [8, 4, 3]);
+ * ```
+ */
 export type ThresholdMode = "linear" | "nonlinear" | "fixed";
 
-/** Rounding of the real-valued `k`: the code's `floor` (default) or the paper's `ceil`. */
+/**
+ * Rounding of the real-valued `k`: the code's `floor` (default) or the paper's `ceil`.
+ *
+ * @example `floor` and `ceil` of R·α = 2.5
+ * ```ts
+ * import type { Rounding } from "./threshold.ts";
+ * import { thresholdK } from "./threshold.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const roundings: Rounding[] = ["floor", "ceil"];
+ * const ks = roundings.map((rounding) => thresholdK(0.25, 10, { threshold: "linear", modules: 72, deltaRank: 1, rounding }));
+ * assert.deepEqual(ks, [2, 3]);
+ * ```
+ */
 export type Rounding = "floor" | "ceil";
 
-/** Options of {@linkcode thresholdK}. */
+/**
+ * Options of {@linkcode thresholdK}.
+ *
+ * @example `k` clamped to ⌈R/Δr⌉ unless overshoot is allowed
+ * ```ts
+ * import type { ThresholdOptions } from "./threshold.ts";
+ * import { thresholdK } from "./threshold.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: ThresholdOptions = { threshold: "fixed", modules: 72, deltaRank: 4, topH: 9 };
+ * assert.equal(thresholdK(0.5, 8, options), 2);
+ * assert.equal(thresholdK(0.5, 8, { ...options, allowOvershoot: true }), 9);
+ * ```
+ */
 export interface ThresholdOptions {
   /** The threshold schedule. */
   readonly threshold: ThresholdMode;
