@@ -10,10 +10,38 @@ import type * as tf from "@tensorflow/tfjs";
 import type { GrowingAdamW } from "../../ops/growing_adamw.ts";
 import type { AllocationEvent } from "../loop.ts";
 
-/** A controller's plain, JSON-serialisable state (for checkpoints). */
+/**
+ * A controller's plain, JSON-serialisable state (for checkpoints).
+ *
+ * @example A snapshot survives a JSON round trip
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ControllerState } from "./controller.ts";
+ * import { createLoraController } from "./lora.ts";
+ *
+ * const ctl = createLoraController([]);
+ * const saved: ControllerState = JSON.parse(JSON.stringify(ctl.snapshot()));
+ * assert.equal(saved.method, "lora");
+ * ctl.restore(saved);
+ * ```
+ */
 export type ControllerState = Readonly<Record<string, unknown>>;
 
-/** The per-method logic that runs after the optimizer step. */
+/**
+ * The per-method logic that runs after the optimizer step.
+ *
+ * @example The inert LoRA controller
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Controller } from "./controller.ts";
+ * import { createLoraController } from "./lora.ts";
+ *
+ * const ctl: Controller = createLoraController([]);
+ * assert.equal(ctl.method, "lora");
+ * assert.equal(ctl.budgetLeft(), 0);
+ * ctl.dispose();
+ * ```
+ */
 export interface Controller {
   /** Method id (`triadapt`, `lora`, `adalora`, `increlora`). */
   readonly method: string;

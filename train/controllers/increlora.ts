@@ -22,7 +22,22 @@ import { type IncreLoraAdapter, increLoraScores } from "../../ops/increlora.ts";
 import type { AllocationEvent } from "../loop.ts";
 import type { Controller, ControllerState } from "./controller.ts";
 
-/** Options of {@linkcode createIncreLoraController}. */
+/**
+ * Options of {@linkcode createIncreLoraController}.
+ *
+ * @example No modules, so nothing to grow
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { IncreLoraControllerOptions } from "./increlora.ts";
+ * import { createIncreLoraController } from "./increlora.ts";
+ *
+ * const options: IncreLoraControllerOptions = {
+ *   initWarmup: 2, interval: 2, totalSteps: 10, topH: 1, deltaRank: 2, initRank: 2, refRank: 8,
+ * };
+ * const ctl = createIncreLoraController([], options);
+ * assert.equal(ctl.expectsEvents, false);
+ * ```
+ */
 export interface IncreLoraControllerOptions {
   /** No event at or before this step. */
   readonly initWarmup: number;

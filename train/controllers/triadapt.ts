@@ -21,7 +21,24 @@ import { frobeniusNormsOfD, type TriAdaptLoraAdapter } from "../../ops/triadapt_
 import type { AllocationEvent } from "../loop.ts";
 import type { Controller, ControllerState } from "./controller.ts";
 
-/** Options of {@linkcode createTriAdaptController}. */
+/**
+ * Options of {@linkcode createTriAdaptController}.
+ *
+ * @example Budget `refRank · M` for one module
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TriAdaptLoraAdapter } from "../../ops/triadapt_lora.ts";
+ * import type { TriAdaptControllerOptions } from "./triadapt.ts";
+ * import { createTriAdaptController } from "./triadapt.ts";
+ *
+ * const options: TriAdaptControllerOptions = { initRank: 1, refRank: 3, config: {
+ *   initWarmup: 1, interval: 1, totalSteps: 3, threshold: "linear", deltaRank: 1 } };
+ * const ad = new TriAdaptLoraAdapter({ name: "ex.opt", inFeatures: 4, outFeatures: 4, seed: 1 });
+ * const ctl = await createTriAdaptController([ad], options);
+ * assert.deepEqual([ctl.targetBudget, ctl.ranks()], [3, [1]]);
+ * ad.dispose();
+ * ```
+ */
 export interface TriAdaptControllerOptions {
   /** Schedule, threshold and normalisation (a parsed `TriAdaptConfig` fits). */
   readonly config: AllocationConfig;
