@@ -6,7 +6,24 @@
  * @module
  */
 
-/** Where progress goes: anything with `writeSync`, such as `Deno.stderr`. */
+/**
+ * Where progress goes: anything with `writeSync`, such as `Deno.stderr`.
+ *
+ * @example An in-memory writer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProgressWriter } from "./progress.ts";
+ * import { ProgressBar } from "./progress.ts";
+ *
+ * const chunks: string[] = [];
+ * const writer: ProgressWriter = {
+ *   writeSync: (b) => (chunks.push(new TextDecoder().decode(b)), b.length),
+ *   isTerminal: () => false,
+ * };
+ * new ProgressBar({ total: 2, writer, now: () => 0 }).update(2);
+ * assert.ok(chunks.join("").includes("2/2"));
+ * ```
+ */
 export interface ProgressWriter {
   /** Writes bytes; returns how many were written. */
   writeSync(bytes: Uint8Array): number;
@@ -14,7 +31,22 @@ export interface ProgressWriter {
   isTerminal?(): boolean;
 }
 
-/** Options of `ProgressBar`. */
+/**
+ * Options of `ProgressBar`.
+ *
+ * @example A labelled plain-line bar
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProgressOptions } from "./progress.ts";
+ * import { ProgressBar } from "./progress.ts";
+ *
+ * const out: string[] = [];
+ * const writer = { writeSync: (b: Uint8Array) => (out.push(new TextDecoder().decode(b)), b.length) };
+ * const options: ProgressOptions = { total: 10, label: "rte seed 0", writer, tty: false, now: () => 0 };
+ * new ProgressBar(options).update(10);
+ * assert.ok(out.join("").startsWith("rte seed 0 10/10 100%"));
+ * ```
+ */
 export interface ProgressOptions {
   /** Total steps. */
   readonly total: number;
@@ -36,7 +68,19 @@ export interface ProgressOptions {
   readonly barWidth?: number;
 }
 
-/** What a progress line shows. */
+/**
+ * What a progress line shows.
+ *
+ * @example Halfway with an ETA
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProgressState } from "./progress.ts";
+ * import { formatProgressLine } from "./progress.ts";
+ *
+ * const state: ProgressState = { step: 5, total: 10, etaSeconds: 42, label: "rte" };
+ * assert.equal(formatProgressLine(state), "rte 5/10 50% ETA 42s");
+ * ```
+ */
 export interface ProgressState {
   /** Steps done. */
   readonly step: number;

@@ -20,7 +20,22 @@
 import { join } from "node:path";
 import { syncDir, writeAll, writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 
-/** The paths of one run folder. */
+/**
+ * The paths of one run folder.
+ *
+ * @example The paths of a new run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunFolder } from "./run_folder.ts";
+ * import { createRunFolder } from "./run_folder.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const run: RunFolder = await createRunFolder(dir);
+ * assert.equal(run.dir, dir);
+ * assert.ok(run.metricsPath.endsWith("metrics.jsonl"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface RunFolder {
   /** The run folder itself. */
   readonly dir: string;
@@ -38,7 +53,24 @@ export interface RunFolder {
   readonly checkpointsDir: string;
 }
 
-/** A `metrics.jsonl` line for a logged training step. */
+/**
+ * A `metrics.jsonl` line for a logged training step.
+ *
+ * @example A logged step round-trips through `metrics.jsonl`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainMetricsRecord } from "./run_folder.ts";
+ * import { appendMetrics, createRunFolder, readJsonLines } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const rec: TrainMetricsRecord = {
+ *   kind: "train", step: 10, epoch: 0.1, loss: 0.69, lr: 1e-4, ranksTotal: 72, budgetLeft: 504, stepMs: 812,
+ * };
+ * await appendMetrics(run, rec);
+ * assert.deepEqual(await readJsonLines(run.metricsPath), [rec]);
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
 export interface TrainMetricsRecord {
   /** Record type. */
   readonly kind: "train";
@@ -58,7 +90,24 @@ export interface TrainMetricsRecord {
   readonly stepMs: number;
 }
 
-/** A `metrics.jsonl` line for an evaluation. */
+/**
+ * A `metrics.jsonl` line for an evaluation.
+ *
+ * @example An evaluation round-trips through `metrics.jsonl`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EvalMetricsRecord } from "./run_folder.ts";
+ * import { appendMetrics, createRunFolder, readJsonLines } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const rec: EvalMetricsRecord = {
+ *   kind: "eval", step: 100, epoch: 1, metric: 0.71, metricName: "accuracy", metrics: { accuracy: 0.71 }, ranksTotal: 72, budgetLeft: 0,
+ * };
+ * await appendMetrics(run, rec);
+ * assert.deepEqual(await readJsonLines(run.metricsPath), [rec]);
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
 export interface EvalMetricsRecord {
   /** Record type. */
   readonly kind: "eval";
@@ -78,10 +127,41 @@ export interface EvalMetricsRecord {
   readonly budgetLeft: number;
 }
 
-/** One line of `metrics.jsonl`. */
+/**
+ * One line of `metrics.jsonl`.
+ *
+ * @example Telling the two kinds apart
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { MetricsRecord } from "./run_folder.ts";
+ * import { appendMetrics, createRunFolder, readJsonLines } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const rec: MetricsRecord = { kind: "eval", step: 5, epoch: 1, metric: 0.5, metricName: "f1", metrics: { f1: 0.5 }, ranksTotal: 8, budgetLeft: 0 };
+ * await appendMetrics(run, rec);
+ * const [line] = (await readJsonLines(run.metricsPath)) as MetricsRecord[];
+ * assert.ok(line?.kind === "eval" && line.metricName === "f1");
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
 export type MetricsRecord = TrainMetricsRecord | EvalMetricsRecord;
 
-/** One line of `ranks.jsonl`: an allocation event. */
+/**
+ * One line of `ranks.jsonl`: an allocation event.
+ *
+ * @example An event round-trips through `ranks.jsonl`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RankEventRecord } from "./run_folder.ts";
+ * import { appendRankEvent, createRunFolder, readJsonLines } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const event: RankEventRecord = { step: 200, k: 1, scores: [0.2, -0.1], grown: [0], ranks: [5, 1], budgetLeft: 10 };
+ * await appendRankEvent(run, event);
+ * assert.deepEqual(await readJsonLines(run.ranksPath), [event]);
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
 export interface RankEventRecord {
   /** Optimizer step of the event. */
   readonly step: number;
@@ -97,7 +177,23 @@ export interface RankEventRecord {
   readonly budgetLeft: number;
 }
 
-/** Options of `createRunFolder`. */
+/**
+ * Options of `createRunFolder`.
+ *
+ * @example `overwrite` reopens a finished run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CreateRunFolderOptions } from "./run_folder.ts";
+ * import { createRunFolder, writeRunConfig } from "./run_folder.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await writeRunConfig(await createRunFolder(dir), {});
+ * await assert.rejects(() => createRunFolder(dir), RangeError);
+ * const options: CreateRunFolderOptions = { overwrite: true };
+ * assert.equal((await createRunFolder(dir, options)).dir, dir);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface CreateRunFolderOptions {
   /** Allow a folder that already holds a `config.json` (default false). */
   readonly overwrite?: boolean;
@@ -425,7 +521,25 @@ async function syncTree(dir: string): Promise<void> {
   await syncDir(dir);
 }
 
-/** Options of `writeCheckpoint`. */
+/**
+ * Options of `writeCheckpoint`.
+ *
+ * @example Keep only the newest checkpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { WriteCheckpointOptions } from "./run_folder.ts";
+ * import { createRunFolder, writeCheckpoint } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const options: WriteCheckpointOptions = { keep: 1 };
+ * const write = (d: string) => Deno.writeTextFile(`${d}/state.json`, "{}");
+ * await writeCheckpoint(run, 100, write, options);
+ * const last = await writeCheckpoint(run, 200, write, options);
+ * const names = [...Deno.readDirSync(run.checkpointsDir)].map((e) => e.name).filter((n) => n !== "latest");
+ * assert.deepEqual(names, [last.split("/").at(-1)]);
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
 export interface WriteCheckpointOptions {
   /** Complete checkpoints to keep, newest first, including the new one (default 2, at least 1). */
   readonly keep?: number;
