@@ -22,7 +22,20 @@ import { spearman } from "../metrics/correlation.ts";
 import type { EvalContext, TaskEvaluation, TrainingTask } from "../loop.ts";
 import { mulberry32 } from "../../model/_prng.ts";
 
-/** Sizes and seeds of the planted task. */
+/**
+ * Sizes and seeds of the planted task.
+ *
+ * @example Only the seed is required
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PlantedTaskOptions } from "./planted_task.ts";
+ * import { resolvePlantedOptions } from "./planted_task.ts";
+ *
+ * const options: PlantedTaskOptions = { seed: 7, layers: 2, target: "all-layers" };
+ * const resolved = resolvePlantedOptions(options);
+ * assert.deepEqual([resolved.layers, resolved.heads, resolved.target], [2, 4, "all-layers"]);
+ * ```
+ */
 export interface PlantedTaskOptions {
   /** Seed of the base weights, the planted updates and the data. */
   readonly seed: number;
@@ -53,10 +66,36 @@ export interface PlantedTaskOptions {
   readonly target?: "last" | "all-layers";
 }
 
-/** The resolved sizes (every field set). */
+/**
+ * The resolved sizes (every field set).
+ *
+ * @example The defaults
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ResolvedPlantedOptions } from "./planted_task.ts";
+ * import { resolvePlantedOptions } from "./planted_task.ts";
+ *
+ * const r: ResolvedPlantedOptions = resolvePlantedOptions({ seed: 0 });
+ * assert.deepEqual([r.layers, r.hidden, r.maxRank, r.strength, r.target], [4, 64, 8, 1, "last"]);
+ * ```
+ */
 export type ResolvedPlantedOptions = Required<PlantedTaskOptions>;
 
-/** The planted rank of every adapted module. */
+/**
+ * The planted rank of every adapted module.
+ *
+ * @example Ranks from the seeded pattern
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PlantedRanks } from "./planted_task.ts";
+ * import { plantedRankPattern } from "./planted_task.ts";
+ *
+ * const modules = ["enc.layer.0.dense", "enc.layer.1.dense"];
+ * const planted: PlantedRanks = { modules, ranks: plantedRankPattern(modules, 2, 4, 0) };
+ * assert.equal(planted.ranks.length, planted.modules.length);
+ * assert.ok(planted.ranks.every((r) => Number.isInteger(r) && r >= 0 && r <= 4));
+ * ```
+ */
 export interface PlantedRanks {
   /** Module names in model order. */
   readonly modules: readonly string[];
@@ -242,7 +281,23 @@ function familyOf(name: string): string {
   return name.replace(/^.*layer\.\d+\./, "");
 }
 
-/** The planted task: a {@linkcode TrainingTask} plus the planted ranks and its sizes. */
+/**
+ * The planted task: a {@linkcode TrainingTask} plus the planted ranks and its sizes.
+ *
+ * @example A tiny task's sizes and ranks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PlantedTask } from "./planted_task.ts";
+ * import { createPlantedTask } from "./planted_task.ts";
+ *
+ * const task: PlantedTask = await createPlantedTask({ seed: 2, layers: 1, hidden: 8, heads: 2,
+ *   intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 2, evalExamples: 1 });
+ * assert.equal(task.options.hidden, 8);
+ * assert.equal(task.config.numHiddenLayers, 1);
+ * assert.equal(task.planted.ranks.length, task.planted.modules.length);
+ * task.dispose();
+ * ```
+ */
 export interface PlantedTask extends TrainingTask {
   /** Resolved sizes. */
   readonly options: ResolvedPlantedOptions;
