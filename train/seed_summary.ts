@@ -6,7 +6,20 @@
  * @module
  */
 
-/** Mean and spread of one set of values. */
+/**
+ * Mean and spread of one set of values.
+ *
+ * @example Two seeds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { MeanStd } from "./seed_summary.ts";
+ * import { meanStd } from "./seed_summary.ts";
+ *
+ * const spread: MeanStd = meanStd([0.8, 0.9]);
+ * assert.equal(spread.n, 2);
+ * assert.ok(Math.abs(spread.mean - 0.85) < 1e-12);
+ * ```
+ */
 export interface MeanStd {
   /** Arithmetic mean. */
   readonly mean: number;
@@ -55,7 +68,22 @@ export function meanStd(values: readonly number[]): MeanStd {
   return Object.freeze({ mean, std: Math.sqrt(ss / (n - 1)), n });
 }
 
-/** One finished run: its method, task, seed and main metric. */
+/**
+ * One finished run: its method, task, seed and main metric.
+ *
+ * @example Runs of one method on one task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SeedResult } from "./seed_summary.ts";
+ * import { summariseSeeds } from "./seed_summary.ts";
+ *
+ * const runs: SeedResult[] = [
+ *   { method: "LoRA", task: "rte", seed: 0, value: 0.8 },
+ *   { method: "LoRA", task: "rte", seed: 1, value: 0.9 },
+ * ];
+ * assert.equal(summariseSeeds(runs).length, 1);
+ * ```
+ */
 export interface SeedResult {
   /** Method label as it should appear (e.g. `TriAdaptLoRA linear`). */
   readonly method: string;
@@ -67,7 +95,23 @@ export interface SeedResult {
   readonly value: number;
 }
 
-/** Mean ± std of one method on one task. */
+/**
+ * Mean ± std of one method on one task.
+ *
+ * @example One cell per method and task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SeedSummaryCell } from "./seed_summary.ts";
+ * import { summariseSeeds } from "./seed_summary.ts";
+ *
+ * const [cell]: SeedSummaryCell[] = summariseSeeds([
+ *   { method: "LoRA", task: "rte", seed: 3, value: 0.5 },
+ *   { method: "LoRA", task: "rte", seed: 7, value: 0.7 },
+ * ]);
+ * assert.deepEqual(cell?.seeds, [3, 7]);
+ * assert.equal(cell?.method, "LoRA");
+ * ```
+ */
 export interface SeedSummaryCell extends MeanStd {
   /** Method label. */
   readonly method: string;
@@ -156,7 +200,20 @@ function orderedTasks(results: readonly SeedResult[]): string[] {
     .map((e) => e.task);
 }
 
-/** Options of `formatSeedSummary`. */
+/**
+ * Options of `formatSeedSummary`.
+ *
+ * @example Raw scores with one decimal
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SeedSummaryOptions } from "./seed_summary.ts";
+ * import { formatSeedSummary } from "./seed_summary.ts";
+ *
+ * const options: SeedSummaryOptions = { scale: 1, digits: 1 };
+ * const text = formatSeedSummary([{ method: "LoRA", task: "rte", seed: 0, value: 87.84 }], options);
+ * assert.ok(text.includes("| LoRA   | 87.8 |"));
+ * ```
+ */
 export interface SeedSummaryOptions {
   /** Multiplier applied before printing (default 100: fractions print as percentages). */
   readonly scale?: number;
@@ -229,7 +286,21 @@ export function formatSeedSummary(
   }\n${note}\n`;
 }
 
-/** Options of `formatTable`. */
+/**
+ * Options of `formatTable`.
+ *
+ * @example A markdown table
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TableOptions } from "./seed_summary.ts";
+ * import { formatTable } from "./seed_summary.ts";
+ *
+ * const options: TableOptions = { markdown: true, align: ["left", "right"] };
+ * const text = formatTable(["task", "acc"], [["rte", "0.88"]], options);
+ * assert.equal(text.split("\n").length, 3);
+ * assert.ok(text.startsWith("| task"));
+ * ```
+ */
 export interface TableOptions {
   /** Column alignment (default: left for text, right for columns whose cells all look numeric). */
   readonly align?: readonly ("left" | "right")[];
