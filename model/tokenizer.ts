@@ -35,10 +35,39 @@ import { parseSpmModel, PIECE_TYPE, type SpmModel } from "./_spm_proto.ts";
 import { createSpmNormalizer, type SpmNormalizer } from "./_spm_normalizer.ts";
 import { loadSpmEncoder, type SpmEncoder } from "./_spm_wasm.ts";
 
-/** A `[start, end)` span of JS string indices. */
+/**
+ * A `[start, end)` span of JS string indices.
+ *
+ * @example The span of a piece
+ * ```ts
+ * import type { Offset } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const text = "Hello world!";
+ * const span: Offset = tok.encode(text).offsets[3]!;
+ * assert.equal(text.slice(...span), "world");
+ * ```
+ */
 export type Offset = [number, number];
 
-/** The encoding of one text, without special tokens. */
+/**
+ * The encoding of one text, without special tokens.
+ *
+ * @example Ids, pieces and offsets line up
+ * ```ts
+ * import type { Encoding } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const e: Encoding = tok.encode("Hello world!");
+ * assert.deepEqual(e.pieces, ["▁He", "ll", "o", "▁world", "!"]);
+ * assert.equal(e.ids.length, e.pieces.length);
+ * assert.equal(e.offsets.length, e.pieces.length);
+ * ```
+ */
 export interface Encoding {
   /** Token ids, as the official library's `encode(text)` returns them. */
   ids: number[];
@@ -48,10 +77,39 @@ export interface Encoding {
   offsets: Offset[];
 }
 
-/** Which segment a position belongs to: 0 (A), 1 (B) or `null` (a special token). */
+/**
+ * Which segment a position belongs to: 0 (A), 1 (B) or `null` (a special token).
+ *
+ * @example Segments of a pair
+ * ```ts
+ * import type { SequenceId } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const ids: SequenceId[] = tok.buildPair({ ids: [10, 11] }, { ids: [12] }).sequenceIds;
+ * assert.deepEqual(ids, [null, 0, 0, null, 1, null]);
+ * ```
+ */
 export type SequenceId = 0 | 1 | null;
 
-/** A model input: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`. */
+/**
+ * A model input: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`.
+ *
+ * @example `[CLS] A [SEP] B [SEP]` from ids
+ * ```ts
+ * import type { PairEncoding } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const p: PairEncoding = tok.buildPair({ ids: [10, 11] }, { ids: [12] });
+ * assert.deepEqual(p.inputIds, [tok.special.cls, 10, 11, tok.special.sep, 12, tok.special.sep]);
+ * assert.deepEqual(p.tokenTypeIds, [0, 0, 0, 0, 1, 1]);
+ * assert.deepEqual(p.attentionMask, [1, 1, 1, 1, 1, 1]);
+ * assert.equal(p.offsets, undefined); // the segments had no offsets
+ * ```
+ */
 export interface PairEncoding {
   /** Token ids, `[CLS]` first. */
   inputIds: number[];
@@ -68,10 +126,40 @@ export interface PairEncoding {
   sequenceIds: SequenceId[];
 }
 
-/** How {@linkcode Tokenizer.encodePair} shortens inputs longer than `maxLength`. */
+/**
+ * How {@linkcode Tokenizer.encodePair} shortens inputs longer than `maxLength`.
+ *
+ * @example Cutting A or only B
+ * ```ts
+ * import type { Truncation } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const cut = (truncation: Truncation): number[] =>
+ *   tok.buildPair({ ids: [10, 11, 12, 13] }, { ids: [20, 21] }, { maxLength: 8, truncation }).inputIds;
+ * assert.deepEqual(cut("longest_first"), [1, 10, 11, 12, 2, 20, 21, 2]);
+ * assert.deepEqual(cut("only_second"), [1, 10, 11, 12, 13, 2, 20, 2]);
+ * ```
+ */
 export type Truncation = "longest_first" | "longest_first_fast" | "only_second";
 
-/** Options of {@linkcode Tokenizer.encodePair}. */
+/**
+ * Options of {@linkcode Tokenizer.encodePair}.
+ *
+ * @example Truncated, without offsets
+ * ```ts
+ * import type { EncodePairOptions } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const options: EncodePairOptions = { maxLength: 8, offsets: false };
+ * const p = tok.encodePair("The cat sat.", "A cat.", options);
+ * assert.equal(p.inputIds.length, 8);
+ * assert.equal(p.offsets, undefined);
+ * ```
+ */
 export interface EncodePairOptions {
   /** Maximum length including special tokens; no truncation when omitted. */
   maxLength?: number;
@@ -90,7 +178,20 @@ export interface EncodePairOptions {
   offsets?: boolean;
 }
 
-/** A segment for {@linkcode Tokenizer.buildPair}: an {@linkcode Encoding}, or ids alone. */
+/**
+ * A segment for {@linkcode Tokenizer.buildPair}: an {@linkcode Encoding}, or ids alone.
+ *
+ * @example Offsets carry through, `[0, 0]` on special tokens
+ * ```ts
+ * import type { SegmentEncoding } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const a: SegmentEncoding = { ids: [10, 11], offsets: [[0, 1], [1, 2]] };
+ * assert.deepEqual(tok.buildPair(a).offsets, [[0, 0], [0, 1], [1, 2], [0, 0]]);
+ * ```
+ */
 export interface SegmentEncoding {
   /** Token ids without special tokens. */
   readonly ids: readonly number[];
@@ -98,7 +199,20 @@ export interface SegmentEncoding {
   readonly offsets?: readonly Offset[];
 }
 
-/** The ids of DeBERTa-v3's special tokens. */
+/**
+ * The ids of DeBERTa-v3's special tokens.
+ *
+ * @example A model without a `[MASK]` piece
+ * ```ts
+ * import type { SpecialTokenIds } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = await Deno.readFile(new URL("../../shared/golden/spm/bpe.model", import.meta.url));
+ * const special: SpecialTokenIds = (await createTokenizer(bytes)).special;
+ * assert.deepEqual(special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 2000 }); // mask appended
+ * ```
+ */
 export interface SpecialTokenIds {
   /** `[PAD]`. */
   pad: number;
@@ -112,7 +226,21 @@ export interface SpecialTokenIds {
   mask: number;
 }
 
-/** A loaded tokenizer. */
+/**
+ * A loaded tokenizer.
+ *
+ * @example The appended `[MASK]` id
+ * ```ts
+ * import type { Tokenizer } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tok: Tokenizer = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * assert.equal(tok.vocabSize, 2001); // 2000 pieces + [MASK]
+ * assert.equal(tok.idToPiece(tok.special.mask), "[MASK]");
+ * assert.deepEqual(tok.encodeIds("Hello world!"), tok.encode("Hello world!").ids);
+ * ```
+ */
 export interface Tokenizer {
   /** Number of ids: the model's pieces plus any special token appended after them. */
   readonly vocabSize: number;
@@ -134,7 +262,22 @@ export interface Tokenizer {
   idToPiece(id: number): string;
 }
 
-/** Options of {@linkcode loadTokenizer}. */
+/**
+ * Options of {@linkcode loadTokenizer}.
+ *
+ * @example Lower-casing an uncased model
+ * ```ts
+ * import type { LoadTokenizerOptions } from "./tokenizer.ts";
+ * import { loadTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const options: LoadTokenizerOptions = { doLowerCase: true };
+ * const tok = await loadTokenizer(url, options);
+ * assert.equal(tok.doLowerCase, true);
+ * assert.deepEqual(tok.encodeIds("HELLO"), tok.encodeIds("hello"));
+ * ```
+ */
 export interface LoadTokenizerOptions {
   /** Overrides `do_lower_case` from `tokenizer_config.json` (default false). */
   doLowerCase?: boolean;
@@ -513,7 +656,22 @@ export async function loadTokenizer(
   });
 }
 
-/** Options of {@linkcode createTokenizer}. */
+/**
+ * Options of {@linkcode createTokenizer}.
+ *
+ * @example `[MASK]` from `added_tokens.json`
+ * ```ts
+ * import type { CreateTokenizerOptions } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = await Deno.readFile(new URL("../../shared/golden/spm/bpe.model", import.meta.url));
+ * const options: CreateTokenizerOptions = { where: "bpe.model", added: new Map([["[MASK]", 5000]]) };
+ * const tok = await createTokenizer(bytes, options);
+ * assert.equal(tok.special.mask, 5000);
+ * assert.deepEqual(tok.notes, ["[MASK] is not a piece of bpe.model; id 5000 from added_tokens.json"]);
+ * ```
+ */
 export interface CreateTokenizerOptions {
   /** Name of the model, for messages (default `"spm.model"`). */
   where?: string;
@@ -610,7 +768,21 @@ export async function createTokenizer(
   return new SpmTokenizer(enc, model, where, special, options.doLowerCase ?? false, notes);
 }
 
-/** Options of {@linkcode padBatch}. */
+/**
+ * Options of {@linkcode padBatch}.
+ *
+ * @example Padding to a multiple of 4 with a custom pad id
+ * ```ts
+ * import type { PadBatchOptions } from "./tokenizer.ts";
+ * import { padBatch } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: PadBatchOptions = { padId: 9, multipleOf: 4 };
+ * const b = padBatch([{ inputIds: [1, 5, 2], tokenTypeIds: [0, 0, 0] }], options);
+ * assert.deepEqual(b.inputIds, [[1, 5, 2, 9]]);
+ * assert.deepEqual(b.tokenTypeIds, [[0, 0, 0, 0]]);
+ * ```
+ */
 export interface PadBatchOptions {
   /** The id to pad `inputIds` with (`tokenizer.special.pad`). */
   padId: number;
@@ -618,7 +790,23 @@ export interface PadBatchOptions {
   multipleOf?: number;
 }
 
-/** A padded batch: `[batch, length]` arrays. */
+/**
+ * A padded batch: `[batch, length]` arrays.
+ *
+ * @example Every row has the same length
+ * ```ts
+ * import type { PaddedBatch } from "./tokenizer.ts";
+ * import { padBatch } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const b: PaddedBatch = padBatch([
+ *   { inputIds: [1, 2], tokenTypeIds: [0, 0] },
+ *   { inputIds: [1, 7, 8, 2], tokenTypeIds: [0, 0, 1, 1] },
+ * ], { padId: 0 });
+ * assert.deepEqual(b.inputIds, [[1, 2, 0, 0], [1, 7, 8, 2]]);
+ * assert.deepEqual(b.attentionMask, [[1, 1, 0, 0], [1, 1, 1, 1]]);
+ * ```
+ */
 export interface PaddedBatch {
   /** Token ids, padded with `padId`. */
   inputIds: number[][];
@@ -628,7 +816,20 @@ export interface PaddedBatch {
   attentionMask: number[][];
 }
 
-/** The fields {@linkcode padBatch} reads. */
+/**
+ * The fields {@linkcode padBatch} reads.
+ *
+ * @example An explicit attention mask is kept
+ * ```ts
+ * import type { PaddableEncoding } from "./tokenizer.ts";
+ * import { padBatch } from "./tokenizer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const e: PaddableEncoding = { inputIds: [1, 5, 0], tokenTypeIds: [0, 0, 0], attentionMask: [1, 1, 0] };
+ * const b = padBatch([e, { inputIds: [1, 5, 6, 2], tokenTypeIds: [0, 0, 0, 0] }], { padId: 0 });
+ * assert.deepEqual(b.attentionMask[0], [1, 1, 0, 0]);
+ * ```
+ */
 export interface PaddableEncoding {
   /** Token ids. */
   readonly inputIds: readonly number[];
