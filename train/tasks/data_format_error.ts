@@ -4,7 +4,21 @@
  * @module
  */
 
-/** Whether a position counts physical lines (TSV, JSONL) or data rows (parquet). */
+/**
+ * Whether a position counts physical lines (TSV, JSONL) or data rows (parquet).
+ *
+ * @example A parquet row in the message
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DataPositionUnit } from "./data_format_error.ts";
+ * import { DataFormatError } from "./data_format_error.ts";
+ *
+ * const unit: DataPositionUnit = "row";
+ * const error = new DataFormatError("train.parquet", 5, "label must be 0 or 1", { unit });
+ * assert.equal(error.unit, "row");
+ * assert.equal(error.message, "Cannot read train.parquet row 5 as label must be 0 or 1");
+ * ```
+ */
 export type DataPositionUnit = "line" | "row" | "path";
 
 /**

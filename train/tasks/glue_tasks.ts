@@ -5,12 +5,35 @@
  * @module
  */
 
-/** Canonical (lower-case, Hugging Face) name of a GLUE task. */
+/**
+ * Canonical (lower-case, Hugging Face) name of a GLUE task.
+ *
+ * @example The folder name `SST-2` resolves to `sst2`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueTaskName } from "./glue_tasks.ts";
+ * import { resolveGlueTask } from "./glue_tasks.ts";
+ *
+ * const name: GlueTaskName = resolveGlueTask("SST-2").name;
+ * assert.equal(name, "sst2");
+ * ```
+ */
 export type GlueTaskName = "cola" | "sst2" | "mrpc" | "stsb" | "qqp" | "mnli" | "qnli" | "rte";
 
 /**
  * Canonical split name, in the original GLUE file naming (`dev.tsv`, `dev_matched.tsv`, …).
  * `validation*` (the Hugging Face names) are accepted as aliases by {@linkcode resolveGlueSplit}.
+ *
+ * @example The Hub name `validation` is the GLUE split `dev`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueSplit } from "./glue_tasks.ts";
+ * import { hfSplitName, resolveGlueSplit, resolveGlueTask } from "./glue_tasks.ts";
+ *
+ * const split: GlueSplit = resolveGlueSplit(resolveGlueTask("rte"), "validation");
+ * assert.equal(split, "dev");
+ * assert.equal(hfSplitName(split), "validation");
+ * ```
  */
 export type GlueSplit =
   | "train"
@@ -21,7 +44,20 @@ export type GlueSplit =
   | "test_matched"
   | "test_mismatched";
 
-/** Name of a figure computed by `glueMetrics` (the keys of the golden files). */
+/**
+ * Name of a figure computed by `glueMetrics` (the keys of the golden files).
+ *
+ * @example CoLA's main figure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueMetricName } from "./glue_tasks.ts";
+ * import { GLUE_TASKS } from "./glue_tasks.ts";
+ *
+ * const main: GlueMetricName = GLUE_TASKS.cola.main;
+ * assert.equal(main, "matthews_corrcoef");
+ * assert.ok(GLUE_TASKS.cola.metrics.includes(main));
+ * ```
+ */
 export type GlueMetricName =
   | "accuracy"
   | "f1"
@@ -31,7 +67,19 @@ export type GlueMetricName =
   | "spearman"
   | "pearson_spearman_mean";
 
-/** Where a text or label column sits in an original GLUE TSV file. */
+/**
+ * Where a text or label column sits in an original GLUE TSV file.
+ *
+ * @example CoLA train/dev files have no header
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueTsvLayout } from "./glue_tasks.ts";
+ * import { GLUE_TASKS } from "./glue_tasks.ts";
+ *
+ * const layout: GlueTsvLayout = GLUE_TASKS.cola.tsv;
+ * assert.deepEqual(layout, { header: false, textA: 3, label: 1, fields: 4 });
+ * ```
+ */
 export interface GlueTsvLayout {
   /** `true` when the first line is a header (every file except CoLA train/dev). */
   readonly header: boolean;
@@ -47,7 +95,21 @@ export interface GlueTsvLayout {
   readonly fields?: number;
 }
 
-/** One row of the GLUE task table. */
+/**
+ * One row of the GLUE task table.
+ *
+ * @example STS-B is the regression task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueTaskSpec } from "./glue_tasks.ts";
+ * import { resolveGlueTask } from "./glue_tasks.ts";
+ *
+ * const spec: GlueTaskSpec = resolveGlueTask("STS-B");
+ * assert.equal(spec.kind, "regression");
+ * assert.deepEqual(spec.labels, []);
+ * assert.equal(spec.gluePrefix, "STS-B");
+ * ```
+ */
 export interface GlueTaskSpec {
   /** Canonical name, e.g. `"sst2"`. */
   readonly name: GlueTaskName;

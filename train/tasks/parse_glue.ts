@@ -20,6 +20,16 @@ import {
  * `label` is the class index (see `GLUE_TASKS[task].labels`) or the STS-B score; it is absent
  * for unlabeled test rows. `idx` is the 0-based data-row ordinal in its file (the Hugging Face
  * `idx`), counted before any bad row is skipped.
+ *
+ * @example A single-sentence SST-2 row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueExample } from "./parse_glue.ts";
+ * import { parseGlueTsv } from "./parse_glue.ts";
+ *
+ * const [example]: GlueExample[] = parseGlueTsv("sentence\tlabel\ngood .\t1\n", "sst2", "train").examples;
+ * assert.deepEqual(example, { textA: "good .", label: 1, idx: 0 });
+ * ```
  */
 export interface GlueExample {
   /** First (or only) sentence. Kept verbatim, trailing spaces included. */
@@ -32,7 +42,21 @@ export interface GlueExample {
   readonly idx?: number;
 }
 
-/** A row dropped under `skipBadRows`. */
+/**
+ * A row dropped under `skipBadRows`.
+ *
+ * @example An unknown label on line 2
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SkippedRow } from "./parse_glue.ts";
+ * import { parseGlueTsv } from "./parse_glue.ts";
+ *
+ * const tsv = "sentence\tlabel\nok .\tmaybe\nfine .\t1\n";
+ * const [row]: SkippedRow[] = parseGlueTsv(tsv, "sst2", "train", { skipBadRows: true }).skipped;
+ * assert.equal(row?.line, 2);
+ * assert.ok(row?.reason.includes("maybe"));
+ * ```
+ */
 export interface SkippedRow {
   /** 1-based physical line (TSV/JSONL) or row (parquet). */
   readonly line: number;
@@ -40,7 +64,20 @@ export interface SkippedRow {
   readonly reason: string;
 }
 
-/** Options of the GLUE readers. */
+/**
+ * Options of the GLUE readers.
+ *
+ * @example The source name appears in errors
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueParseOptions } from "./parse_glue.ts";
+ * import { parseGlueTsv } from "./parse_glue.ts";
+ *
+ * const options: GlueParseOptions = { source: "SST-2/train.tsv" };
+ * assert.throws(() => parseGlueTsv("sentence\tlabel\nok .\tmaybe\n", "sst2", "train", options),
+ *   /SST-2\/train\.tsv line 2/);
+ * ```
+ */
 export interface GlueParseOptions {
   /** Name of the source used in error messages (a file path). Default `"<input>"`. */
   readonly source?: string;
@@ -51,7 +88,20 @@ export interface GlueParseOptions {
   readonly skipBadRows?: boolean;
 }
 
-/** Result of a parse: the examples and the rows skipped (always empty without `skipBadRows`). */
+/**
+ * Result of a parse: the examples and the rows skipped (always empty without `skipBadRows`).
+ *
+ * @example Nothing skipped by default
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueParseResult } from "./parse_glue.ts";
+ * import { parseGlueJsonl } from "./parse_glue.ts";
+ *
+ * const result: GlueParseResult = parseGlueJsonl('{"sentence":"good .","label":1,"idx":0}\n', "sst2", "train");
+ * assert.equal(result.examples.length, 1);
+ * assert.deepEqual(result.skipped, []);
+ * ```
+ */
 export interface GlueParseResult {
   /** Examples in file order. */
   readonly examples: GlueExample[];

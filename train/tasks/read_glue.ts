@@ -18,7 +18,22 @@ import {
   type SkippedRow,
 } from "./parse_glue.ts";
 
-/** Options of {@linkcode readGlue}. */
+/**
+ * Options of {@linkcode readGlue}.
+ *
+ * @example `skipBadRows: true` gives a report, not an array
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReadGlueOptions } from "./read_glue.ts";
+ * import { readGlue } from "./read_glue.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/train.tsv`, "sentence\tlabel\ngood .\t1\n");
+ * const options: ReadGlueOptions = { skipBadRows: true };
+ * assert.ok(!Array.isArray(await readGlue("sst2", "train", dir, options)));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ReadGlueOptions {
   /**
    * Skip malformed rows and report them instead of throwing (the `--skip-bad-rows` flag).
@@ -27,7 +42,23 @@ export interface ReadGlueOptions {
   readonly skipBadRows?: boolean;
 }
 
-/** What `readGlue` returns under `skipBadRows: true`. */
+/**
+ * What `readGlue` returns under `skipBadRows: true`.
+ *
+ * @example Each skipped row names its file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueReadReport } from "./read_glue.ts";
+ * import { readGlue } from "./read_glue.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/train.tsv`, "sentence\tlabel\nok .\tmaybe\ngood .\t1\n");
+ * const report: GlueReadReport = await readGlue("sst2", "train", dir, { skipBadRows: true });
+ * assert.equal(report.files.length, 1);
+ * assert.ok(report.skipped[0]?.file.endsWith("train.tsv"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface GlueReadReport {
   /** The examples read, in file order (shards in file-name order). */
   readonly examples: GlueExample[];

@@ -7,7 +7,23 @@
 import { fileURLToPath } from "node:url";
 import { DataFormatError } from "./data_format_error.ts";
 
-/** One gold (or plausible) answer span. */
+/**
+ * One gold (or plausible) answer span.
+ *
+ * @example The offset is converted after an emoji
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Squad2Answer } from "./read_squad2.ts";
+ * import { parseSquad2 } from "./read_squad2.ts";
+ *
+ * const context = "\u{1F600} Rollo";
+ * const [q] = parseSquad2({ data: [{ title: "T", paragraphs: [{ context,
+ *   qas: [{ id: "q", question: "?", answers: [{ text: "Rollo", answer_start: 2 }] }] }] }] });
+ * const answer: Squad2Answer | undefined = q?.answers[0];
+ * assert.equal(answer?.answerStart, 3);
+ * assert.equal(context.slice(3, 8), "Rollo");
+ * ```
+ */
 export interface Squad2Answer {
   /** The answer text as written in the file. */
   readonly text: string;
@@ -20,7 +36,21 @@ export interface Squad2Answer {
   readonly answerStart: number;
 }
 
-/** One SQuAD 2.0 question with its paragraph. */
+/**
+ * One SQuAD 2.0 question with its paragraph.
+ *
+ * @example A SQuAD 1.1-style question without `is_impossible`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Squad2Example } from "./read_squad2.ts";
+ * import { parseSquad2 } from "./read_squad2.ts";
+ *
+ * const [q]: Squad2Example[] = parseSquad2({ data: [{ title: "T", paragraphs: [{ context: "abc",
+ *   qas: [{ id: "q", question: "?", answers: [{ text: "b", answer_start: 1 }] }] }] }] });
+ * assert.deepEqual(q, { id: "q", title: "T", question: "?", context: "abc",
+ *   answers: [{ text: "b", answerStart: 1 }], isImpossible: false });
+ * ```
+ */
 export interface Squad2Example {
   /** Question id (`qas[].id`). */
   readonly id: string;
