@@ -21,7 +21,22 @@ import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 import { type Ema, updateEma } from "./_internal.ts";
 
-/** Options of an AdaLoRA adapter. */
+/**
+ * Options of an AdaLoRA adapter.
+ *
+ * @example Rank and scale from the options
+ * ```ts
+ * import type { AdaLoraOptions } from "./adalora.ts";
+ * import { AdaLoraAdapter } from "./adalora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: AdaLoraOptions = { name: "ex.adaopt", inFeatures: 4, outFeatures: 3, seed: 1, initialRank: 3, alpha: 6 };
+ * const ad = new AdaLoraAdapter(options);
+ * assert.equal(ad.rank, 3);
+ * assert.ok(Math.abs(ad.scale - 6 / (3 + 1e-5)) < 1e-12);
+ * ad.dispose();
+ * ```
+ */
 export interface AdaLoraOptions {
   /** Module path. */
   readonly name: string;
@@ -311,7 +326,21 @@ export class AdaLoraAdapter implements Adapter {
   }
 }
 
-/** Result of one AdaLoRA masking event. */
+/**
+ * Result of one AdaLoRA masking event.
+ *
+ * @example A budget equal to the total masks nothing
+ * ```ts
+ * import type { AdaLoraMaskResult } from "./adalora.ts";
+ * import { AdaLoraAdapter, maskAdaLoraToBudget } from "./adalora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = new AdaLoraAdapter({ name: "ex.amr", inFeatures: 2, outFeatures: 2, seed: 1, initialRank: 2 });
+ * const result: AdaLoraMaskResult = await maskAdaLoraToBudget([ad], 2);
+ * assert.deepEqual(result, { threshold: -Infinity, rankPattern: { "ex.amr": 2 }, keepPattern: { "ex.amr": [true, true] } });
+ * ad.dispose();
+ * ```
+ */
 export interface AdaLoraMaskResult {
   /** Score threshold (the `k`-th smallest triplet score), or `-Infinity` when nothing is masked. */
   readonly threshold: number;

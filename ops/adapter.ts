@@ -7,7 +7,24 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 
-/** The structural interface `model/` uses to add an adapter path to a frozen linear map. */
+/**
+ * The structural interface `model/` uses to add an adapter path to a frozen linear map.
+ *
+ * @example Any adapter is a LinearDelta: `[rows, in]` → `[rows, out]`
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { LinearDelta } from "./adapter.ts";
+ * import { LoraAdapter } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = new LoraAdapter({ name: "ex.ld", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
+ * const path: LinearDelta = ad;
+ * const y = path.delta(tf.ones([2, 4]), false);
+ * assert.deepEqual(Array.from(await y.data()), [0, 0, 0, 0, 0, 0]); // B = 0 at init
+ * y.dispose();
+ * ad.dispose();
+ * ```
+ */
 export interface LinearDelta {
   /**
    * The adapter path only, scale included (W0 and bias stay in the model).
@@ -19,12 +36,39 @@ export interface LinearDelta {
   delta(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
 }
 
-/** Adapter methods built into this package. */
+/**
+ * Adapter methods built into this package.
+ *
+ * @example The method name selects the adapter class
+ * ```ts
+ * import type { AdapterMethod } from "./adapter.ts";
+ * import { createAdapter } from "./registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const method: AdapterMethod = "increlora";
+ * const ad = createAdapter(method, { name: "ex.am", inFeatures: 4, outFeatures: 4, seed: 0 });
+ * assert.equal(ad.method, method);
+ * ad.dispose();
+ * ```
+ */
 export type AdapterMethod = "triadaptlora" | "lora" | "adalora" | "increlora";
 
 /**
  * A group of variables created together (at init or at one growth). The growing AdamW keeps one
  * step counter and one learning-rate schedule per block.
+ *
+ * @example A LoRA adapter has one block holding `A` and `B`
+ * ```ts
+ * import type { ParameterBlock } from "./adapter.ts";
+ * import { LoraAdapter } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = new LoraAdapter({ name: "ex.pb", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
+ * const blocks: ParameterBlock[] = ad.parameterBlocks();
+ * assert.deepEqual(blocks.map((b) => b.key), ["ex.pb.block0"]);
+ * assert.deepEqual(blocks[0]?.variables.map((v) => v.shape), [[2, 4], [3, 2]]);
+ * ad.dispose();
+ * ```
  */
 export interface ParameterBlock {
   /** Unique key, `<module>.block<k>`. */
@@ -33,7 +77,22 @@ export interface ParameterBlock {
   readonly variables: readonly tf.Variable[];
 }
 
-/** A tensor as plain data (for checkpoints). */
+/**
+ * A tensor as plain data (for checkpoints).
+ *
+ * @example `lora_A` of a snapshot as plain data
+ * ```ts
+ * import type { TensorData } from "./adapter.ts";
+ * import { LoraAdapter } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = new LoraAdapter({ name: "ex.td", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
+ * const a: TensorData | undefined = (await ad.snapshot()).tensors["lora_A"];
+ * assert.deepEqual(a?.shape, [2, 4]);
+ * assert.ok(a?.data instanceof Float32Array && a.data.length === 8);
+ * ad.dispose();
+ * ```
+ */
 export interface TensorData {
   /** Shape of the tensor. */
   readonly shape: readonly number[];
@@ -41,7 +100,22 @@ export interface TensorData {
   readonly data: Float32Array;
 }
 
-/** Everything needed to rebuild an adapter's tensors: logical name → data, plus the block ranks. */
+/**
+ * Everything needed to rebuild an adapter's tensors: logical name → data, plus the block ranks.
+ *
+ * @example A LoRA snapshot
+ * ```ts
+ * import type { AdapterSnapshot } from "./adapter.ts";
+ * import { LoraAdapter } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = new LoraAdapter({ name: "ex.snap", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
+ * const snapshot: AdapterSnapshot = await ad.snapshot();
+ * assert.deepEqual([snapshot.method, snapshot.name, snapshot.blockRanks], ["lora", "ex.snap", [2]]);
+ * assert.deepEqual(Object.keys(snapshot.tensors), ["lora_A", "lora_B"]);
+ * ad.dispose();
+ * ```
+ */
 export interface AdapterSnapshot {
   /** Method of the adapter that wrote the snapshot. */
   readonly method: AdapterMethod;
@@ -55,7 +129,24 @@ export interface AdapterSnapshot {
   readonly tensors: Readonly<Record<string, TensorData>>;
 }
 
-/** The common surface of every adapter in this package. */
+/**
+ * The common surface of every adapter in this package.
+ *
+ * @example A fresh LoRA adapter through the common surface
+ * ```ts
+ * import type { Adapter } from "./adapter.ts";
+ * import { LoraAdapter } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad: Adapter = new LoraAdapter({ name: "ex.adapter", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
+ * assert.deepEqual([ad.method, ad.rank, ad.scale], ["lora", 2, 8]);
+ * const dw = ad.deltaWeight();
+ * assert.deepEqual(dw.shape, [3, 4]);
+ * assert.ok(Array.from(await dw.data()).every((v) => v === 0)); // B = 0
+ * dw.dispose();
+ * ad.dispose();
+ * ```
+ */
 export interface Adapter extends LinearDelta {
   /** Method name. */
   readonly method: AdapterMethod;

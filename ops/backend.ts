@@ -6,7 +6,20 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 
-/** Backends this package knows how to initialise. */
+/**
+ * Backends this package knows how to initialise.
+ *
+ * @example Every name is one of BACKEND_NAMES
+ * ```ts
+ * import type { BackendName } from "./backend.ts";
+ * import { BACKEND_NAMES } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const name: BackendName = "cpu";
+ * assert.ok(BACKEND_NAMES.includes(name));
+ * assert.equal(BACKEND_NAMES.length, 4);
+ * ```
+ */
 export type BackendName = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
 
 /**
@@ -27,7 +40,21 @@ export const BACKEND_NAMES: readonly BackendName[] = [
   "tensorflow-gpu",
 ];
 
-/** What is active after `initBackend`. */
+/**
+ * What is active after `initBackend`.
+ *
+ * @example What `initBackend("cpu")` reports
+ * ```ts
+ * import type { BackendInfo } from "./backend.ts";
+ * import { initBackend } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const info: BackendInfo = await initBackend("cpu");
+ * assert.deepEqual([info.name, info.requested, info.packageName], ["cpu", "cpu", "@tensorflow/tfjs-backend-cpu"]);
+ * assert.equal(info.summary, `backend cpu (tfjs ${info.tfjsVersion}, @tensorflow/tfjs-backend-cpu)`);
+ * await initBackend("wasm");
+ * ```
+ */
 export interface BackendInfo {
   /** Active backend name as tfjs reports it. */
   readonly name: string;

@@ -7,7 +7,21 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ParameterBlock, TensorData } from "./adapter.ts";
 
-/** Options of `GrowingAdamW`. */
+/**
+ * Options of `GrowingAdamW`.
+ *
+ * @example Unset options take their defaults
+ * ```ts
+ * import type { GrowingAdamWOptions } from "./growing_adamw.ts";
+ * import { GrowingAdamW } from "./growing_adamw.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: GrowingAdamWOptions = { weightDecay: 0.01, clipNorm: 1 };
+ * const opt = new GrowingAdamW(options);
+ * assert.deepEqual([opt.beta1, opt.beta2, opt.epsilon], [0.9, 0.999, 1e-8]);
+ * assert.deepEqual([opt.weightDecay, opt.clipNorm], [0.01, 1]);
+ * ```
+ */
 export interface GrowingAdamWOptions {
   /** β1; default 0.9. */
   readonly beta1?: number;
@@ -21,7 +35,26 @@ export interface GrowingAdamWOptions {
   readonly clipNorm?: number;
 }
 
-/** What a learning-rate callback sees for one block. */
+/**
+ * What a learning-rate callback sees for one block.
+ *
+ * @example The learning-rate callback sees each block's steps
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { BlockStepInfo } from "./growing_adamw.ts";
+ * import { GrowingAdamW } from "./growing_adamw.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const p = tf.variable(tf.tensor([1]), true, "ex.bsi.p");
+ * const opt = new GrowingAdamW();
+ * opt.addBlock({ key: "b0", variables: [p] });
+ * const seen: BlockStepInfo[] = [];
+ * opt.step({ "ex.bsi.p": tf.tensor([0.5]) }, (info) => (seen.push(info), 0.1));
+ * assert.deepEqual(seen, [{ key: "b0", blockStep: 1, globalStep: 1, birthStep: 0 }]);
+ * opt.dispose();
+ * p.dispose();
+ * ```
+ */
 export interface BlockStepInfo {
   /** Block key. */
   readonly key: string;
@@ -33,7 +66,25 @@ export interface BlockStepInfo {
   readonly birthStep: number;
 }
 
-/** Serialisable optimizer state of one block. */
+/**
+ * Serialisable optimizer state of one block.
+ *
+ * @example A new block starts with zero moments
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { BlockStateData } from "./growing_adamw.ts";
+ * import { GrowingAdamW } from "./growing_adamw.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const p = tf.variable(tf.tensor([1, 2]), true, "ex.bsd.p");
+ * const opt = new GrowingAdamW();
+ * opt.addBlock({ key: "b0", variables: [p] });
+ * const state: BlockStateData = await opt.blockState("b0");
+ * assert.deepEqual(state, { step: 0, birthStep: 0, m: [{ shape: [2], data: new Float32Array(2) }], v: [{ shape: [2], data: new Float32Array(2) }] });
+ * opt.dispose();
+ * p.dispose();
+ * ```
+ */
 export interface BlockStateData {
   /** Updates applied to the block so far. */
   readonly step: number;

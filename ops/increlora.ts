@@ -21,7 +21,22 @@ import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { updateEma } from "./_internal.ts";
 import { skinnyChain } from "./_skinny.ts";
 
-/** Options of an IncreLoRA adapter. */
+/**
+ * Options of an IncreLoRA adapter.
+ *
+ * @example Rank and scale from the options
+ * ```ts
+ * import type { IncreLoraOptions } from "./increlora.ts";
+ * import { IncreLoraAdapter } from "./increlora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: IncreLoraOptions = { name: "ex.incopt", inFeatures: 4, outFeatures: 3, seed: 1, initialRank: 2, alpha: 4, trackScore: false };
+ * const ad = new IncreLoraAdapter(options);
+ * assert.equal(ad.rank, 2);
+ * assert.ok(Math.abs(ad.scale - 4 / (2 + 1e-5)) < 1e-12);
+ * ad.dispose();
+ * ```
+ */
 export interface IncreLoraOptions {
   /** Module path. */
   readonly name: string;

@@ -17,7 +17,21 @@ import {
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
-/** Options of a LoRA adapter. */
+/**
+ * Options of a LoRA adapter.
+ *
+ * @example rsLoRA scales by `alpha/√r`
+ * ```ts
+ * import type { LoraOptions } from "./lora.ts";
+ * import { LoraAdapter } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LoraOptions = { name: "ex.loraopt", inFeatures: 4, outFeatures: 3, seed: 1, rank: 4, useRsLora: true };
+ * const ad = new LoraAdapter(options);
+ * assert.deepEqual([ad.rank, ad.scale], [4, 8]); // 16 / √4
+ * ad.dispose();
+ * ```
+ */
 export interface LoraOptions {
   /** Module path. */
   readonly name: string;

@@ -65,7 +65,24 @@ export function unmergeAdapter(w: tf.Tensor2D, adapter: Adapter): tf.Tensor2D {
   return tf.tidy(() => w.sub(adapter.deltaWeight()));
 }
 
-/** PEFT LoRA tensors and patterns for a set of adapters. */
+/**
+ * PEFT LoRA tensors and patterns for a set of adapters.
+ *
+ * @example A rank-1 LoRA exported with PEFT scaling 1
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { PeftExport } from "./merge.ts";
+ * import { exportPeft } from "./merge.ts";
+ * import { loraFromPeft } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = loraFromPeft("m", tf.tensor2d([[1, 0]]), tf.tensor2d([[2]]));
+ * const out: PeftExport = await exportPeft([ad]);
+ * assert.deepEqual([out.rankPattern, out.alphaPattern], [{ m: 1 }, { m: 1 }]);
+ * assert.deepEqual(Array.from(out.tensors["base_model.model.m.lora_A.weight"]?.data ?? []), [1, 0]);
+ * ad.dispose();
+ * ```
+ */
 export interface PeftExport {
   /** `base_model.model.<module>.lora_A.weight [r,in]` and `….lora_B.weight [out,r]`. */
   readonly tensors: Readonly<Record<string, TensorData>>;

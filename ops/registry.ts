@@ -10,7 +10,21 @@ import { IncreLoraAdapter, type IncreLoraOptions } from "./increlora.ts";
 import { LoraAdapter, type LoraOptions } from "./lora.ts";
 import { TriAdaptLoraAdapter, type TriAdaptLoraOptions } from "./triadapt_lora.ts";
 
-/** Options per built-in method. */
+/**
+ * Options per built-in method.
+ *
+ * @example The options type of one method
+ * ```ts
+ * import type { AdapterOptionsMap } from "./registry.ts";
+ * import { createAdapter } from "./registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: AdapterOptionsMap["lora"] = { name: "ex.aom", inFeatures: 4, outFeatures: 4, seed: 0, rank: 2 };
+ * const ad = createAdapter("lora", options);
+ * assert.equal(ad.rank, 2);
+ * ad.dispose();
+ * ```
+ */
 export interface AdapterOptionsMap {
   /** TriAdaptLoRA. */
   triadaptlora: TriAdaptLoraOptions;
@@ -22,7 +36,21 @@ export interface AdapterOptionsMap {
   increlora: IncreLoraOptions;
 }
 
-/** Adapter class per built-in method. */
+/**
+ * Adapter class per built-in method.
+ *
+ * @example `createAdapter` returns the method's own class
+ * ```ts
+ * import type { AdapterTypeMap } from "./registry.ts";
+ * import { createAdapter } from "./registry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad: AdapterTypeMap["increlora"] = createAdapter("increlora", { name: "ex.atm", inFeatures: 4, outFeatures: 4, seed: 0 });
+ * ad.grow(1); // IncreLoRA-specific method, typed through the map
+ * assert.equal(ad.rank, 2);
+ * ad.dispose();
+ * ```
+ */
 export interface AdapterTypeMap {
   /** TriAdaptLoRA. */
   triadaptlora: TriAdaptLoraAdapter;
@@ -34,7 +62,23 @@ export interface AdapterTypeMap {
   increlora: IncreLoraAdapter;
 }
 
-/** A method definition: a name and a factory. */
+/**
+ * A method definition: a name and a factory.
+ *
+ * @example The built-in LoRA definition
+ * ```ts
+ * import type { AdapterDefinition } from "./registry.ts";
+ * import { ADAPTERS } from "./registry.ts";
+ * import { LoraAdapter, type LoraOptions } from "./lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const def: AdapterDefinition<LoraOptions, LoraAdapter> = ADAPTERS.lora;
+ * const ad = def.create({ name: "ex.def", inFeatures: 4, outFeatures: 4, seed: 0 });
+ * assert.equal(def.method, "lora");
+ * assert.ok(ad instanceof LoraAdapter);
+ * ad.dispose();
+ * ```
+ */
 export interface AdapterDefinition<O, A extends Adapter> {
   /** Method name. */
   readonly method: AdapterMethod;

@@ -32,10 +32,43 @@ import { skinnyChain } from "./_skinny.ts";
  */
 export const TRIADAPT_SCALE_EPS = 1e-5;
 
-/** How new entries are initialised at growth (PAPER-NOTES §2). */
+/**
+ * How new entries are initialised at growth (PAPER-NOTES §2).
+ *
+ * @example `"preserving"` keeps the scale, `"paper"` shrinks it
+ * ```ts
+ * import type { GrowthInit } from "./triadapt_lora.ts";
+ * import { TriAdaptLoraAdapter } from "./triadapt_lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const init: GrowthInit = "preserving";
+ * const ad = new TriAdaptLoraAdapter({ name: "ex.gi", inFeatures: 3, outFeatures: 2, seed: 1, growthInit: init });
+ * const before = ad.scale;
+ * ad.grow(2);
+ * assert.ok(Math.abs(ad.scale - before) < 1e-9);
+ * ad.grow(1, "paper");
+ * assert.ok(ad.scale < before);
+ * ad.dispose();
+ * ```
+ */
 export type GrowthInit = "paper" | "preserving";
 
-/** Options of a TriAdaptLoRA adapter. */
+/**
+ * Options of a TriAdaptLoRA adapter.
+ *
+ * @example Rank and scale `s(r) = alpha/(r + 1e-5)` from the options
+ * ```ts
+ * import type { TriAdaptLoraOptions } from "./triadapt_lora.ts";
+ * import { TriAdaptLoraAdapter } from "./triadapt_lora.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: TriAdaptLoraOptions = { name: "ex.triopt", inFeatures: 3, outFeatures: 2, seed: 1, alpha: 8, initialRank: 2 };
+ * const ad = new TriAdaptLoraAdapter(options);
+ * assert.equal(ad.rank, 2);
+ * assert.ok(Math.abs(ad.scale - 8 / (2 + 1e-5)) < 1e-12);
+ * ad.dispose();
+ * ```
+ */
 export interface TriAdaptLoraOptions {
   /** Module path; variables are named `<name>.lora_A.<block>` etc. */
   readonly name: string;
