@@ -20,7 +20,25 @@ import type { Adapter } from "../ops/adapter.ts";
 import { createSampler, type Sampler } from "./features/sampler.ts";
 import type { Controller, ControllerState } from "./controllers/controller.ts";
 
-/** The result of one evaluation: the task's main metric and every metric it computed. */
+/**
+ * The result of one evaluation: the task's main metric and every metric it computed.
+ *
+ * @example Evaluating a tiny planted task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskEvaluation } from "./loop.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const model = task.buildModel(1);
+ * const result: TaskEvaluation = await task.evaluate(model, { ranks: new Map() });
+ * assert.equal(result.all[result.metric], result.value);
+ * model.dispose();
+ * task.dispose();
+ * ```
+ */
 export interface TaskEvaluation {
   /** Name of the main metric (e.g. `accuracy`, `heldout_mse`). */
   readonly metric: string;
@@ -30,7 +48,25 @@ export interface TaskEvaluation {
   readonly all: Readonly<Record<string, number>>;
 }
 
-/** What a task may look at besides the model when it evaluates. */
+/**
+ * What a task may look at besides the model when it evaluates.
+ *
+ * @example Ranks by module name
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EvalContext } from "./loop.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const model = task.buildModel(1);
+ * const context: EvalContext = { ranks: new Map() };
+ * assert.ok(Number.isFinite((await task.evaluate(model, context)).value));
+ * model.dispose();
+ * task.dispose();
+ * ```
+ */
 export interface EvalContext {
   /** Current rank of each adapted module, by module name. */
   readonly ranks: ReadonlyMap<string, number>;
@@ -40,6 +76,20 @@ export interface EvalContext {
  * A fine-tuning task as the loop sees it. The planted task implements it; GLUE/SQuAD tasks will
  * too. Examples are addressed by index `0 … numTrainExamples − 1`; the loop's seeded sampler
  * picks the indices of every batch.
+ *
+ * @example The planted task is a training task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainingTask } from "./loop.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ *
+ * const task: TrainingTask = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * assert.equal(task.numTrainExamples, 8);
+ * assert.equal(task.name, "planted");
+ * task.dispose();
+ * ```
  */
 export interface TrainingTask {
   /** Task id (`planted`, `rte`, …). */
@@ -124,7 +174,38 @@ export class NonFiniteError extends RangeError {
   }
 }
 
-/** What the loop reports after each step (for logging, progress and checkpoints). */
+/**
+ * What the loop reports after each step (for logging, progress and checkpoints).
+ *
+ * @example One LoRA step on a tiny planted task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StepReport } from "./loop.ts";
+ * import { injectAdapters } from "../model/inject.ts";
+ * import { createAdapter } from "../ops/registry.ts";
+ * import { createLoraController } from "./controllers/lora.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { Trainer } from "./loop.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4,
+ *   trainExamples: 8, evalExamples: 2,
+ * });
+ * const model = task.buildModel(1);
+ * const adapters = [...injectAdapters(model, (m) =>
+ *   createAdapter("lora", { ...m, seed: 1, rank: 2 })).values()];
+ * const hyper = { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, orthRegWeight: 0 };
+ * const trainer = new Trainer({
+ *   task, model, adapters, controller: createLoraController(adapters), hyper, totalSteps: 2, seed: 1,
+ * });
+ * const report: StepReport = await trainer.runStep();
+ * assert.equal(report.step, 1);
+ * assert.ok(report.loss > 0 && report.event === undefined);
+ * trainer.dispose();
+ * task.dispose();
+ * ```
+ */
 export interface StepReport {
   /** Optimizer step just applied (1-based). */
   readonly step: number;
@@ -136,7 +217,22 @@ export interface StepReport {
   readonly event: AllocationEvent | undefined;
 }
 
-/** One allocation event (a line of `ranks.jsonl`). */
+/**
+ * One allocation event (a line of `ranks.jsonl`).
+ *
+ * @example An event is a `ranks.jsonl` line
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AllocationEvent } from "./loop.ts";
+ * import { appendRankEvent, createRunFolder, readJsonLines } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const event: AllocationEvent = { step: 200, k: 1, scores: [0.3, 0.1], grown: ["q"], ranks: [3, 2], budgetLeft: 4 };
+ * await appendRankEvent(run, event);
+ * assert.deepEqual(await readJsonLines(run.ranksPath), [event]);
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
 export interface AllocationEvent {
   /** Optimizer step. */
   readonly step: number;
@@ -152,7 +248,20 @@ export interface AllocationEvent {
   readonly budgetLeft: number;
 }
 
-/** Hyper-parameters of the optimisation (a subset of `HyperParams`). */
+/**
+ * Hyper-parameters of the optimisation (a subset of `HyperParams`).
+ *
+ * @example The schema defaults are loop hyper-parameters
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LoopHyperParams } from "./loop.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ *
+ * const hyper: LoopHyperParams = defaultHyperParams();
+ * assert.equal(hyper.batchSize, 32);
+ * assert.equal(hyper.lr, 1.2e-3);
+ * ```
+ */
 export interface LoopHyperParams {
   /** Peak learning rate. */
   readonly lr: number;
@@ -174,7 +283,21 @@ export interface LoopHyperParams {
   readonly batchSize: number;
 }
 
-/** The state of a trainer that a checkpoint must capture beyond tensors. */
+/**
+ * The state of a trainer that a checkpoint must capture beyond tensors.
+ *
+ * @example A fresh LoRA run's plain state
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainerPlainState } from "./loop.ts";
+ * import { createLoraController } from "./controllers/lora.ts";
+ *
+ * const controller = createLoraController([]);
+ * const state: TrainerPlainState = { step: 0, controller: controller.snapshot() };
+ * assert.equal(JSON.parse(JSON.stringify(state)).step, 0);
+ * controller.dispose();
+ * ```
+ */
 export interface TrainerPlainState {
   /** Optimizer steps done. */
   readonly step: number;
