@@ -6,7 +6,21 @@
 
 import { padBatch } from "../../model/tokenizer.ts";
 
-/** The fields {@linkcode collate} reads from a feature. */
+/**
+ * The fields {@linkcode collate} reads from a feature.
+ *
+ * @example An unlabelled feature
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CollatableFeature } from "./collate.ts";
+ * import { collate } from "./collate.ts";
+ *
+ * const feature: CollatableFeature = { inputIds: [1, 7, 2], tokenTypeIds: [0, 0, 0] };
+ * const batch = collate([feature], [0]);
+ * assert.deepEqual(batch.inputIds, [[1, 7, 2]]);
+ * assert.equal(batch.labels, undefined);
+ * ```
+ */
 export interface CollatableFeature {
   /** Token ids, unpadded. */
   readonly inputIds: readonly number[];
@@ -16,7 +30,22 @@ export interface CollatableFeature {
   readonly label?: number;
 }
 
-/** A padded batch of plain arrays (`[batch, length]` and `[batch]`). */
+/**
+ * A padded batch of plain arrays (`[batch, length]` and `[batch]`).
+ *
+ * @example Token types are padded with 0
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CollatedBatch } from "./collate.ts";
+ * import { collate } from "./collate.ts";
+ *
+ * const features = [{ inputIds: [1, 2], tokenTypeIds: [0, 0], label: 3 },
+ *   { inputIds: [1, 4, 2, 5, 2], tokenTypeIds: [0, 0, 0, 1, 1], label: 1 }];
+ * const batch: CollatedBatch = collate(features, [0, 1]);
+ * assert.deepEqual(batch.tokenTypeIds, [[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]]);
+ * assert.deepEqual(batch.labels, [3, 1]);
+ * ```
+ */
 export interface CollatedBatch {
   /** Token ids, padded with the pad id. */
   inputIds: number[][];
@@ -28,7 +57,21 @@ export interface CollatedBatch {
   labels?: number[];
 }
 
-/** Options of {@linkcode collate}. */
+/**
+ * Options of {@linkcode collate}.
+ *
+ * @example Pad to a multiple of 4 with a custom pad id
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CollateOptions } from "./collate.ts";
+ * import { collate } from "./collate.ts";
+ *
+ * const options: CollateOptions = { padId: 9, multipleOf: 4 };
+ * const batch = collate([{ inputIds: [1, 2], tokenTypeIds: [0, 0] }], [0], options);
+ * assert.deepEqual(batch.inputIds, [[1, 2, 9, 9]]);
+ * assert.deepEqual(batch.attentionMask, [[1, 1, 0, 0]]);
+ * ```
+ */
 export interface CollateOptions {
   /** The `[PAD]` id (default 0, DeBERTa-v3's). */
   padId?: number;

@@ -10,7 +10,23 @@ import type { Tokenizer, Truncation } from "../../model/tokenizer.ts";
 import type { GlueExample } from "../tasks/parse_glue.ts";
 export type { GlueExample };
 
-/** One model input, not yet padded. */
+/**
+ * One model input, not yet padded.
+ *
+ * @example A single sentence keeps its `idx`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import type { GlueFeature } from "./glue.ts";
+ * import { featurizeGlue } from "./glue.ts";
+ *
+ * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const [f]: GlueFeature[] = featurizeGlue([{ textA: "Fine.", idx: 7 }], tok, { maxLength: 16 });
+ * assert.equal(f?.idx, 7);
+ * assert.equal(f?.label, undefined);
+ * assert.ok(f?.tokenTypeIds.every((t) => t === 0));
+ * ```
+ */
 export interface GlueFeature {
   /** `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, truncated. */
   inputIds: number[];
@@ -22,7 +38,23 @@ export interface GlueFeature {
   idx: number;
 }
 
-/** Options of {@linkcode featurizeGlue}. */
+/**
+ * Options of {@linkcode featurizeGlue}.
+ *
+ * @example Truncation to `maxLength`, `[SEP]` kept last
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import type { FeaturizeGlueOptions } from "./glue.ts";
+ * import { featurizeGlue } from "./glue.ts";
+ *
+ * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const options: FeaturizeGlueOptions = { maxLength: 8, truncation: "longest_first" };
+ * const [f] = featurizeGlue([{ textA: "The cat sat on the mat. ".repeat(4) }], tok, options);
+ * assert.equal(f?.inputIds.length, 8);
+ * assert.equal(f?.inputIds.at(-1), tok.special.sep);
+ * ```
+ */
 export interface FeaturizeGlueOptions {
   /** Maximum length including special tokens (see {@linkcode GLUE_MAX_LENGTH}). */
   maxLength: number;

@@ -9,7 +9,20 @@
  * @module
  */
 
-/** Options of {@linkcode createSampler}. */
+/**
+ * Options of {@linkcode createSampler}.
+ *
+ * @example `dropLast` drops the partial batch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SamplerOptions } from "./sampler.ts";
+ * import { createSampler } from "./sampler.ts";
+ *
+ * const options: SamplerOptions = { size: 10, seed: 1, batchSize: 4, dropLast: true };
+ * assert.equal(createSampler(options).batchesPerEpoch, 2);
+ * assert.equal(createSampler({ ...options, dropLast: false }).batchesPerEpoch, 3);
+ * ```
+ */
 export interface SamplerOptions {
   /** Number of examples. */
   size: number;
@@ -21,7 +34,20 @@ export interface SamplerOptions {
   dropLast?: boolean;
 }
 
-/** One batch. */
+/**
+ * One batch.
+ *
+ * @example Position 4 is batch 1 of epoch 1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SamplerBatch } from "./sampler.ts";
+ * import { createSampler } from "./sampler.ts";
+ *
+ * const batch: SamplerBatch = createSampler({ size: 6, seed: 3, batchSize: 2 }).batchAt(4);
+ * assert.deepEqual([batch.position, batch.epoch, batch.step], [4, 1, 1]);
+ * assert.equal(batch.indices.length, 2);
+ * ```
+ */
 export interface SamplerBatch {
   /** The global position of this batch (the sampler state that produced it). */
   position: number;
@@ -33,7 +59,20 @@ export interface SamplerBatch {
   indices: number[];
 }
 
-/** The sampler. */
+/**
+ * The sampler.
+ *
+ * @example Every epoch is a permutation
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Sampler } from "./sampler.ts";
+ * import { createSampler } from "./sampler.ts";
+ *
+ * const sampler: Sampler = createSampler({ size: 5, seed: 0, batchSize: 2 });
+ * assert.deepEqual(sampler.permutation(2).toSorted((a, b) => a - b), [0, 1, 2, 3, 4]);
+ * assert.deepEqual(sampler.iterate(3).next().value, sampler.batchAt(3));
+ * ```
+ */
 export interface Sampler {
   /** Number of examples. */
   readonly size: number;

@@ -9,7 +9,22 @@
 
 import type { Encoding, Offset, Tokenizer } from "../../model/tokenizer.ts";
 
-/** A SQuAD example as the task reader produces it. */
+/**
+ * A SQuAD example as the task reader produces it.
+ *
+ * @example An unanswerable question labels `[CLS]`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import type { SquadExample } from "./squad.ts";
+ * import { featurizeSquad } from "./squad.ts";
+ *
+ * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const example: SquadExample = { id: "q", question: "Why?", context: "Rollo was Norse.", answers: [], isImpossible: true };
+ * const [f] = featurizeSquad([example], tok);
+ * assert.deepEqual([f?.exampleId, f?.startPosition, f?.endPosition], ["q", 0, 0]);
+ * ```
+ */
 export interface SquadExample {
   /** The question id. */
   id: string;
@@ -23,7 +38,25 @@ export interface SquadExample {
   isImpossible: boolean;
 }
 
-/** One window of one example. */
+/**
+ * One window of one example.
+ *
+ * @example Offsets map the labelled span back to the context
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import type { SquadFeature } from "./squad.ts";
+ * import { featurizeSquad } from "./squad.ts";
+ *
+ * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const context = "Rollo was a Viking.";
+ * const [f]: SquadFeature[] = featurizeSquad([{ id: "q", question: "Who?", context, isImpossible: false,
+ *   answers: [{ text: "Rollo", answerStart: 0 }] }], tok);
+ * assert.equal(f?.offsets[0], null);
+ * assert.equal(f?.startPosition, f?.contextStart);
+ * assert.equal(context.slice(f!.offsets[f!.startPosition]![0], f!.offsets[f!.endPosition]![1]), "Rollo");
+ * ```
+ */
 export interface SquadFeature {
   /** Index of the example in the array given to {@linkcode featurizeSquad}. */
   exampleIndex: number;
@@ -45,7 +78,23 @@ export interface SquadFeature {
   endPosition: number;
 }
 
-/** Options of {@linkcode featurizeSquad}. */
+/**
+ * Options of {@linkcode featurizeSquad}.
+ *
+ * @example A short `maxLength` gives several windows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import type { FeaturizeSquadOptions } from "./squad.ts";
+ * import { featurizeSquad } from "./squad.ts";
+ *
+ * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const options: FeaturizeSquadOptions = { maxLength: 32, docStride: 8, maxQueryLength: 8 };
+ * const features = featurizeSquad([{ id: "q", question: "Who?", context: "Rollo was Norse. ".repeat(10),
+ *   answers: [], isImpossible: true }], tok, options);
+ * assert.ok(features.length > 1 && features.every((f) => f.inputIds.length <= 32));
+ * ```
+ */
 export interface FeaturizeSquadOptions {
   /** Maximum length including special tokens (default 384). */
   maxLength?: number;

@@ -7,7 +7,24 @@
 
 import type { SquadExample, SquadFeature } from "./squad.ts";
 
-/** Options of {@linkcode postprocessSquad}. */
+/**
+ * Options of {@linkcode postprocessSquad}.
+ *
+ * @example A low `nullThreshold` turns the span into "no answer"
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PostprocessSquadOptions } from "./squad_postprocess.ts";
+ * import { postprocessSquad } from "./squad_postprocess.ts";
+ *
+ * const examples = [{ id: "a", question: "?", context: "Paris", answers: [], isImpossible: false }];
+ * const features = [{ exampleIndex: 0, exampleId: "a", inputIds: [1, 5, 2], tokenTypeIds: [0, 1, 1],
+ *   offsets: [null, [0, 5], null] as ([number, number] | null)[], contextStart: 1, windowStart: 0,
+ *   startPosition: 0, endPosition: 0 }];
+ * const options: PostprocessSquadOptions = { nBest: 5, maxAnswerLength: 10, nullThreshold: -20 };
+ * const out = postprocessSquad(examples, features, [[0, 5, 0]], [[0, 5, 0]], options);
+ * assert.deepEqual([out.nullScoreDiff.a, out.predictions.a], [-10, ""]);
+ * ```
+ */
 export interface PostprocessSquadOptions {
   /** How many start and end candidates to pair per window, and answers to keep (default 20). */
   nBest?: number;
@@ -17,7 +34,24 @@ export interface PostprocessSquadOptions {
   nullThreshold?: number;
 }
 
-/** The predictions. */
+/**
+ * The predictions.
+ *
+ * @example One span, far above the null score
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SquadPredictions } from "./squad_postprocess.ts";
+ * import { postprocessSquad } from "./squad_postprocess.ts";
+ *
+ * const examples = [{ id: "a", question: "?", context: "Paris", answers: [], isImpossible: false }];
+ * const features = [{ exampleIndex: 0, exampleId: "a", inputIds: [1, 5, 2], tokenTypeIds: [0, 1, 1],
+ *   offsets: [null, [0, 5], null] as ([number, number] | null)[], contextStart: 1, windowStart: 0,
+ *   startPosition: 0, endPosition: 0 }];
+ * const out: SquadPredictions = postprocessSquad(examples, features, [[0, 5, 0]], [[0, 5, 0]]);
+ * assert.deepEqual([out.predictions.a, out.nullScoreDiff.a], ["Paris", -10]);
+ * assert.equal(out.naProbs.a, 1 / (1 + Math.exp(10)));
+ * ```
+ */
 export interface SquadPredictions {
   /** Per example id: the answer text, `""` for "no answer". */
   predictions: Record<string, string>;
