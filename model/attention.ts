@@ -9,7 +9,24 @@ import * as tf from "@tensorflow/tfjs";
 import { relativeShift } from "./relative_position.ts";
 import { batchMatMul } from "./_matmul.ts";
 
-/** Inputs of {@link disentangledAttention}; projections are flat `[rows, heads·headDim]`. */
+/**
+ * Inputs of {@link disentangledAttention}; projections are flat `[rows, heads·headDim]`.
+ *
+ * @example Content→position only, one token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { DisentangledAttentionInputs } from "./attention.ts";
+ * import { disentangledAttention } from "./attention.ts";
+ *
+ * const t = tf.tensor2d([[1, 2]]);
+ * const inputs: DisentangledAttentionInputs = {
+ *   query: t, key: t, value: tf.tensor2d([[5, 6]]), posKey: t,
+ *   maskBias: tf.zeros([1, 1, 1, 1]), batch: 1, seqLen: 1, heads: 1, scaleFactor: 2,
+ * };
+ * assert.deepEqual(Array.from(disentangledAttention(inputs).dataSync()), [5, 6]);
+ * ```
+ */
 export interface DisentangledAttentionInputs {
   /** Content queries `x·Wqᵀ + bq`, `[batch·seq, heads·headDim]`. */
   readonly query: tf.Tensor2D;

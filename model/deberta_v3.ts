@@ -22,7 +22,25 @@ import { disentangledAttention } from "./attention.ts";
 import { relativeEmbeddingRows } from "./relative_position.ts";
 import { frozenLinear, matMulPlain } from "./_matmul.ts";
 
-/** A weight as the checkpoint readers return it (`RawTensor` fits). */
+/**
+ * A weight as the checkpoint readers return it (`RawTensor` fits).
+ *
+ * @example A random classifier weight
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { WeightTensor } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const w: WeightTensor = randomDebertaWeights(config, 1).get("classifier.weight")!;
+ * assert.deepEqual(w.shape, [2, 8]);
+ * assert.equal(w.data.length, 2 * 8);
+ * ```
+ */
 export interface WeightTensor {
   /** Dimensions, outermost first. */
   readonly shape: readonly number[];
@@ -30,12 +48,53 @@ export interface WeightTensor {
   readonly data: Float32Array | Int32Array;
 }
 
-/** Weights by Hugging Face name (`deberta.encoder.layer.0.attention.self.query_proj.weight`, …). */
+/**
+ * Weights by Hugging Face name (`deberta.encoder.layer.0.attention.self.query_proj.weight`, …).
+ *
+ * @example A plain record works as well as a map
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { DebertaWeights } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const weights: DebertaWeights = Object.fromEntries(randomDebertaWeights(config, 1));
+ * const model = createDebertaModel(config, weights);
+ * assert.equal(model.head, "classification"); // inferred from `classifier.weight` [2, 8]
+ * model.dispose();
+ * ```
+ */
 export type DebertaWeights =
   | ReadonlyMap<string, WeightTensor>
   | Readonly<Record<string, WeightTensor>>;
 
-/** Options of {@link createDebertaModel}. */
+/**
+ * Options of {@link createDebertaModel}.
+ *
+ * @example A headless encoder with dropout
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { DebertaModelOptions } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const options: DebertaModelOptions = { head: "none", hiddenDropout: 0.1, seed: 5 };
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1), options);
+ * assert.equal(model.head, "none");
+ * assert.equal(model.trainableVariables().length, 0); // no head, no variables
+ * model.dispose();
+ * ```
+ */
 export interface DebertaModelOptions {
   /**
    * Task head (`state_dict.ts` `DebertaHead`): `"classification"` / `"regression"` are HF
@@ -64,10 +123,56 @@ export interface DebertaModelOptions {
   readonly seed?: number;
 }
 
-/** Token ids, masks or token types: `number[][]` or an int32 `[batch, seq]` tensor. */
+/**
+ * Token ids, masks or token types: `number[][]` or an int32 `[batch, seq]` tensor.
+ *
+ * @example An int32 tensor of ids
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { IdsInput } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const inputIds: IdsInput = tf.tensor2d([[1, 5, 2]], [1, 3], "int32");
+ * const out = model.forward({ inputIds });
+ * assert.deepEqual(out.lastHiddenState.shape, [1, 3, 8]);
+ * tf.dispose([inputIds, out.logits, out.lastHiddenState]);
+ * model.dispose();
+ * ```
+ */
 export type IdsInput = readonly (readonly number[])[] | tf.Tensor2D;
 
-/** The inputs of {@link DebertaModel.forward}. */
+/**
+ * The inputs of {@link DebertaModel.forward}.
+ *
+ * @example A padded batch of two
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { DebertaInputs } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const inputs: DebertaInputs = { inputIds: [[1, 5, 2], [1, 2, 0]], attentionMask: [[1, 1, 1], [1, 1, 0]] };
+ * const out = model.forward(inputs);
+ * assert.deepEqual(out.logits.shape, [2, 2]);
+ * tf.dispose([out.logits, out.lastHiddenState]);
+ * model.dispose();
+ * ```
+ */
 export interface DebertaInputs {
   /** Token ids, `[batch, seq]`. */
   readonly inputIds: IdsInput;
@@ -77,7 +182,31 @@ export interface DebertaInputs {
   readonly tokenTypeIds?: IdsInput;
 }
 
-/** Options of {@link DebertaModel.forward}. */
+/**
+ * Options of {@link DebertaModel.forward}.
+ *
+ * @example Every layer's output
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { ForwardOptions } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const options: ForwardOptions = { outputHiddenStates: true };
+ * const out = model.forward({ inputIds: [[1, 5, 2]] }, options);
+ * assert.equal(out.hiddenStates?.length, 2); // embeddings + 1 layer
+ * assert.equal(out.hiddenStates?.[1], out.lastHiddenState);
+ * tf.dispose([out.logits, ...out.hiddenStates!]);
+ * model.dispose();
+ * ```
+ */
 export interface ForwardOptions {
   /** Also return the embedding output and every layer's output. Default false. */
   readonly outputHiddenStates?: boolean;
@@ -87,7 +216,31 @@ export interface ForwardOptions {
   readonly seed?: number;
 }
 
-/** The outputs of {@link DebertaModel.forward}; the caller owns (and disposes) every tensor. */
+/**
+ * The outputs of {@link DebertaModel.forward}; the caller owns (and disposes) every tensor.
+ *
+ * @example Classification logits and the encoder output
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { DebertaOutput } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const out: DebertaOutput = model.forward({ inputIds: [[1, 5, 6, 2]] });
+ * assert.deepEqual(out.logits.shape, [1, 2]);
+ * assert.deepEqual(out.lastHiddenState.shape, [1, 4, 8]);
+ * assert.equal(out.hiddenStates, undefined);
+ * tf.dispose([out.logits, out.lastHiddenState]);
+ * model.dispose();
+ * ```
+ */
 export interface DebertaOutput {
   /**
    * `[batch, numLabels]` (classification), `[batch, 1]` (regression), `[batch, seq, 2]` (question
@@ -103,7 +256,29 @@ export interface DebertaOutput {
   readonly hiddenStates?: tf.Tensor3D[];
 }
 
-/** A linear map of the encoder that can carry an adapter. */
+/**
+ * A linear map of the encoder that can carry an adapter.
+ *
+ * @example The query projection and the feed-forward input
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { AdaptableModule } from "./deberta_v3.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const modules: AdaptableModule[] = model.adaptableModules();
+ * const byName = (suffix: string) => modules.find((m) => m.name.endsWith(suffix));
+ * assert.deepEqual(modules[0], { name: "deberta.encoder.layer.0.attention.self.query_proj", inFeatures: 8, outFeatures: 8 });
+ * assert.deepEqual(byName("intermediate.dense")?.outFeatures, 16);
+ * model.dispose();
+ * ```
+ */
 export interface AdaptableModule {
   /** HF module name, e.g. `deberta.encoder.layer.0.attention.self.query_proj`. */
   readonly name: string;

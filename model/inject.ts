@@ -86,7 +86,30 @@ export function selectTargetModules(
   );
 }
 
-/** What {@link injectAdapters} needs from a model. */
+/**
+ * What {@link injectAdapters} needs from a model.
+ *
+ * @example A `DebertaModel` is one
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import { createDebertaModel } from "./deberta_v3.ts";
+ * import type { AdaptableModel } from "./inject.ts";
+ * import { injectAdapters } from "./inject.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const adaptable: AdaptableModel = model;
+ * const adapters = injectAdapters(adaptable, () => ({ delta: (x) => tf.zerosLike(x) }));
+ * assert.equal(adapters.size, 6); // the six default families of the one layer
+ * model.dispose();
+ * ```
+ */
 export interface AdaptableModel {
   /** Every adaptable linear. */
   adaptableModules(): AdaptableModule[];

@@ -17,7 +17,24 @@ import type { StateDict } from "./safetensors.ts";
 import { mapDebertaWeights, readStateDict } from "./state_dict.ts";
 import type { DebertaHead } from "./state_dict.ts";
 
-/** What {@link loadModel} read and how the checkpoint mapped onto the model. */
+/**
+ * What {@link loadModel} read and how the checkpoint mapped onto the model.
+ *
+ * @example The report of the tiny golden model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LoadReport } from "./load_model.ts";
+ * import { loadModel } from "./load_model.ts";
+ *
+ * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * let report: LoadReport | undefined;
+ * const model = await loadModel(dir, { format: "safetensors", onLoad: (r) => (report = r) });
+ * assert.equal(report?.format, "safetensors");
+ * assert.equal(report?.head, "classification");
+ * assert.deepEqual(report?.initialised, []);
+ * model.dispose();
+ * ```
+ */
 export interface LoadReport {
   /** The weights file read. */
   readonly file: string;
@@ -35,7 +52,24 @@ export interface LoadReport {
   readonly initialised: readonly string[];
 }
 
-/** Options of {@link loadModel}. */
+/**
+ * Options of {@link loadModel}.
+ *
+ * @example A seeded question-answering head on the tiny golden model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LoadModelOptions, LoadReport } from "./load_model.ts";
+ * import { loadModel } from "./load_model.ts";
+ *
+ * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const reports: LoadReport[] = [];
+ * const options: LoadModelOptions = { head: "question-answering", seed: 3, onLoad: (r) => reports.push(r) };
+ * const model = await loadModel(dir, options);
+ * assert.equal(model.head, "question-answering");
+ * assert.deepEqual(reports[0]?.initialised, ["qa_outputs.weight", "qa_outputs.bias"]);
+ * model.dispose();
+ * ```
+ */
 export interface LoadModelOptions extends Omit<DebertaModelOptions, "head"> {
   /**
    * Task head. Default: the checkpoint's (`qa_outputs` → question answering, a 1-row

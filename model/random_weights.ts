@@ -10,7 +10,26 @@ import type { RawTensor } from "./safetensors.ts";
 import { type DebertaHead, expectedDebertaShapes } from "./state_dict.ts";
 import { mulberry32 } from "./_prng.ts";
 
-/** Options of {@link randomDebertaWeights}. */
+/**
+ * Options of {@link randomDebertaWeights}.
+ *
+ * @example No head, zero-std init
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDebertaConfig } from "./config.ts";
+ * import type { RandomWeightsOptions } from "./random_weights.ts";
+ * import { randomDebertaWeights } from "./random_weights.ts";
+ *
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const options: RandomWeightsOptions = { head: "none", std: 0 };
+ * const w = randomDebertaWeights(config, 7, options);
+ * assert.equal(w.has("classifier.weight"), false);
+ * assert.ok(w.get("deberta.embeddings.word_embeddings.weight")!.data.every((v) => v === 0));
+ * ```
+ */
 export interface RandomWeightsOptions {
   /** Which head weights to add (`expectedDebertaShapes`); default `"classification"`. */
   readonly head?: DebertaHead;
