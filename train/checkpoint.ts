@@ -32,7 +32,25 @@ import type { Trainer } from "./loop.ts";
  */
 export const CHECKPOINT_FORMAT = 1;
 
-/** Per-module entry of `adapter_config.json`. */
+/**
+ * Per-module entry of `adapter_config.json`.
+ *
+ * @example The entry of one TriAdaptLoRA module
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AdapterModuleEntry } from "./checkpoint.ts";
+ * import { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
+ * import { writeAdapterFolder } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const ad = new TriAdaptLoraAdapter({ name: "q", inFeatures: 4, outFeatures: 3, seed: 1 });
+ * const [entry]: readonly AdapterModuleEntry[] = (await writeAdapterFolder(dir, [ad], {})).modules;
+ * assert.equal(entry?.name, "q");
+ * assert.deepEqual([entry?.inFeatures, entry?.outFeatures, entry?.rank], [4, 3, 1]);
+ * ad.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface AdapterModuleEntry {
   /** Module name. */
   readonly name: string;
@@ -52,7 +70,25 @@ export interface AdapterModuleEntry {
   readonly tensors: readonly string[];
 }
 
-/** `adapter_config.json`. */
+/**
+ * `adapter_config.json`.
+ *
+ * @example The config written and read back
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AdapterFolderConfig } from "./checkpoint.ts";
+ * import { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
+ * import { readAdapterFolder, writeAdapterFolder } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const ad = new TriAdaptLoraAdapter({ name: "q", inFeatures: 4, outFeatures: 3, seed: 1 });
+ * const written: AdapterFolderConfig = await writeAdapterFolder(dir, [ad], { task: "rte" });
+ * assert.equal(written.format, "triadapt-adapter");
+ * assert.deepEqual((await readAdapterFolder(dir)).config.extra, { task: "rte" });
+ * ad.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface AdapterFolderConfig {
   /** Always `"triadapt-adapter"`. */
   readonly format: "triadapt-adapter";
@@ -207,7 +243,25 @@ export async function readAdapterFolder(
   return { config, snapshots: snapshotsFrom(config.modules, tensors, path) };
 }
 
-/** `state.json` of a checkpoint. */
+/**
+ * `state.json` of a checkpoint.
+ *
+ * @example A `state.json` of an unknown format is refused
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CheckpointState } from "./checkpoint.ts";
+ * import type { Trainer } from "./loop.ts";
+ * import { loadTrainerState } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const state: CheckpointState = {
+ *   format: 99, step: 0, adapters: [], optimizer: { globalStep: 0, blocks: {} }, head: [], controller: {}, loop: {},
+ * };
+ * await Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(state));
+ * await assert.rejects(() => loadTrainerState(dir, {} as Trainer), /format must be 1: current value is 99/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface CheckpointState {
   /** Format version. */
   readonly format: number;
