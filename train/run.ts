@@ -49,7 +49,20 @@ import {
 import { lossChartSvg } from "./svg/line_chart.ts";
 import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
 
-/** Run-level settings (the non-hyper-parameter part of `TrainOptions`). */
+/**
+ * Run-level settings (the non-hyper-parameter part of `TrainOptions`).
+ *
+ * @example `maxSteps` sets T
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunSettings } from "./run.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { totalStepsFor } from "./run.ts";
+ *
+ * const settings: RunSettings = { method: "lora", seed: 0, logEvery: 10, maxSteps: 20 };
+ * assert.equal(totalStepsFor(2490, defaultHyperParams(), settings.maxSteps), 20);
+ * ```
+ */
 export interface RunSettings {
   /** The adapter method. */
   readonly method: TrainMethod;
@@ -65,7 +78,26 @@ export interface RunSettings {
   readonly checkpointEvery?: number;
 }
 
-/** Options of {@linkcode runTraining}. */
+/**
+ * Options of {@linkcode runTraining}.
+ *
+ * @example Options checked before any work
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunTrainingOptions } from "./run.ts";
+ * import type { TrainingTask } from "./loop.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * const options: RunTrainingOptions = {
+ *   task: { name: "t", numTrainExamples: 10 } as TrainingTask,
+ *   hyper: { ...defaultHyperParams(), epochs: 1, batchSize: 10 }, // T = 1 < t0: refused
+ *   settings: { method: "triadapt", seed: 0, logEvery: 1 }, dir: "/nonexistent/x", progress: false,
+ *   backend: { name: "cpu", requested: "cpu", tfjsVersion: "", packageName: "", summary: "" },
+ * };
+ * await assert.rejects(() => runTraining(options), RangeError);
+ * ```
+ */
 export interface RunTrainingOptions {
   /** The task (owned by the caller; not disposed here). */
   readonly task: TrainingTask;
@@ -91,7 +123,32 @@ export interface RunTrainingOptions {
   readonly extraFiles?: Readonly<Record<string, unknown>>;
 }
 
-/** What a run reports. */
+/**
+ * What a run reports.
+ *
+ * @example Two LoRA steps on a tiny planted task
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunResult } from "./run.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const dir = `${await Deno.makeTempDir()}/run`;
+ * const result: RunResult = await runTraining({
+ *   task, hyper: { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, refRank: 2 }, dir, progress: false,
+ *   settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
+ *   backend: { name: "cpu", requested: "cpu", tfjsVersion: "", packageName: "", summary: "" },
+ * });
+ * assert.equal(result.step, 2);
+ * assert.ok(result.finished && result.final !== undefined);
+ * task.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface RunResult {
   /** The run folder. */
   readonly dir: string;
