@@ -16,10 +16,40 @@
 
 import { CheckpointFormatError } from "./safetensors.ts";
 
-/** A value usable as a dict key. */
+/**
+ * A value usable as a dict key.
+ *
+ * @example The keys of an unpickled dict
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PickleKey, PickleValue } from "./pickle.ts";
+ * import { unpickle } from "./pickle.ts";
+ *
+ * // pickle.dumps({"a": 1}, protocol=2)
+ * const bytes = new Uint8Array([0x80, 2, 0x7d, 0x71, 0, 0x58, 1, 0, 0, 0, 0x61, 0x71, 1, 0x4b, 1, 0x73, 0x2e]);
+ * const dict = unpickle(bytes, { source: "mem", globals: new Map() }) as Map<PickleKey, PickleValue>;
+ * const keys: PickleKey[] = [...dict.keys()];
+ * assert.deepEqual(keys, ["a"]);
+ * ```
+ */
 export type PickleKey = string | number | bigint | boolean | null;
 
-/** A value built by the unpickler. */
+/**
+ * A value built by the unpickler.
+ *
+ * @example A dict becomes a `Map`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PickleValue } from "./pickle.ts";
+ * import { unpickle } from "./pickle.ts";
+ *
+ * // pickle.dumps({"a": 1}, protocol=2)
+ * const bytes = new Uint8Array([0x80, 2, 0x7d, 0x71, 0, 0x58, 1, 0, 0, 0, 0x61, 0x71, 1, 0x4b, 1, 0x73, 0x2e]);
+ * const value: PickleValue = unpickle(bytes, { source: "mem", globals: new Map() });
+ * assert.ok(value instanceof Map);
+ * assert.equal(value.get("a"), 1);
+ * ```
+ */
 export type PickleValue =
   | PickleKey
   | Uint8Array
@@ -104,13 +134,40 @@ export class PickleOpaque {
 /**
  * How an allow-listed global may be used: `call` handles `REDUCE` with the argument tuple
  * (absent: the global may be referenced, e.g. as a storage type, but not called).
+ *
+ * @example Calling an allow-listed global, and referencing one without `call`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PickleGlobalHandler } from "./pickle.ts";
+ * import { unpickle } from "./pickle.ts";
+ *
+ * // GLOBAL 'torch device', then REDUCE with ("cpu",), STOP
+ * const bytes = Uint8Array.from("ctorch\ndevice\nX\x03\x00\x00\x00cpu\x85R.", (c) => c.charCodeAt(0));
+ * const device: PickleGlobalHandler = { call: (args) => `device:${String(args[0])}` };
+ * assert.equal(unpickle(bytes, { source: "mem", globals: new Map([["torch.device", device]]) }), "device:cpu");
+ * assert.throws(() => unpickle(bytes, { source: "mem", globals: new Map([["torch.device", {}]]) }), /must be callable/);
+ * ```
  */
 export interface PickleGlobalHandler {
   /** Builds the result of calling the global; throw to refuse the arguments. */
   readonly call?: (args: readonly PickleValue[]) => PickleValue;
 }
 
-/** Options for {@linkcode unpickle}. */
+/**
+ * Options for {@linkcode unpickle}.
+ *
+ * @example An empty allow-list refuses every global
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UnpickleOptions } from "./pickle.ts";
+ * import { unpickle } from "./pickle.ts";
+ *
+ * // GLOBAL 'torch device', then REDUCE with ("cpu",), STOP
+ * const bytes = Uint8Array.from("ctorch\ndevice\nX\x03\x00\x00\x00cpu\x85R.", (c) => c.charCodeAt(0));
+ * const options: UnpickleOptions = { source: "model.bin:archive/data.pkl", globals: new Map() };
+ * assert.throws(() => unpickle(bytes, options), /torch\.device/);
+ * ```
+ */
 export interface UnpickleOptions {
   /** The file (and entry) being read, for messages, e.g. `"model.bin:archive/data.pkl"`. */
   readonly source: string;
