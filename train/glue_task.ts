@@ -30,10 +30,38 @@ import { type GlueTaskSpec, resolveGlueSplit, resolveGlueTask } from "./tasks/gl
 import type { GlueExample } from "./tasks/parse_glue.ts";
 import { readGlue } from "./tasks/read_glue.ts";
 
-/** What to do with token ids the model's embedding does not have (`id >= vocab_size`). */
+/**
+ * What to do with token ids the model's embedding does not have (`id >= vocab_size`).
+ *
+ * @example Mapping unknown ids to [UNK]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OutOfRangeIds } from "./glue_task.ts";
+ * import { fitTokenIds } from "./glue_task.ts";
+ *
+ * const mode: OutOfRangeIds = "unk";
+ * const features = [{ inputIds: [1, 120, 2] }];
+ * assert.equal(fitTokenIds(features, 100, 3, mode, "spm.model"), 1);
+ * assert.deepEqual(features[0]?.inputIds, [1, 3, 2]);
+ * ```
+ */
 export type OutOfRangeIds = "error" | "unk";
 
-/** A base model folder, read once, that builds fresh models with a task head. */
+/**
+ * A base model folder, read once, that builds fresh models with a task head.
+ *
+ * @example The tiny model relabelled for RTE
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BaseCheckpoint } from "./glue_task.ts";
+ * import { loadBaseCheckpoint } from "./glue_task.ts";
+ *
+ * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const base: BaseCheckpoint = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
+ * assert.equal(base.head, "classification");
+ * assert.equal(base.rawConfig.num_labels, 2);
+ * ```
+ */
 export interface BaseCheckpoint {
   /** The model folder. */
   readonly dir: string;
@@ -59,7 +87,23 @@ export interface BaseCheckpoint {
   build(seed: number, options?: BuildModelOptions): DebertaModel;
 }
 
-/** Options of {@linkcode BaseCheckpoint.build}. */
+/**
+ * Options of {@linkcode BaseCheckpoint.build}.
+ *
+ * @example A model without config dropout
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BuildModelOptions } from "./glue_task.ts";
+ * import { loadBaseCheckpoint } from "./glue_task.ts";
+ *
+ * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const base = await loadBaseCheckpoint(dir, "classification", ["yes", "no"]);
+ * const options: BuildModelOptions = { modelDropout: false };
+ * const model = base.build(0, options);
+ * assert.equal(model.numLabels, 2);
+ * model.dispose();
+ * ```
+ */
 export interface BuildModelOptions {
   /** Use the config's hidden and attention dropout in training forwards (default true, as HF). */
   readonly modelDropout?: boolean;
@@ -289,7 +333,26 @@ export function absolutePaths<
   return out as T;
 }
 
-/** Options of {@linkcode createGlueTask} (JSON-serialisable; `describe()` records them). */
+/**
+ * Options of {@linkcode createGlueTask} (JSON-serialisable; `describe()` records them).
+ *
+ * @example A quick RTE task on the tiny model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueTaskOptions } from "./glue_task.ts";
+ * import { createGlueTask } from "./glue_task.ts";
+ *
+ * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const options: GlueTaskOptions = {
+ *   task: "RTE", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
+ *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ * };
+ * const task = await createGlueTask(options);
+ * assert.equal(task.name, "rte");
+ * assert.equal(task.numTrainExamples, 8);
+ * task.dispose();
+ * ```
+ */
 export interface GlueTaskOptions {
   /** GLUE task: `cola sst2 mrpc stsb qqp mnli qnli rte` (case-insensitive, `SST-2` etc. too). */
   readonly task: string;
@@ -321,7 +384,26 @@ export interface GlueTaskOptions {
   readonly modelDropout?: boolean;
 }
 
-/** Rows skipped under `skipBadRows`. */
+/**
+ * Rows skipped under `skipBadRows`.
+ *
+ * @example Nothing skipped in clean data
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SkippedCounts } from "./glue_task.ts";
+ * import { createGlueTask } from "./glue_task.ts";
+ *
+ * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const task = await createGlueTask({
+ *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
+ *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ *   skipBadRows: true,
+ * });
+ * const skipped: SkippedCounts = task.skipped;
+ * assert.deepEqual(skipped, { train: 0, eval: 0 });
+ * task.dispose();
+ * ```
+ */
 export interface SkippedCounts {
   /** Training rows skipped. */
   readonly train: number;
@@ -329,7 +411,28 @@ export interface SkippedCounts {
   readonly eval: number;
 }
 
-/** The GLUE task: a {@linkcode TrainingTask} plus what it read. */
+/**
+ * The GLUE task: a {@linkcode TrainingTask} plus what it read.
+ *
+ * @example One prediction per evaluation example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlueTask } from "./glue_task.ts";
+ * import { createGlueTask } from "./glue_task.ts";
+ *
+ * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const task: GlueTask = await createGlueTask({
+ *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
+ *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ * });
+ * const model = task.buildModel(0);
+ * const predictions = await task.predict(model);
+ * assert.equal(predictions.length, task.numEvalExamples);
+ * assert.ok(predictions.every((p) => p === 0 || p === 1));
+ * model.dispose();
+ * task.dispose();
+ * ```
+ */
 export interface GlueTask extends TrainingTask {
   /** The GLUE task table row. */
   readonly spec: GlueTaskSpec;
