@@ -16,7 +16,23 @@
 
 import type { SpmNormalizerSpec } from "./_spm_proto.ts";
 
-/** The normalised UTF-8 bytes and, per byte (plus one end entry), the original byte offset. */
+/**
+ * The normalised UTF-8 bytes and, per byte (plus one end entry), the original byte offset.
+ *
+ * @example One entry per byte, plus the end
+ * ```ts
+ * import type { Normalized } from "./_spm_normalizer.ts";
+ * import { createSpmNormalizer } from "./_spm_normalizer.ts";
+ * import { parseSpmModel } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const out: Normalized = createSpmNormalizer(model.normalizer, [], false).normalize(new TextEncoder().encode("ab"));
+ * assert.equal(new TextDecoder().decode(out.bytes), "▁ab"); // 3 + 2 bytes
+ * assert.deepEqual([...out.normToOrig], [0, 0, 0, 0, 1, 2]);
+ * ```
+ */
 export interface Normalized {
   readonly bytes: Uint8Array;
   /** `normToOrig[i]` is the original byte offset of normalised byte `i`; length `bytes.length + 1`. */
@@ -26,7 +42,23 @@ export interface Normalized {
 const SPACE_SYMBOL = [0xe2, 0x96, 0x81] as const; // U+2581
 const REPLACEMENT = [0xef, 0xbf, 0xbd] as const; // U+FFFD
 
-/** A compiled normaliser for one model. */
+/**
+ * A compiled normaliser for one model.
+ *
+ * @example Repeated whitespace collapses
+ * ```ts
+ * import type { SpmNormalizer } from "./_spm_normalizer.ts";
+ * import { createSpmNormalizer } from "./_spm_normalizer.ts";
+ * import { parseSpmModel } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const n: SpmNormalizer = createSpmNormalizer(model.normalizer, [], false);
+ * const text = new TextDecoder().decode(n.normalize(new TextEncoder().encode("a   b ")).bytes);
+ * assert.equal(text, "▁a▁b");
+ * ```
+ */
 export interface SpmNormalizer {
   normalize(input: Uint8Array): Normalized;
 }

@@ -35,7 +35,21 @@ export const PIECE_TYPE: {
   BYTE: 6,
 } as const;
 
-/** One vocabulary entry. */
+/**
+ * One vocabulary entry.
+ *
+ * @example The control pieces of the golden model
+ * ```ts
+ * import type { SpmPiece } from "./_spm_proto.ts";
+ * import { parseSpmModel, PIECE_TYPE } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const cls: SpmPiece = model.pieces[1]!;
+ * assert.deepEqual(cls, { piece: "[CLS]", score: 0, type: PIECE_TYPE.CONTROL });
+ * ```
+ */
 export interface SpmPiece {
   /** The piece text, with U+2581 for spaces. */
   readonly piece: string;
@@ -45,7 +59,23 @@ export interface SpmPiece {
   readonly type: number;
 }
 
-/** The normalisation settings of a model (`NormalizerSpec`). */
+/**
+ * The normalisation settings of a model (`NormalizerSpec`).
+ *
+ * @example NFKC with the default whitespace handling
+ * ```ts
+ * import type { SpmNormalizerSpec } from "./_spm_proto.ts";
+ * import { parseSpmModel } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const spec: SpmNormalizerSpec = model.normalizer;
+ * assert.equal(spec.name, "nmt_nfkc");
+ * assert.deepEqual([spec.addDummyPrefix, spec.removeExtraWhitespaces, spec.escapeWhitespaces], [true, true, true]);
+ * assert.ok(spec.precompiledCharsmap.length > 0);
+ * ```
+ */
 export interface SpmNormalizerSpec {
   readonly name: string;
   readonly precompiledCharsmap: Uint8Array;
@@ -54,7 +84,21 @@ export interface SpmNormalizerSpec {
   readonly escapeWhitespaces: boolean;
 }
 
-/** The parsed model. */
+/**
+ * The parsed model.
+ *
+ * @example Unigram and BPE models
+ * ```ts
+ * import type { SpmModel } from "./_spm_proto.ts";
+ * import { parseSpmModel } from "./_spm_proto.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const read = async (name: string): Promise<SpmModel> =>
+ *   parseSpmModel(await Deno.readFile(new URL(`../../shared/golden/spm/${name}`, import.meta.url)), name);
+ * assert.equal((await read("unigram.model")).modelType, 1);
+ * assert.equal((await read("bpe.model")).modelType, 2);
+ * ```
+ */
 export interface SpmModel {
   readonly pieces: readonly SpmPiece[];
   /** `TrainerSpec.model_type`: 1 unigram, 2 BPE, 3 word, 4 char. */

@@ -11,7 +11,20 @@
 import { SentencePieceProcessor } from "@sctg/sentencepiece-js";
 import { Buffer } from "node:buffer";
 
-/** The two encoders of the official library. */
+/**
+ * The two encoders of the official library.
+ *
+ * @example Ids and pieces agree
+ * ```ts
+ * import type { SpmEncoder } from "./_spm_wasm.ts";
+ * import { loadSpmEncoder } from "./_spm_wasm.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const url = new URL("../../shared/golden/spm/bpe.model", import.meta.url);
+ * const enc: SpmEncoder = await loadSpmEncoder(await Deno.readFile(url), "bpe.model");
+ * assert.equal(enc.encodeIds("Hello world!").length, enc.encodePieces("Hello world!").length);
+ * ```
+ */
 export interface SpmEncoder {
   encodeIds(text: string): number[];
   encodePieces(text: string): string[];
