@@ -29,7 +29,27 @@ import type { EvalContext, TaskEvaluation, TrainingTask } from "./loop.ts";
 import { squad2Evaluate } from "./metrics/squad2_evaluate.ts";
 import { readSquad2, type Squad2Example } from "./tasks/read_squad2.ts";
 
-/** Options of {@linkcode createSquadTask} (JSON-serialisable; `describe()` records them). */
+/**
+ * Options of {@linkcode createSquadTask} (JSON-serialisable; `describe()` records them).
+ *
+ * @example Two questions on the tiny model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SquadTaskOptions } from "./squad_task.ts";
+ * import { createSquadTask } from "./squad_task.ts";
+ *
+ * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const options: SquadTaskOptions = {
+ *   model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`, outOfRangeIds: "unk",
+ *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`, maxLength: 64, docStride: 16, maxQueryLength: 16,
+ *   maxTrainExamples: 2, maxEvalExamples: 2,
+ * };
+ * const task = await createSquadTask(options);
+ * assert.equal(task.metricName, "f1");
+ * assert.equal(task.numEvalExamples, 2);
+ * task.dispose();
+ * ```
+ */
 export interface SquadTaskOptions {
   /** Hugging Face model folder. */
   readonly model: string;
@@ -70,7 +90,29 @@ export interface SquadTaskOptions {
   readonly modelDropout?: boolean;
 }
 
-/** The SQuAD 2.0 task: a {@linkcode TrainingTask} plus what it read. */
+/**
+ * The SQuAD 2.0 task: a {@linkcode TrainingTask} plus what it read.
+ *
+ * @example Predictions by question id
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SquadTask } from "./squad_task.ts";
+ * import { createSquadTask } from "./squad_task.ts";
+ *
+ * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const task: SquadTask = await createSquadTask({
+ *   model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`, outOfRangeIds: "unk",
+ *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`, maxLength: 64, docStride: 16, maxQueryLength: 16,
+ *   maxTrainExamples: 2, maxEvalExamples: 2,
+ * });
+ * const model = task.buildModel(0);
+ * const { predictions, naProbs } = await task.predict(model);
+ * assert.equal(Object.keys(predictions).length, task.numEvalExamples);
+ * assert.deepEqual(Object.keys(naProbs), Object.keys(predictions));
+ * model.dispose();
+ * task.dispose();
+ * ```
+ */
 export interface SquadTask extends TrainingTask {
   /** The options, as given. */
   readonly options: SquadTaskOptions;
