@@ -27,7 +27,19 @@ import { openRunFolder, readLatestCheckpointDir, readRunConfig } from "./run_fol
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
 
-/** Options of {@linkcode createRealTask} (what the train CLI knows). */
+/**
+ * Options of {@linkcode createRealTask} (what the train CLI knows).
+ *
+ * @example An unknown task is refused
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RealTaskOptions } from "./real_task.ts";
+ * import { createRealTask } from "./real_task.ts";
+ *
+ * const options: RealTaskOptions = { task: "imdb", model: "m", data: "d", maxLength: 128 };
+ * await assert.rejects(() => createRealTask(options), /imdb/);
+ * ```
+ */
 export interface RealTaskOptions {
   /** `squad2` or a GLUE task name. */
   readonly task: string;
@@ -77,7 +89,37 @@ export async function createRealTask(options: RealTaskOptions): Promise<GlueTask
   });
 }
 
-/** Overrides for rebuilding a recorded task (evaluation only). */
+/**
+ * Overrides for rebuilding a recorded task (evaluation only).
+ *
+ * @example Loading a named checkpoint of a tiny run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RebuildOptions } from "./real_task.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { loadTrainedRun } from "./real_task.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * await initBackend("wasm");
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const dir = `${await Deno.makeTempDir()}/run`;
+ * await runTraining({
+ *   task, hyper: { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, refRank: 2 }, dir, progress: false,
+ *   settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
+ *   backend: { name: "wasm", requested: "wasm", tfjsVersion: "", packageName: "", summary: "" },
+ * });
+ * const options: RebuildOptions = { checkpoint: "step-00000002" };
+ * const run = await loadTrainedRun(dir, options);
+ * assert.ok(run.checkpoint.endsWith("step-00000002"));
+ * run.dispose();
+ * task.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface RebuildOptions {
   /** Evaluation split (GLUE) to use instead of the recorded one. */
   readonly split?: string;
@@ -159,7 +201,37 @@ export async function taskFromDescription(
   );
 }
 
-/** A run folder's fine-tuned model, rebuilt. */
+/**
+ * A run folder's fine-tuned model, rebuilt.
+ *
+ * @example Rebuilding a tiny run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrainedRun } from "./real_task.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { loadTrainedRun } from "./real_task.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * await initBackend("wasm");
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const dir = `${await Deno.makeTempDir()}/run`;
+ * await runTraining({
+ *   task, hyper: { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, refRank: 2 }, dir, progress: false,
+ *   settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
+ *   backend: { name: "wasm", requested: "wasm", tfjsVersion: "", packageName: "", summary: "" },
+ * });
+ * const run: TrainedRun = await loadTrainedRun(dir);
+ * assert.equal(run.step, 2);
+ * assert.equal(run.ranks.size, run.adapters.length);
+ * run.dispose();
+ * task.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface TrainedRun {
   /** The run folder. */
   readonly dir: string;
@@ -344,7 +416,30 @@ export async function loadTrainedRun(
   };
 }
 
-/** Writers of {@linkcode runRealTraining}. */
+/**
+ * Writers of {@linkcode runRealTraining}.
+ *
+ * @example Capturing the error message
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RealTrainingIo } from "./real_task.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { runRealTraining } from "./real_task.ts";
+ *
+ * let err = "";
+ * const io: RealTrainingIo = {
+ *   stdout: { writeSync: (b) => b.length },
+ *   stderr: { writeSync: (b) => (err += new TextDecoder().decode(b), b.length) },
+ *   progress: false,
+ * };
+ * const options = {
+ *   ...defaultHyperParams(), model: "/nonexistent-model", task: "rte", data: "/nonexistent-data",
+ *   method: "triadapt", preset: "none", seeds: [0], seed: 0, backend: "cpu", logEvery: 10,
+ * } as const;
+ * assert.equal(await runRealTraining(options, io), 1);
+ * assert.ok(err.length > 0);
+ * ```
+ */
 export interface RealTrainingIo {
   /** Summary output (default stdout). */
   readonly stdout?: ProgressWriter;
@@ -354,7 +449,25 @@ export interface RealTrainingIo {
   readonly progress?: boolean;
 }
 
-/** Settings of the train CLI that the hyper-parameter schema does not hold. */
+/**
+ * Settings of the train CLI that the hyper-parameter schema does not hold.
+ *
+ * @example `--skip-bad-rows` does not excuse missing data
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RealTrainingExtra } from "./real_task.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { runRealTraining } from "./real_task.ts";
+ *
+ * const sink = { writeSync: (b: Uint8Array) => b.length };
+ * const options = {
+ *   ...defaultHyperParams(), model: "/nonexistent-model", task: "rte", data: "/nonexistent-data",
+ *   method: "triadapt", preset: "none", seeds: [0], seed: 0, backend: "cpu", logEvery: 10,
+ * } as const;
+ * const extra: RealTrainingExtra = { skipBadRows: true };
+ * assert.equal(await runRealTraining(options, { stdout: sink, stderr: sink }, extra), 1);
+ * ```
+ */
 export interface RealTrainingExtra {
   /** `--skip-bad-rows`: skip malformed GLUE rows and report how many. */
   readonly skipBadRows?: boolean;
