@@ -41,7 +41,29 @@ import { loadBaseCheckpoint } from "./glue_task.ts";
  */
 export const PEFT_PREFIX = "base_model.model.";
 
-/** `adapter_config.json` of a PEFT LoRA adapter (the fields we write). */
+/**
+ * `adapter_config.json` of a PEFT LoRA adapter (the fields we write).
+ *
+ * @example The config of a one-module export
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { PeftLoraConfig } from "./peft_export.ts";
+ * import type { DebertaModel } from "../model/deberta_v3.ts";
+ * import { loraFromPeft } from "../ops/lora.ts";
+ * import { writePeftFolder } from "./peft_export.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const ad = loraFromPeft("enc.q", tf.tensor2d([[1, 0]]), tf.tensor2d([[2]]));
+ * const model = { head: "none", namedTrainableVariables: () => new Map() } as unknown as DebertaModel;
+ * const config: PeftLoraConfig = await writePeftFolder(dir, model, [ad], { baseModel: "m" });
+ * assert.equal(config.peft_type, "LORA");
+ * assert.equal(config.task_type, null);
+ * assert.deepEqual(config.target_modules, ["enc.q"]);
+ * ad.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface PeftLoraConfig {
   /** Always `"LORA"`. */
   readonly peft_type: "LORA";
@@ -81,7 +103,29 @@ export interface PeftLoraConfig {
   readonly layers_pattern: null;
 }
 
-/** Options of {@linkcode writePeftFolder}. */
+/**
+ * Options of {@linkcode writePeftFolder}.
+ *
+ * @example Base model and dropout are recorded
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { WritePeftOptions } from "./peft_export.ts";
+ * import type { DebertaModel } from "../model/deberta_v3.ts";
+ * import { loraFromPeft } from "../ops/lora.ts";
+ * import { writePeftFolder } from "./peft_export.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const ad = loraFromPeft("enc.q", tf.tensor2d([[1, 0]]), tf.tensor2d([[2]]));
+ * const model = { head: "none", namedTrainableVariables: () => new Map() } as unknown as DebertaModel;
+ * const options: WritePeftOptions = { baseModel: "models/deberta-v3-base", dropout: 0.1 };
+ * const config = await writePeftFolder(dir, model, [ad], options);
+ * assert.equal(config.base_model_name_or_path, "models/deberta-v3-base");
+ * assert.equal(config.lora_dropout, 0.1);
+ * ad.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface WritePeftOptions {
   /** `base_model_name_or_path` (the model folder the run fine-tuned). */
   readonly baseModel: string;
@@ -190,7 +234,34 @@ export async function writePeftFolder(
   return config;
 }
 
-/** What {@linkcode loadPeftFolder} returns. */
+/**
+ * What {@linkcode loadPeftFolder} returns.
+ *
+ * @example Loading an export of the tiny model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { LoadedPeft } from "./peft_export.ts";
+ * import { loraFromPeft } from "../ops/lora.ts";
+ * import { loadBaseCheckpoint } from "./glue_task.ts";
+ * import { loadPeftFolder, writePeftFolder } from "./peft_export.ts";
+ *
+ * const baseDir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url).pathname;
+ * const base = await loadBaseCheckpoint(baseDir, "classification", ["a", "b"]);
+ * const model = base.build(1);
+ * const m = model.adaptableModules()[0]!;
+ * const ad = loraFromPeft(m.name, tf.zeros([1, m.inFeatures]), tf.zeros([m.outFeatures, 1]));
+ * const dir = await Deno.makeTempDir();
+ * await writePeftFolder(dir, model, [ad], { baseModel: baseDir });
+ * const loaded: LoadedPeft = await loadPeftFolder(dir);
+ * assert.deepEqual(loaded.adapters.map((a) => a.name), [m.name]);
+ * assert.equal(loaded.config.task_type, "SEQ_CLS");
+ * loaded.dispose();
+ * ad.dispose();
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface LoadedPeft {
   /** The base model with the saved head and plain LoRA adapters attached. */
   readonly model: DebertaModel;
