@@ -38,7 +38,26 @@ export const TOKENIZER_FILES: readonly string[] = Object.freeze([
   "tokenizer.json",
 ]);
 
-/** Options of {@linkcode writeMergedFolder}. */
+/**
+ * Options of {@linkcode writeMergedFolder}.
+ *
+ * @example Copying a `.model` tokenizer as `spm.model`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { WriteMergedOptions } from "./merged_export.ts";
+ * import { loadBaseCheckpoint } from "./glue_task.ts";
+ * import { writeMergedFolder } from "./merged_export.ts";
+ *
+ * const shared = new URL("../../shared/", import.meta.url);
+ * const base = await loadBaseCheckpoint(new URL("golden/deberta/tiny-a/", shared), "classification", ["a", "b"]);
+ * const model = base.build(1);
+ * const dir = await Deno.makeTempDir();
+ * const options: WriteMergedOptions = { tokenizer: new URL("golden/spm/unigram.model", shared).pathname };
+ * assert.ok((await writeMergedFolder(dir, model, [], base, options)).files.includes("spm.model"));
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface WriteMergedOptions {
   /**
    * Tokenizer folder or `.model` file to copy (a `.model` file is copied as `spm.model`);
@@ -47,7 +66,28 @@ export interface WriteMergedOptions {
   readonly tokenizer?: string;
 }
 
-/** What {@linkcode writeMergedFolder} wrote. */
+/**
+ * What {@linkcode writeMergedFolder} wrote.
+ *
+ * @example Nothing merged without adapters
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { MergedFolder } from "./merged_export.ts";
+ * import { loadBaseCheckpoint } from "./glue_task.ts";
+ * import { writeMergedFolder } from "./merged_export.ts";
+ *
+ * const tiny = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const base = await loadBaseCheckpoint(tiny, "classification", ["a", "b"]);
+ * const model = base.build(1);
+ * const dir = await Deno.makeTempDir();
+ * const out: MergedFolder = await writeMergedFolder(dir, model, [], base);
+ * assert.equal(out.dir, dir);
+ * assert.deepEqual(out.merged, []);
+ * assert.ok(out.files.includes("config.json"));
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface MergedFolder {
   /** The folder. */
   readonly dir: string;
