@@ -10,7 +10,22 @@
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
 
-/** Where a CLI writes: `out` for the report (stdout), `err` for messages (stderr). */
+/**
+ * Where a CLI writes: `out` for the report (stdout), `err` for messages (stderr).
+ *
+ * @example Collecting the help text
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CliIo } from "./_run_cli.ts";
+ * import { runRunCli } from "./_run_cli.ts";
+ *
+ * const out: string[] = [];
+ * const io: CliIo = { out: (line) => out.push(line), err: () => {} };
+ * const spec = { usage: "Usage: demo --run <dir>", command: "demo", verb: "demo", flags: [], act: () => Promise.resolve(1) };
+ * assert.equal(await runRunCli(["--help"], io, spec), 0);
+ * assert.deepEqual(out, ["Usage: demo --run <dir>"]);
+ * ```
+ */
 export interface CliIo {
   /** Writes one line to stdout. */
   readonly out: (line: string) => void;
@@ -28,10 +43,41 @@ export const CONSOLE_IO: CliIo = {
   err: (line) => console.error(line),
 };
 
-/** The parsed string flags of a run-folder CLI, by flag name (`--backend` included). */
+/**
+ * The parsed string flags of a run-folder CLI, by flag name (`--backend` included).
+ *
+ * @example A check sees the string flags
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunCliValues } from "./_run_cli.ts";
+ * import { runRunCli } from "./_run_cli.ts";
+ *
+ * const seen: RunCliValues[] = [];
+ * const check = (values: RunCliValues) => (seen.push(values), values.split === "test" ? "error: no labels" : undefined);
+ * const spec = { usage: "u", command: "demo", verb: "demo", flags: ["split"], check, act: () => Promise.resolve(1) };
+ * assert.equal(await runRunCli(["--run", "r", "--split", "test"], { out: () => {}, err: () => {} }, spec), 1);
+ * assert.deepEqual(seen, [{ run: "r", split: "test", backend: "wasm" }]);
+ * ```
+ */
 export type RunCliValues = Readonly<Record<string, string | undefined>>;
 
-/** What differs between the run-folder CLIs. */
+/**
+ * What differs between the run-folder CLIs.
+ *
+ * @example The result of `act` is printed as JSON
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunCliSpec } from "./_run_cli.ts";
+ * import { runRunCli } from "./_run_cli.ts";
+ *
+ * const out: string[] = [];
+ * const spec: RunCliSpec = {
+ *   usage: "u", command: "demo", verb: "demo", flags: [], act: (run) => Promise.resolve({ run }),
+ * };
+ * assert.equal(await runRunCli(["--run", "r", "--backend", "cpu"], { out: (l) => out.push(l), err: () => {} }, spec), 0);
+ * assert.deepEqual(out, ['{"run":"r"}']);
+ * ```
+ */
 export interface RunCliSpec {
   /** The usage text (printed for `--help` and after flag errors). */
   readonly usage: string;

@@ -98,7 +98,24 @@ export const PLANTED_DEMO: Readonly<Omit<PlantedTaskOptions, "seed">> = Object.f
   target: "all-layers",
 });
 
-/** Where the CLI writes; injectable for tests. */
+/**
+ * Where the CLI writes; injectable for tests.
+ *
+ * @example Capturing the error line
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CliIo } from "./cli.ts";
+ * import { main } from "./cli.ts";
+ *
+ * let err = "";
+ * const io: CliIo = {
+ *   stdout: { writeSync: (b) => b.length },
+ *   stderr: { writeSync: (b) => (err += new TextDecoder().decode(b), b.length) },
+ * };
+ * assert.equal(await main(["--task", "planted", "--lr", "-1"], io), 1);
+ * assert.match(err, /--lr/);
+ * ```
+ */
 export interface CliIo {
   /** Summary output (default stdout). */
   readonly stdout?: ProgressWriter;

@@ -19,7 +19,23 @@ import {
   type PlanEvent,
 } from "../core/mod.ts";
 
-/** Result of {@linkcode planMain}: what to print and the exit code. */
+/**
+ * Result of {@linkcode planMain}: what to print and the exit code.
+ *
+ * @example `--help` and a bad flag
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PlanMainResult } from "./plan_cli.ts";
+ * import { PLAN_HELP, planMain } from "./plan_cli.ts";
+ *
+ * const help: PlanMainResult = planMain(["--help"]);
+ * assert.equal(help.code, 0);
+ * assert.ok(help.stdout.includes(PLAN_HELP.split("\n")[0]!));
+ * const bad: PlanMainResult = planMain(["--interval", "NaN"]);
+ * assert.equal(bad.code, 1);
+ * assert.ok(bad.stderr.length > 0);
+ * ```
+ */
 export interface PlanMainResult {
   /** 0 on success, 1 on bad input. */
   readonly code: number;
