@@ -17,7 +17,36 @@ import { type CliIo, CONSOLE_IO, runRunCli } from "./_run_cli.ts";
 import { writeJsonAtomic } from "./atomic_write.ts";
 import { loadTrainedRun } from "./real_task.ts";
 
-/** What `deno task eval` reports (the JSON line it prints). */
+/**
+ * What `deno task eval` reports (the JSON line it prints).
+ *
+ * @example Re-evaluating a tiny planted run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EvalReport } from "./eval_cli.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ * import { evaluateRun } from "./eval_cli.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * await initBackend("wasm");
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const dir = `${await Deno.makeTempDir()}/run`;
+ * await runTraining({
+ *   task, hyper: { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, refRank: 2 }, dir, progress: false,
+ *   settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
+ *   backend: { name: "wasm", requested: "wasm", tfjsVersion: "", packageName: "", summary: "" },
+ * });
+ * const report: EvalReport = await evaluateRun(dir);
+ * assert.equal(report.step, 2);
+ * assert.equal(report.all[report.metric], report.value);
+ * task.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface EvalReport {
   /** The run folder. */
   readonly run: string;
@@ -37,7 +66,37 @@ export interface EvalReport {
   readonly all: Readonly<Record<string, number>>;
 }
 
-/** Options of {@linkcode evaluateRun}. */
+/**
+ * Options of {@linkcode evaluateRun}.
+ *
+ * @example Evaluating a named checkpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EvaluateRunOptions } from "./eval_cli.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ * import { evaluateRun } from "./eval_cli.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * await initBackend("wasm");
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4, trainExamples: 8, evalExamples: 2,
+ * });
+ * const dir = `${await Deno.makeTempDir()}/run`;
+ * await runTraining({
+ *   task, hyper: { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0, refRank: 2 }, dir, progress: false,
+ *   settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
+ *   backend: { name: "wasm", requested: "wasm", tfjsVersion: "", packageName: "", summary: "" },
+ * });
+ * const options: EvaluateRunOptions = { split: "dev", checkpoint: "step-00000002" };
+ * const report = await evaluateRun(dir, options);
+ * assert.ok(report.checkpoint.endsWith("step-00000002"));
+ * assert.ok((await Deno.stat(`${dir}/eval-dev.json`)).isFile);
+ * task.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface EvaluateRunOptions {
   /** Evaluation split (default `dev`; MNLI `dev_matched`). */
   readonly split?: string;

@@ -21,10 +21,35 @@ import { writeMergedFolder } from "./merged_export.ts";
 import { writePeftFolder } from "./peft_export.ts";
 import { loadTrainedRun } from "./real_task.ts";
 
-/** Export formats. */
+/**
+ * Export formats.
+ *
+ * @example Every format needs a run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ExportFormat } from "./export_cli.ts";
+ * import { exportRun } from "./export_cli.ts";
+ *
+ * for (const format of ["peft", "merged"] satisfies ExportFormat[]) {
+ *   await assert.rejects(() => exportRun("/nonexistent-run", { format }), Deno.errors.NotFound);
+ * }
+ * ```
+ */
 export type ExportFormat = "peft" | "merged";
 
-/** Options of {@linkcode exportRun}. */
+/**
+ * Options of {@linkcode exportRun}.
+ *
+ * @example A missing checkpoint is named
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ExportRunOptions } from "./export_cli.ts";
+ * import { exportRun } from "./export_cli.ts";
+ *
+ * const options: ExportRunOptions = { format: "merged", out: "/tmp/merged", checkpoint: "best" };
+ * await assert.rejects(() => exportRun("/nonexistent-run", options), Deno.errors.NotFound);
+ * ```
+ */
 export interface ExportRunOptions {
   /** `peft` or `merged`. */
   readonly format: ExportFormat;
@@ -36,7 +61,38 @@ export interface ExportRunOptions {
   readonly baseModelName?: string;
 }
 
-/** What {@linkcode exportRun} wrote. */
+/**
+ * What {@linkcode exportRun} wrote.
+ *
+ * @example A PEFT export of a tiny RTE run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ExportReport } from "./export_cli.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ * import { exportRun } from "./export_cli.ts";
+ * import { createGlueTask } from "./glue_task.ts";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { runTraining } from "./run.ts";
+ *
+ * await initBackend("wasm");
+ * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const task = await createGlueTask({
+ *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
+ *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ * });
+ * const dir = `${await Deno.makeTempDir()}/run`;
+ * await runTraining({
+ *   task, hyper: { ...defaultHyperParams(), batchSize: 4, warmupSteps: 0 }, dir, progress: false,
+ *   settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
+ *   backend: { name: "wasm", requested: "wasm", tfjsVersion: "", packageName: "", summary: "" },
+ * });
+ * const report: ExportReport = await exportRun(dir, { format: "peft" });
+ * assert.equal(report.dir, `${dir}/peft`);
+ * assert.equal(report.step, 2);
+ * task.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ExportReport {
   /** The format. */
   readonly format: ExportFormat;
