@@ -1,7 +1,6 @@
 /**
- * Example check: every exported function, class and constant reachable from `mod.ts` carries a
- * JSDoc `@example` (which `deno test --doc` then runs). Interfaces and type aliases are documented
- * without examples: their examples live on the functions that take or return them.
+ * Example check: every export reachable from `mod.ts` (function, class, constant, interface and
+ * type alias) carries a JSDoc `@example`, which `deno test --doc` then runs.
  *
  * Run: `deno run --allow-run --allow-read tools/check_examples.ts`
  *
@@ -26,7 +25,13 @@ export interface DocSymbol {
   readonly declarations: readonly DocDeclaration[];
 }
 
-const NEEDS_EXAMPLE: ReadonlySet<string> = new Set(["function", "class", "variable"]);
+const NEEDS_EXAMPLE: ReadonlySet<string> = new Set([
+  "function",
+  "class",
+  "variable",
+  "interface",
+  "typeAlias",
+]);
 
 /**
  * Names the exported symbols that need an `@example` and have none on any declaration.
@@ -42,7 +47,7 @@ const NEEDS_EXAMPLE: ReadonlySet<string> = new Set(["function", "class", "variab
  *   { name: "g", declarations: [{ kind: "function", location: at, jsDoc: { tags: [{ kind: "example" }] } }] },
  *   { name: "T", declarations: [{ kind: "interface", location: at }] },
  * ]);
- * assert.deepEqual(found, ["f (function, file:///x/a.ts:3)"]);
+ * assert.deepEqual(found, ["f (function, file:///x/a.ts:3)", "T (interface, file:///x/a.ts:3)"]);
  * ```
  *
  * @param symbols Symbols from `deno doc --json`.
@@ -81,6 +86,6 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   console.log(
-    `Example check passed: every exported function, class and constant of ${symbols.length} exports has an @example`,
+    `Example check passed: every one of ${symbols.length} exports has an @example`,
   );
 }
