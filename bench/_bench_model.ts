@@ -21,6 +21,16 @@ export interface BenchEncoderSize {
   readonly vocab: number;
 }
 
+/** An encoder shape and its batch. */
+export interface EncoderShape extends BenchEncoderSize {
+  /** Label for tables. */
+  readonly label: string;
+  /** Sequences per batch. */
+  readonly batch: number;
+  /** Tokens per sequence. */
+  readonly seq: number;
+}
+
 /**
  * A DeBERTa-v3 config of the given size (relative attention, p2c|c2p, 256 buckets, 2 labels).
  *

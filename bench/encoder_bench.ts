@@ -11,19 +11,11 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { parseArgs } from "node:util";
-import { benchDebertaConfig, benchTokenIds } from "./_bench_model.ts";
+import { benchDebertaConfig, benchTokenIds, type EncoderShape } from "./_bench_model.ts";
 import { createDebertaModel } from "../model/deberta_v3.ts";
 import { randomDebertaWeights } from "../model/random_weights.ts";
 
-interface Shape {
-  readonly label: string;
-  readonly layers: number;
-  readonly hidden: number;
-  readonly heads: number;
-  readonly intermediate: number;
-  readonly vocab: number;
-  readonly batch: number;
-  readonly seq: number;
+interface Shape extends EncoderShape {
   readonly warmup: number;
   readonly repeats: number;
 }

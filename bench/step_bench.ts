@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { benchDebertaConfig, benchTokenIds } from "./_bench_model.ts";
+import { benchDebertaConfig, benchTokenIds, type EncoderShape } from "./_bench_model.ts";
 import { createDebertaModel, type DebertaModel } from "../model/deberta_v3.ts";
 import { injectAdapters } from "../model/inject.ts";
 import { randomDebertaWeights } from "../model/random_weights.ts";
@@ -47,25 +47,7 @@ import {
   type Timing,
 } from "./_harness.ts";
 
-/** An encoder shape and its batch. */
-export interface EncoderShape {
-  /** Label for tables. */
-  readonly label: string;
-  /** Encoder layers. */
-  readonly layers: number;
-  /** Hidden width. */
-  readonly hidden: number;
-  /** Attention heads. */
-  readonly heads: number;
-  /** Intermediate (FFN) width. */
-  readonly intermediate: number;
-  /** Vocabulary size. */
-  readonly vocab: number;
-  /** Sequences per batch. */
-  readonly batch: number;
-  /** Tokens per sequence. */
-  readonly seq: number;
-}
+export type { EncoderShape };
 
 /** The small encoder: 2 layers, hidden 128, 4 heads, FFN 512 (M = 12), batch 8 × 128. */
 export const SMALL_SHAPE: EncoderShape = Object.freeze({
