@@ -26,7 +26,7 @@ import type { SpmNormalizerSpec } from "./_spm_proto.ts";
  * import { parseSpmModel } from "./_spm_proto.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
  * const out: Normalized = createSpmNormalizer(model.normalizer, [], false).normalize(new TextEncoder().encode("ab"));
  * assert.equal(new TextDecoder().decode(out.bytes), "▁ab"); // 3 + 2 bytes
@@ -52,7 +52,7 @@ const REPLACEMENT = [0xef, 0xbf, 0xbd] as const; // U+FFFD
  * import { parseSpmModel } from "./_spm_proto.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
  * const n: SpmNormalizer = createSpmNormalizer(model.normalizer, [], false);
  * const text = new TextDecoder().decode(n.normalize(new TextEncoder().encode("a   b ")).bytes);
@@ -152,7 +152,7 @@ function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
  * import { parseSpmModel } from "./_spm_proto.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
  * const n = createSpmNormalizer(model.normalizer, [], false);
  * const out = n.normalize(new TextEncoder().encode("  ﬁ  x"));

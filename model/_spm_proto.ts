@@ -44,7 +44,7 @@ export const PIECE_TYPE: {
  * import { parseSpmModel, PIECE_TYPE } from "./_spm_proto.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
  * const cls: SpmPiece = model.pieces[1]!;
  * assert.deepEqual(cls, { piece: "[CLS]", score: 0, type: PIECE_TYPE.CONTROL });
@@ -68,7 +68,7 @@ export interface SpmPiece {
  * import { parseSpmModel } from "./_spm_proto.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
  * const spec: SpmNormalizerSpec = model.normalizer;
  * assert.equal(spec.name, "nmt_nfkc");
@@ -94,7 +94,7 @@ export interface SpmNormalizerSpec {
  * import assert from "node:assert/strict";
  *
  * const read = async (name: string): Promise<SpmModel> =>
- *   parseSpmModel(await Deno.readFile(new URL(`../../shared/golden/spm/${name}`, import.meta.url)), name);
+ *   parseSpmModel(await Deno.readFile(new URL(`../testdata/golden/spm/${name}`, import.meta.url)), name);
  * assert.equal((await read("unigram.model")).modelType, 1);
  * assert.equal((await read("bpe.model")).modelType, 2);
  * ```
@@ -219,7 +219,7 @@ function parseNormalizer(buf: Uint8Array, where: string): SpmNormalizerSpec {
  * import { parseSpmModel, PIECE_TYPE } from "./_spm_proto.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
  * assert.equal(model.pieces.length, 2000);
  * assert.deepEqual(model.pieces[3], { piece: "[UNK]", score: 0, type: PIECE_TYPE.UNKNOWN });

@@ -20,7 +20,7 @@ import { Buffer } from "node:buffer";
  * import { loadSpmEncoder } from "./_spm_wasm.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/bpe.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/bpe.model", import.meta.url);
  * const enc: SpmEncoder = await loadSpmEncoder(await Deno.readFile(url), "bpe.model");
  * assert.equal(enc.encodeIds("Hello world!").length, enc.encodePieces("Hello world!").length);
  * ```
@@ -51,7 +51,7 @@ interface ProcessorLike {
  * import { loadSpmEncoder } from "./_spm_wasm.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/bpe.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/bpe.model", import.meta.url);
  * const enc = await loadSpmEncoder(await Deno.readFile(url), "bpe.model");
  * assert.deepEqual(enc.encodePieces("Hello world!"), ["▁H", "ell", "o", "▁world", "!"]);
  * ```

@@ -26,7 +26,7 @@ import type { DebertaHead } from "./state_dict.ts";
  * import type { LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
  *
- * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * let report: LoadReport | undefined;
  * const model = await loadModel(dir, { format: "safetensors", onLoad: (r) => (report = r) });
  * assert.equal(report?.format, "safetensors");
@@ -61,7 +61,7 @@ export interface LoadReport {
  * import type { LoadModelOptions, LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
  *
- * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * const reports: LoadReport[] = [];
  * const options: LoadModelOptions = { head: "question-answering", seed: 3, onLoad: (r) => reports.push(r) };
  * const model = await loadModel(dir, options);
@@ -161,7 +161,7 @@ function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): Deber
  * import assert from "node:assert/strict";
  * import { loadModel } from "./load_model.ts";
  *
- * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * const model = await loadModel(dir, { format: "pytorch" });
  * const out = model.forward({ inputIds: [[1, 17, 42, 2]] });
  * assert.deepEqual(out.logits.shape, [1, 3]);

@@ -9,7 +9,7 @@
  * import * as tf from "@tensorflow/tfjs";
  * import { injectAdapters, loadModel } from "./mod.ts";
  *
- * const model = await loadModel(new URL("../../shared/golden/deberta/tiny-a/", import.meta.url));
+ * const model = await loadModel(new URL("../testdata/golden/deberta/tiny-a/", import.meta.url));
  * const adapters = injectAdapters(model, (m) => ({
  *   delta: (x) => tf.zeros([x.shape[0], m.outFeatures]),
  * }));

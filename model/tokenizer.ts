@@ -44,7 +44,7 @@ import { loadSpmEncoder, type SpmEncoder } from "./_spm_wasm.ts";
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const text = "Hello world!";
  * const span: Offset = tok.encode(text).offsets[3]!;
  * assert.equal(text.slice(...span), "world");
@@ -61,7 +61,7 @@ export type Offset = [number, number];
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const e: Encoding = tok.encode("Hello world!");
  * assert.deepEqual(e.pieces, ["▁He", "ll", "o", "▁world", "!"]);
  * assert.equal(e.ids.length, e.pieces.length);
@@ -86,7 +86,7 @@ export interface Encoding {
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const ids: SequenceId[] = tok.buildPair({ ids: [10, 11] }, { ids: [12] }).sequenceIds;
  * assert.deepEqual(ids, [null, 0, 0, null, 1, null]);
  * ```
@@ -102,7 +102,7 @@ export type SequenceId = 0 | 1 | null;
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const p: PairEncoding = tok.buildPair({ ids: [10, 11] }, { ids: [12] });
  * assert.deepEqual(p.inputIds, [tok.special.cls, 10, 11, tok.special.sep, 12, tok.special.sep]);
  * assert.deepEqual(p.tokenTypeIds, [0, 0, 0, 0, 1, 1]);
@@ -135,7 +135,7 @@ export interface PairEncoding {
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const cut = (truncation: Truncation): number[] =>
  *   tok.buildPair({ ids: [10, 11, 12, 13] }, { ids: [20, 21] }, { maxLength: 8, truncation }).inputIds;
  * assert.deepEqual(cut("longest_first"), [1, 10, 11, 12, 2, 20, 21, 2]);
@@ -153,7 +153,7 @@ export type Truncation = "longest_first" | "longest_first_fast" | "only_second";
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const options: EncodePairOptions = { maxLength: 8, offsets: false };
  * const p = tok.encodePair("The cat sat.", "A cat.", options);
  * assert.equal(p.inputIds.length, 8);
@@ -187,7 +187,7 @@ export interface EncodePairOptions {
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const a: SegmentEncoding = { ids: [10, 11], offsets: [[0, 1], [1, 2]] };
  * assert.deepEqual(tok.buildPair(a).offsets, [[0, 0], [0, 1], [1, 2], [0, 0]]);
  * ```
@@ -208,7 +208,7 @@ export interface SegmentEncoding {
  * import { createTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = await Deno.readFile(new URL("../../shared/golden/spm/bpe.model", import.meta.url));
+ * const bytes = await Deno.readFile(new URL("../testdata/golden/spm/bpe.model", import.meta.url));
  * const special: SpecialTokenIds = (await createTokenizer(bytes)).special;
  * assert.deepEqual(special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 2000 }); // mask appended
  * ```
@@ -235,7 +235,7 @@ export interface SpecialTokenIds {
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok: Tokenizer = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok: Tokenizer = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * assert.equal(tok.vocabSize, 2001); // 2000 pieces + [MASK]
  * assert.equal(tok.idToPiece(tok.special.mask), "[MASK]");
  * assert.deepEqual(tok.encodeIds("Hello world!"), tok.encode("Hello world!").ids);
@@ -271,7 +271,7 @@ export interface Tokenizer {
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../../shared/golden/spm/unigram.model", import.meta.url);
+ * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
  * const options: LoadTokenizerOptions = { doLowerCase: true };
  * const tok = await loadTokenizer(url, options);
  * assert.equal(tok.doLowerCase, true);
@@ -614,7 +614,7 @@ class SpmTokenizer implements Tokenizer {
  * import { loadTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
  * const e = tok.encode("Hello world!");
  * assert.deepEqual(e.pieces, ["▁He", "ll", "o", "▁world", "!"]);
  * assert.deepEqual(e.offsets[3], [6, 11]); // "world": the U+2581 marker is not in the span
@@ -665,7 +665,7 @@ export async function loadTokenizer(
  * import { createTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = await Deno.readFile(new URL("../../shared/golden/spm/bpe.model", import.meta.url));
+ * const bytes = await Deno.readFile(new URL("../testdata/golden/spm/bpe.model", import.meta.url));
  * const options: CreateTokenizerOptions = { where: "bpe.model", added: new Map([["[MASK]", 5000]]) };
  * const tok = await createTokenizer(bytes, options);
  * assert.equal(tok.special.mask, 5000);
@@ -696,7 +696,7 @@ export interface CreateTokenizerOptions {
  * import { createTokenizer } from "./tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = await Deno.readFile(new URL("../../shared/golden/spm/bpe.model", import.meta.url));
+ * const bytes = await Deno.readFile(new URL("../testdata/golden/spm/bpe.model", import.meta.url));
  * const tok = await createTokenizer(bytes);
  * assert.deepEqual(tok.special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 2000 });
  * assert.equal(tok.vocabSize, 2001);

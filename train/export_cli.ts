@@ -75,7 +75,7 @@ export interface ExportRunOptions {
  * import { runTraining } from "./run.ts";
  *
  * await initBackend("wasm");
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const task = await createGlueTask({
  *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
  *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,

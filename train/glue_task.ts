@@ -56,7 +56,7 @@ export type OutOfRangeIds = "error" | "unk";
  * import type { BaseCheckpoint } from "./glue_task.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  *
- * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * const base: BaseCheckpoint = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
  * assert.equal(base.head, "classification");
  * assert.equal(base.rawConfig.num_labels, 2);
@@ -96,7 +96,7 @@ export interface BaseCheckpoint {
  * import type { BuildModelOptions } from "./glue_task.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  *
- * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * const base = await loadBaseCheckpoint(dir, "classification", ["yes", "no"]);
  * const options: BuildModelOptions = { modelDropout: false };
  * const model = base.build(0, options);
@@ -138,7 +138,7 @@ function pathOf(p: string | URL): string {
  * import assert from "node:assert/strict";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  *
- * const dir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * const base = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
  * assert.deepEqual(base.dropped, ["classifier.bias", "classifier.weight"]);
  * const model = base.build(0);
@@ -342,7 +342,7 @@ export function absolutePaths<
  * import type { GlueTaskOptions } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const options: GlueTaskOptions = {
  *   task: "RTE", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
  *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
@@ -393,7 +393,7 @@ export interface GlueTaskOptions {
  * import type { SkippedCounts } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const task = await createGlueTask({
  *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
  *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
@@ -420,7 +420,7 @@ export interface SkippedCounts {
  * import type { GlueTask } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const task: GlueTask = await createGlueTask({
  *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
  *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
@@ -511,7 +511,7 @@ function inputsOf(
  * import assert from "node:assert/strict";
  * import { createGlueTask } from "./glue_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const task = await createGlueTask({
  *   task: "rte",
  *   model: `${shared}golden/deberta/tiny-a`,

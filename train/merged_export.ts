@@ -48,7 +48,7 @@ export const TOKENIZER_FILES: readonly string[] = Object.freeze([
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url);
+ * const shared = new URL("../testdata/", import.meta.url);
  * const base = await loadBaseCheckpoint(new URL("golden/deberta/tiny-a/", shared), "classification", ["a", "b"]);
  * const model = base.build(1);
  * const dir = await Deno.makeTempDir();
@@ -76,7 +76,7 @@ export interface WriteMergedOptions {
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
  *
- * const tiny = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url);
+ * const tiny = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
  * const base = await loadBaseCheckpoint(tiny, "classification", ["a", "b"]);
  * const model = base.build(1);
  * const dir = await Deno.makeTempDir();
@@ -150,7 +150,7 @@ async function copyTokenizer(from: string, dir: string): Promise<string[]> {
  * import { loadModel } from "../model/load_model.ts";
  *
  * const base = await loadBaseCheckpoint(
- *   new URL("../../shared/golden/deberta/tiny-a/", import.meta.url), "classification", ["a", "b"],
+ *   new URL("../testdata/golden/deberta/tiny-a/", import.meta.url), "classification", ["a", "b"],
  * );
  * const model = base.build(1, { modelDropout: false });
  * const dir = await Deno.makeTempDir();

@@ -246,7 +246,7 @@ export async function writePeftFolder(
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { loadPeftFolder, writePeftFolder } from "./peft_export.ts";
  *
- * const baseDir = new URL("../../shared/golden/deberta/tiny-a/", import.meta.url).pathname;
+ * const baseDir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url).pathname;
  * const base = await loadBaseCheckpoint(baseDir, "classification", ["a", "b"]);
  * const model = base.build(1);
  * const m = model.adaptableModules()[0]!;

@@ -38,7 +38,7 @@ import { readSquad2, type Squad2Example } from "./tasks/read_squad2.ts";
  * import type { SquadTaskOptions } from "./squad_task.ts";
  * import { createSquadTask } from "./squad_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const options: SquadTaskOptions = {
  *   model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`, outOfRangeIds: "unk",
  *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`, maxLength: 64, docStride: 16, maxQueryLength: 16,
@@ -99,7 +99,7 @@ export interface SquadTaskOptions {
  * import type { SquadTask } from "./squad_task.ts";
  * import { createSquadTask } from "./squad_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const task: SquadTask = await createSquadTask({
  *   model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`, outOfRangeIds: "unk",
  *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`, maxLength: 64, docStride: 16, maxQueryLength: 16,
@@ -186,7 +186,7 @@ function asSquadExamples(examples: readonly Squad2Example[]): SquadExample[] {
  * import assert from "node:assert/strict";
  * import { createSquadTask } from "./squad_task.ts";
  *
- * const shared = new URL("../../shared/", import.meta.url).pathname;
+ * const shared = new URL("../testdata/", import.meta.url).pathname;
  * const task = await createSquadTask({
  *   model: `${shared}golden/deberta/tiny-a`,
  *   tokenizer: `${shared}golden/spm/unigram.model`,

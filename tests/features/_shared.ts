@@ -10,7 +10,7 @@ import type { GlueExample } from "../../train/tasks/parse_glue.ts";
 import type { SquadExample } from "../../train/features/squad.ts";
 
 /** `/work/shared` (or CI's equivalent), located from this file. */
-export const SHARED: URL = new URL("../../../shared/", import.meta.url);
+export const SHARED: URL = new URL("../../testdata/", import.meta.url);
 
 let tok: Promise<Tokenizer> | undefined;
 

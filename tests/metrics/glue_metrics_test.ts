@@ -10,7 +10,7 @@ import {
   spearman,
 } from "../../train/metrics/mod.ts";
 
-const GOLDEN = new URL("../../../shared/golden/metrics/glue/", import.meta.url);
+const GOLDEN = new URL("../../testdata/golden/metrics/glue/", import.meta.url);
 // The golden README asks for 1e-12; integer-count metrics come out bit-identical, Pearson within
 // ~3e-16 (SciPy's BLAS nrm2/ddot round differently from any scalar loop).
 const TOL = 1e-12;

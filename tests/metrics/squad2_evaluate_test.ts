@@ -8,7 +8,7 @@ import {
 } from "../../train/metrics/mod.ts";
 import { readSquad2, type Squad2Example } from "../../train/tasks/mod.ts";
 
-const SHARED = new URL("../../../shared/", import.meta.url);
+const SHARED = new URL("../../testdata/", import.meta.url);
 const GOLDEN = new URL("golden/metrics/squad2/", SHARED);
 // Figures are compared to 1e-12 as the golden README asks; in practice every key is identical
 // to the official script's output, which the second assertion checks.

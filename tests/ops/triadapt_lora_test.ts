@@ -21,7 +21,7 @@ import {
 
 await useWasm();
 
-const SHARED = new URL("../../../shared/", import.meta.url);
+const SHARED = new URL("../../testdata/", import.meta.url);
 
 /** Rebuilds A, B, L, U in float64 from a snapshot, independently of the adapter's assembly. */
 function factorsFromSnapshot(s: AdapterSnapshot, n: number, d: number): {

@@ -8,7 +8,7 @@ import {
   readGlue,
 } from "../../train/tasks/mod.ts";
 
-const GLUE = new URL("../../../shared/data/glue/", import.meta.url);
+const GLUE = new URL("../../testdata/data/glue/", import.meta.url);
 
 type Column = { name: string; data: unknown[]; type: string };
 

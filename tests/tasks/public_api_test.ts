@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { glueMetrics, readGlue, readSquad2, squad2Evaluate } from "../../mod.ts";
 
-const SHARED = new URL("../../../shared/", import.meta.url);
+const SHARED = new URL("../../testdata/", import.meta.url);
 
 Deno.test("readGlue() and glueMetrics() from the root mod.ts reproduce the golden RTE figures", async () => {
   const golden = JSON.parse(

@@ -11,8 +11,8 @@ import {
   readGlue,
 } from "../../train/tasks/mod.ts";
 
-const GLUE = new URL("../../../shared/data/glue/", import.meta.url);
-const GOLDEN = new URL("../../../shared/golden/metrics/glue/", import.meta.url);
+const GLUE = new URL("../../testdata/data/glue/", import.meta.url);
+const GOLDEN = new URL("../../testdata/golden/metrics/glue/", import.meta.url);
 
 const REAL_FILES: [GlueTaskName, string, GlueSplit][] = [
   ["cola", "CoLA/train.tsv", "train"],

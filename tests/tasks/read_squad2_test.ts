@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DataFormatError, parseSquad2, readSquad2 } from "../../train/tasks/mod.ts";
 
-const SQUAD = new URL("../../../shared/data/squad2/", import.meta.url);
+const SQUAD = new URL("../../testdata/data/squad2/", import.meta.url);
 
 const FILES: [string, number, number, number, number][] = [
   // file, articles, questions, HasAns, NoAns (SOURCES.md)

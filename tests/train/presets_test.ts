@@ -9,7 +9,7 @@ import {
   validateTrainOptions,
 } from "../../train/hyperparams.ts";
 
-const NOTES = new URL("../../../shared/PAPER-NOTES.md", import.meta.url);
+const NOTES = new URL("../../testdata/PAPER-NOTES.md", import.meta.url);
 const TITLE_TO_TASK: Record<string, TrainTask> = {
   "MNLI": "mnli",
   "SST-2": "sst2",

@@ -8,7 +8,7 @@ import {
   summariseSeeds,
 } from "../../train/seed_summary.ts";
 
-const NOTES = new URL("../../../shared/PAPER-NOTES.md", import.meta.url);
+const NOTES = new URL("../../testdata/PAPER-NOTES.md", import.meta.url);
 const TASK_IDS: Record<string, string> = {
   "MNLI": "mnli",
   "SST-2": "sst2",

@@ -20,7 +20,7 @@ export type { GlueExample };
  * import type { GlueFeature } from "./glue.ts";
  * import { featurizeGlue } from "./glue.ts";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const [f]: GlueFeature[] = featurizeGlue([{ textA: "Fine.", idx: 7 }], tok, { maxLength: 16 });
  * assert.equal(f?.idx, 7);
  * assert.equal(f?.label, undefined);
@@ -48,7 +48,7 @@ export interface GlueFeature {
  * import type { FeaturizeGlueOptions } from "./glue.ts";
  * import { featurizeGlue } from "./glue.ts";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const options: FeaturizeGlueOptions = { maxLength: 8, truncation: "longest_first" };
  * const [f] = featurizeGlue([{ textA: "The cat sat on the mat. ".repeat(4) }], tok, options);
  * assert.equal(f?.inputIds.length, 8);
@@ -136,7 +136,7 @@ export function maxLengthFor(task: string): number {
  * import { loadTokenizer } from "../../model/tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const [f] = featurizeGlue([{ textA: "A cat sat.", textB: "A cat.", label: 1 }], tok, { maxLength: 64 });
  * assert.equal(f?.inputIds[0], tok.special.cls);
  * assert.equal(f?.label, 1);

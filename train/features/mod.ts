@@ -8,7 +8,7 @@
  * import { collate, createSampler, featurizeGlue, maxLengthFor } from "./mod.ts";
  * import { loadTokenizer } from "../../model/tokenizer.ts";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const examples = [
  *   { textA: "A man is playing a guitar.", textB: "A man plays music.", label: 0 },
  *   { textA: "The cat sat.", textB: "Nobody sat.", label: 1 },

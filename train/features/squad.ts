@@ -19,7 +19,7 @@ import type { Encoding, Offset, Tokenizer } from "../../model/tokenizer.ts";
  * import type { SquadExample } from "./squad.ts";
  * import { featurizeSquad } from "./squad.ts";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const example: SquadExample = { id: "q", question: "Why?", context: "Rollo was Norse.", answers: [], isImpossible: true };
  * const [f] = featurizeSquad([example], tok);
  * assert.deepEqual([f?.exampleId, f?.startPosition, f?.endPosition], ["q", 0, 0]);
@@ -48,7 +48,7 @@ export interface SquadExample {
  * import type { SquadFeature } from "./squad.ts";
  * import { featurizeSquad } from "./squad.ts";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const context = "Rollo was a Viking.";
  * const [f]: SquadFeature[] = featurizeSquad([{ id: "q", question: "Who?", context, isImpossible: false,
  *   answers: [{ text: "Rollo", answerStart: 0 }] }], tok);
@@ -88,7 +88,7 @@ export interface SquadFeature {
  * import type { FeaturizeSquadOptions } from "./squad.ts";
  * import { featurizeSquad } from "./squad.ts";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const options: FeaturizeSquadOptions = { maxLength: 32, docStride: 8, maxQueryLength: 8 };
  * const features = featurizeSquad([{ id: "q", question: "Who?", context: "Rollo was Norse. ".repeat(10),
  *   answers: [], isImpossible: true }], tok, options);
@@ -161,7 +161,7 @@ function checkInt(name: string, v: number, min: number, infinite = false): void 
  * import { loadTokenizer } from "../../model/tokenizer.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../../shared/golden/spm/unigram.model", import.meta.url));
+ * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
  * const context = "The Normans were in Normandy. ".repeat(8) + "They came from France.";
  * const features = featurizeSquad([{
  *   id: "q1", question: "Where from?", context, isImpossible: false,

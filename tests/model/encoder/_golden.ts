@@ -9,7 +9,7 @@ import { parseDebertaConfig } from "../../../model/config.ts";
 import type { DebertaConfig } from "../../../model/config.ts";
 
 /** Directory of the tiny-a golden model. */
-export const TINY_A = new URL("../../../../shared/golden/deberta/tiny-a/", import.meta.url);
+export const TINY_A = new URL("../../../testdata/golden/deberta/tiny-a/", import.meta.url);
 
 /** One golden batch. */
 export interface GoldenBatch {

@@ -6,7 +6,7 @@
 
 /** Folder of the tiny-a golden model. */
 export const GOLDEN_DIR: string =
-  new URL("../../../../shared/golden/deberta/tiny-a/", import.meta.url)
+  new URL("../../../testdata/golden/deberta/tiny-a/", import.meta.url)
     .pathname;
 
 /** `config.json` of tiny-a. */

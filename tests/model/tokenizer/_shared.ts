@@ -8,7 +8,7 @@
 import { loadTokenizer, type Tokenizer } from "../../../model/tokenizer.ts";
 
 /** `/work/shared` (or CI's equivalent), located from this file. */
-export const SHARED: URL = new URL("../../../../shared/", import.meta.url);
+export const SHARED: URL = new URL("../../../testdata/", import.meta.url);
 
 /** A golden model file. */
 export function spmModelUrl(type: "unigram" | "bpe"): URL {

@@ -23,7 +23,7 @@ import { featurizeGlue } from "../../../train/features/glue.ts";
 import { fitTokenIds } from "../../../train/glue_task.ts";
 import { readGlue } from "../../../train/tasks/read_glue.ts";
 
-const SHARED = new URL("../../../../shared/", import.meta.url);
+const SHARED = new URL("../../../testdata/", import.meta.url);
 
 /** Absolute path of a file under `/work/shared`. */
 export function sharedPath(rel: string): string {

@@ -1,5 +1,5 @@
 /**
- * A short real-data run: RTE from `../shared/data/glue/RTE`, the tiny golden DeBERTa model, 20
+ * A short real-data run: RTE from `testdata/data/glue/RTE`, the tiny golden DeBERTa model, 20
  * TriAdaptLoRA steps (allocation every 4 steps after step 4, so ranks grow), evaluation at steps
  * 10 and 20, then `deno task eval` and `deno task export` (PEFT and merged) on the run folder.
  *
