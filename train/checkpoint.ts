@@ -33,6 +33,129 @@ import type { Trainer } from "./loop.ts";
 export const CHECKPOINT_FORMAT = 1;
 
 /**
+ * Reads a file's bytes; a missing or unreadable file throws an error whose one-line message
+ * names it (`Deno.errors.NotFound` stays `NotFound`).
+ *
+ * @param path The file.
+ * @returns Its bytes.
+ * @throws {Deno.errors.NotFound} When the file is missing (the message names it).
+ *
+ * @example A missing file is named
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFileNamed } from "./checkpoint.ts";
+ *
+ * await assert.rejects(() => readFileNamed("/nonexistent/head.safetensors"), /\/nonexistent\/head\.safetensors is missing/);
+ * ```
+ */
+export async function readFileNamed(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw namedOsError(error, path);
+  }
+}
+
+/**
+ * Reads and parses a JSON file; a missing, unreadable or malformed file throws an error whose
+ * one-line message names it (`NotFound` for a missing file, `SyntaxError` for bad JSON).
+ *
+ * @param path The file.
+ * @returns The parsed value.
+ * @throws {SyntaxError} When the file is not JSON (the message names it).
+ *
+ * @example A truncated file is named
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readJsonNamed } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/state.json`, '{"step": "1');
+ * await assert.rejects(() => readJsonNamed(`${dir}/state.json`), /state\.json as it must be JSON/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readJsonNamed(path: string): Promise<unknown> {
+  const text = new TextDecoder().decode(await readFileNamed(path));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot read ${path} as it must be JSON: ${
+        text.trim() === "" ? "the file is empty" : (error as Error).message.split("\n")[0]
+      }`,
+    );
+  }
+}
+
+function namedOsError(error: unknown, path: string): Error {
+  if (error instanceof Deno.errors.NotFound) {
+    return new Deno.errors.NotFound(`Cannot read ${path} as the file must exist: it is missing`);
+  }
+  const first = ((error as Error).message ?? String(error)).split("\n")[0] ?? "";
+  // Drop Deno's `: readfile '<path>'` tail: the path is named up front.
+  const reason = first.replace(/,? ?(readfile|open|stat|lstat) '[^']*'$/, "").replace(/:\s*$/, "");
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+    return new RangeError(`Cannot read ${path} as it must be readable: ${reason}`);
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return new RangeError(`Cannot read ${path} as it must be a file: it is a folder`);
+  }
+  return new RangeError(`Cannot read ${path}: ${reason}`);
+}
+
+/** The files every checkpoint folder holds. */
+const CHECKPOINT_FILES = [
+  "state.json",
+  "adapters.safetensors",
+  "optimizer.safetensors",
+  "head.safetensors",
+] as const;
+
+/**
+ * Checks that a checkpoint folder is complete and readable without building a model:
+ * `state.json` parses and has this package's format, and every `.safetensors` file parses.
+ *
+ * @param dir The checkpoint folder.
+ * @returns The step recorded in `state.json`.
+ * @throws {Deno.errors.NotFound} When a file is missing (the message names it).
+ * @throws {SyntaxError} When a file is damaged (the message names it).
+ *
+ * @example An empty folder names its first missing file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkCheckpointFiles } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(() => checkCheckpointFiles(dir), /state\.json as the file must exist/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function checkCheckpointFiles(dir: string): Promise<number> {
+  const statePath = join(dir, CHECKPOINT_FILES[0]);
+  const state = await readJsonNamed(statePath) as Partial<CheckpointState> | null;
+  if (state === null || typeof state !== "object" || state.format !== CHECKPOINT_FORMAT) {
+    throw new SyntaxError(
+      `Cannot read ${statePath} as format must be ${CHECKPOINT_FORMAT}: current value is ${
+        JSON.stringify(state?.format)
+      }`,
+    );
+  }
+  if (!Number.isSafeInteger(state.step) || (state.step as number) < 0) {
+    throw new SyntaxError(
+      `Cannot read ${statePath} as step must be a non-negative integer: current value is ${
+        JSON.stringify(state.step)
+      }`,
+    );
+  }
+  for (const name of CHECKPOINT_FILES.slice(1)) {
+    const path = join(dir, name);
+    parseSafetensors(await readFileNamed(path), path);
+  }
+  return state.step as number;
+}
+
+/**
  * Per-module entry of `adapter_config.json`.
  *
  * @example The entry of one TriAdaptLoRA module
@@ -230,7 +353,7 @@ export async function readAdapterFolder(
   dir: string,
 ): Promise<{ config: AdapterFolderConfig; snapshots: AdapterSnapshot[] }> {
   const configPath = join(dir, "adapter_config.json");
-  const config = JSON.parse(await Deno.readTextFile(configPath)) as AdapterFolderConfig;
+  const config = await readJsonNamed(configPath) as AdapterFolderConfig;
   if (config.format !== "triadapt-adapter" || !Array.isArray(config.modules)) {
     throw new SyntaxError(
       `Cannot read ${configPath} as format must be "triadapt-adapter": current value is ${
@@ -239,7 +362,7 @@ export async function readAdapterFolder(
     );
   }
   const path = join(dir, "adapter_model.safetensors");
-  const tensors = parseSafetensors(await Deno.readFile(path), path);
+  const tensors = parseSafetensors(await readFileNamed(path), path);
   return { config, snapshots: snapshotsFrom(config.modules, tensors, path) };
 }
 
@@ -369,7 +492,7 @@ export async function loadTrainerState(
   trainer: Trainer,
 ): Promise<Readonly<Record<string, unknown>>> {
   const statePath = join(dir, "state.json");
-  const state = JSON.parse(await Deno.readTextFile(statePath)) as CheckpointState;
+  const state = await readJsonNamed(statePath) as CheckpointState;
   if (state.format !== CHECKPOINT_FORMAT) {
     throw new SyntaxError(
       `Cannot read ${statePath} as format must be ${CHECKPOINT_FORMAT}: current value is ${state.format}`,
@@ -384,12 +507,12 @@ export async function loadTrainerState(
   const adapterPath = join(dir, "adapters.safetensors");
   const snaps = snapshotsFrom(
     state.adapters,
-    parseSafetensors(await Deno.readFile(adapterPath), adapterPath),
+    parseSafetensors(await readFileNamed(adapterPath), adapterPath),
     adapterPath,
   );
   trainer.adapters.forEach((a, i) => a.restore(snaps[i] as AdapterSnapshot));
   const headPath = join(dir, "head.safetensors");
-  const head = parseSafetensors(await Deno.readFile(headPath), headPath);
+  const head = parseSafetensors(await readFileNamed(headPath), headPath);
   for (const [name, v] of trainer.model.namedTrainableVariables()) {
     const t = fromRaw(head.get(name), name, headPath);
     tf.tidy(() => v.assign(tf.tensor(t.data, [...t.shape], "float32")));
@@ -397,7 +520,7 @@ export async function loadTrainerState(
   // Grown blocks: register them, then restore every counter and moment.
   trainer.optimizer.syncBlocks(trainer.adapters.flatMap((a) => a.parameterBlocks()));
   const optPath = join(dir, "optimizer.safetensors");
-  const optTensors = parseSafetensors(await Deno.readFile(optPath), optPath);
+  const optTensors = parseSafetensors(await readFileNamed(optPath), optPath);
   const blocks: Record<string, BlockStateData> = {};
   for (const [key, b] of Object.entries(state.optimizer.blocks)) {
     const read = (which: "m" | "v"): TensorData[] =>

@@ -14,14 +14,23 @@ import { initBackend } from "../ops/backend.ts";
 import {
   HYPERPARAM_KEYS,
   type HyperParams,
+  inFlagTerms,
+  parseGivenFlags,
   parseTrainArgs,
+  type TrainMethod,
   type TrainOptions,
   validateTrainOptions,
 } from "./hyperparams.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
-import { resumeRealTraining, runRealTraining } from "./real_task.ts";
+import { checkModelFolder, runRealTraining } from "./real_task.ts";
+import { NonFiniteError } from "./loop.ts";
 import {
-  rankGrid,
+  findResumePoint,
+  readResumeConfig,
+  refusedResumeFlags,
+  resumeRefusal,
+} from "./run_resume.ts";
+import {
   type RunResult,
   type RunSettings,
   runTraining,
@@ -29,8 +38,6 @@ import {
   validateSchedules,
 } from "./run.ts";
 import { formatSeedSummary, formatTable } from "./seed_summary.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
-import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
 import type { ProgressWriter } from "./progress.ts";
 
 /**
@@ -146,14 +153,6 @@ function isPlantedArgs(args: readonly string[]): boolean {
   return false;
 }
 
-async function isPlantedRun(dir: string): Promise<boolean> {
-  try {
-    return JSON.parse(await Deno.readTextFile(join(dir, "config.json"))).task === "planted";
-  } catch {
-    return false;
-  }
-}
-
 /** The planted task has no model or data flags: stand in for them so the schema parses. */
 function plantedArgs(args: readonly string[]): string[] {
   const out: string[] = [];
@@ -180,40 +179,14 @@ interface PlantedPlan {
   readonly options: TrainOptions;
   readonly planted: Omit<PlantedTaskOptions, "seed">;
   readonly out: string;
-  readonly resume: boolean;
+  /** Continue the run in `out` from this checkpoint (`null`: from step 0, none was written). */
+  readonly resumeFrom?: string | null;
 }
 
 async function planPlanted(args: readonly string[], io: CliIo): Promise<PlantedPlan | string> {
   const parsed = parseTrainArgs(plantedArgs(args));
   if ("help" in parsed) return parsed.help;
   const given = parsed.options;
-  if (given.resume !== undefined) {
-    // A resumed run takes every option from its own config.json.
-    let config: Record<string, unknown>;
-    try {
-      config = JSON.parse(await Deno.readTextFile(join(given.resume, "config.json")));
-    } catch (error) {
-      throw new InputError(
-        `Cannot resume ${given.resume} as it must hold a readable config.json: ${
-          (error as Error).message.split("\n")[0]
-        }`,
-      );
-    }
-    if (config.task !== "planted" || typeof config.cli !== "object" || config.cli === null) {
-      throw new InputError(
-        `Cannot resume ${given.resume} as it must be a planted run written by this CLI: current task is ${
-          JSON.stringify(config.task)
-        }`,
-      );
-    }
-    const cli = config.cli as { options: unknown; planted: Omit<PlantedTaskOptions, "seed"> };
-    return {
-      options: validateTrainOptions(cli.options),
-      planted: cli.planted,
-      out: given.resume,
-      resume: true,
-    };
-  }
   const merged: Record<string, unknown> = { ...given };
   for (const key of HYPERPARAM_KEYS) {
     const demo = PLANTED_HYPERPARAMS[key];
@@ -232,7 +205,95 @@ async function planPlanted(args: readonly string[], io: CliIo): Promise<PlantedP
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  return { options, planted: { ...PLANTED_DEMO, ...io.planted }, out, resume: false };
+  return { options, planted: { ...PLANTED_DEMO, ...io.planted }, out };
+}
+
+/** The value of `--resume` as typed (`--resume dir` or `--resume=dir`), if any. */
+function resumeDir(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--resume") return args[i + 1];
+    if (a.startsWith("--resume=")) return a.slice("--resume=".length);
+  }
+  return undefined;
+}
+
+/** `--task planted` / `--task=planted` removed (a planted run records a stand-in task). */
+function withoutPlantedTask(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--task" && args[i + 1]?.trim().toLowerCase() === "planted") i++;
+    else if (a.toLowerCase() !== "--task=planted") out.push(a);
+  }
+  return out;
+}
+
+interface ResumePlan {
+  readonly planted: boolean;
+  readonly options: TrainOptions;
+  readonly plantedSize?: Omit<PlantedTaskOptions, "seed">;
+  readonly dir: string;
+  readonly from: string | undefined;
+}
+
+/**
+ * `--resume DIR [--checkpoint step-N] [flags]`: every check before anything is touched. The
+ * run's config.json decides planted or real data; each other flag must repeat its recorded
+ * value; the checkpoint must be intact.
+ */
+async function planResume(args: readonly string[], dir: string): Promise<ResumePlan | string> {
+  const config = await readResumeConfig(dir);
+  const path = join(dir, "config.json");
+  const planted = config.task === "planted";
+  const typed = parseGivenFlags(planted ? withoutPlantedTask(args) : args);
+  if ("help" in typed) return typed.help;
+  if (!planted && isPlantedArgs(args)) {
+    throw new InputError(
+      `Cannot resume ${dir} with --task planted as it would change the run: recorded --task ${
+        JSON.stringify(config.task)
+      } (give --resume ${dir} alone)`,
+    );
+  }
+  const cli = config.cli;
+  const recorded = typeof cli === "object" && cli !== null
+    ? (cli as Record<string, unknown>).options
+    : undefined;
+  if (typeof recorded !== "object" || recorded === null || Array.isArray(recorded)) {
+    throw new InputError(
+      `Cannot resume ${dir} as ${path} must hold cli.options (a run written by deno task train): current value is ${
+        recorded === undefined ? "missing" : JSON.stringify(recorded)
+      }`,
+    );
+  }
+  const refused = refusedResumeFlags(typed.given, recorded as Record<string, unknown>);
+  if (refused.length > 0) {
+    throw new InputError(resumeRefusal(dir, refused, recorded as Record<string, unknown>));
+  }
+  let options: TrainOptions;
+  try {
+    options = validateTrainOptions(recorded);
+  } catch (error) {
+    throw new InputError(
+      `Cannot resume ${dir} as ${path} cli.options must be valid training options: ${
+        (error as Error).message
+      }`,
+    );
+  }
+  const point = await findResumePoint(dir, typed.given.checkpoint);
+  const plantedSize = (cli as { planted?: Omit<PlantedTaskOptions, "seed"> }).planted;
+  if (planted && (typeof plantedSize !== "object" || plantedSize === null)) {
+    throw new InputError(
+      `Cannot resume ${dir} as ${path} must hold cli.planted (a planted run written by this CLI): current value is missing`,
+    );
+  }
+  return {
+    planted,
+    options,
+    ...(planted ? { plantedSize } : {}),
+    dir,
+    from: point?.dir,
+  };
 }
 
 function settingsOf(options: TrainOptions, seed: number): RunSettings {
@@ -307,18 +368,33 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
   const stdout = io.stdout ?? Deno.stdout;
   const stderr = io.stderr ?? Deno.stderr;
   const argv = args.length === 0 ? ["--task", "planted"] : [...args];
+  const progress = io.progress === false ? { progress: false } : {};
   let plan: PlantedPlan;
+  let method: TrainMethod | undefined;
   try {
-    // `--resume <dir>` alone: a planted run continues on the planted path.
-    if (argv.length === 2 && argv[0] === "--resume" && await isPlantedRun(argv[1] as string)) {
-      argv.unshift("--task", "planted");
-    }
-    if (!isPlantedArgs(argv)) {
-      // Real data (GLUE task or squad2): train/real_task.ts builds the task and runs the seeds.
-      const progress = io.progress === false ? { progress: false } : {};
-      if (argv.length === 2 && argv[0] === "--resume") {
-        return await resumeRealTraining(argv[1] as string, { stdout, stderr, ...progress });
+    const resume = resumeDir(argv);
+    if (resume !== undefined) {
+      const planned = await planResume(argv, resume);
+      if (typeof planned === "string") {
+        writeText(stdout, `${planned}\n`);
+        return 0;
       }
+      if (!planned.planted) {
+        // Real data: train/real_task.ts rebuilds the task from the recorded options.
+        return await runRealTraining(
+          { ...planned.options, resume: planned.dir },
+          { stdout, stderr, ...progress },
+          planned.from === undefined ? {} : { resumeFrom: planned.from },
+        );
+      }
+      plan = {
+        options: planned.options,
+        planted: planned.plantedSize as Omit<PlantedTaskOptions, "seed">,
+        out: planned.dir,
+        resumeFrom: planned.from ?? null,
+      };
+    } else if (!isPlantedArgs(argv)) {
+      // Real data (GLUE task or squad2): train/real_task.ts builds the task and runs the seeds.
       const parsed = parseTrainArgs(argv);
       if ("help" in parsed) {
         writeText(
@@ -327,16 +403,19 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
         );
         return 0;
       }
+      await checkModelFolder(parsed.options.model);
       return await runRealTraining(parsed.options, { stdout, stderr, ...progress }, {
         skipBadRows: parsed.options.skipBadRows === true,
       });
+    } else {
+      const planned = await planPlanted(argv, io);
+      if (typeof planned === "string") {
+        writeText(stdout, `${planned}\n`);
+        return 0;
+      }
+      plan = planned;
     }
-    const planned = await planPlanted(argv, io);
-    if (typeof planned === "string") {
-      writeText(stdout, `${planned}\n`);
-      return 0;
-    }
-    plan = planned;
+    method = plan.options.method;
     // Schedules are checked against T before anything is built.
     const steps = totalStepsFor(
       plan.planted.trainExamples ?? 512,
@@ -345,22 +424,26 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     );
     validateSchedules(plan.options.method, plan.options, steps);
   } catch (error) {
-    if (error instanceof InputError || error instanceof TypeError || error instanceof RangeError) {
-      writeText(stderr, `error: ${error.message}\n`);
-      return 1;
-    }
-    writeText(stderr, `error: ${(error as Error).message ?? String(error)}\n`);
-    return 2;
+    const message = inFlagTerms(
+      ((error as Error).message ?? String(error)).split("\n")[0] ?? "",
+      method,
+    );
+    writeText(stderr, `error: ${message}\n`);
+    return isInputError(error) ? 1 : 2;
   }
   try {
     const backend = await initBackend(plan.options.backend);
     writeText(stderr, `triadapt train: ${backend.summary}\n`);
     const results: RunResult[] = [];
-    const seeds = plan.resume ? [plan.options.seed] : plan.options.seeds;
+    const resuming = plan.resumeFrom !== undefined;
+    const seeds = resuming ? [plan.options.seed] : plan.options.seeds;
     for (const seed of seeds) {
       const dir = seeds.length > 1 ? join(plan.out, `seed-${seed}`) : plan.out;
       const task = await createPlantedTask({ ...plan.planted, seed });
       try {
+        const plantedRanks = Object.fromEntries(
+          task.planted.modules.map((m, i) => [m, task.planted.ranks[i] as number]),
+        );
         const result = await runTraining({
           task,
           // Only the hyper-parameters: the planted task has no model, data or GLUE task to
@@ -370,32 +453,31 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
           ) as unknown as HyperParams,
           settings: settingsOf(plan.options, seed),
           dir,
-          resume: plan.resume,
+          resume: resuming,
+          ...(typeof plan.resumeFrom === "string" ? { resumeFrom: plan.resumeFrom } : {}),
+          log: (line) => writeText(stderr, `triadapt train: ${line}\n`),
           backend,
           configExtra: {
             cli: { options: { ...plan.options, seed, seeds: [seed] }, planted: plan.planted },
           },
           extraFiles: {
             "planted.json": {
-              modules: Object.fromEntries(
-                task.planted.modules.map((m, i) => [m, task.planted.ranks[i]]),
-              ),
+              modules: plantedRanks,
               total: task.planted.ranks.reduce((a, b) => a + b, 0),
               seed,
             },
           },
+          // The planted ranks in the same layout and colour scale as rank-heatmap.svg.
+          referenceRanks: {
+            file: "planted-heatmap.svg",
+            title: `Planted ranks: planted, seed ${seed}`,
+            ranks: plantedRanks,
+          },
+          methodLabel: methodLabel(plan.options),
           ...(io.progress === false ? { progress: false as const } : { progress: stderr }),
           label: `planted ${plan.options.method} seed ${seed}`,
         });
         results.push(result);
-        // The planted ranks in the same layout, to compare with rank-heatmap.svg by eye.
-        const plantedRanks = Object.fromEntries(
-          task.planted.modules.map((m, i) => [m, task.planted.ranks[i] as number]),
-        );
-        await writeFileAtomic(
-          join(result.dir, "planted-heatmap.svg"),
-          rankHeatmapSvg({ ...rankGrid(plantedRanks), title: `Planted ranks, seed ${seed}` }),
-        );
         writeText(stdout, summaryTable(result, plan.options, seed, backend.summary));
         for (const w of result.warnings) writeText(stderr, `\n${w}\n\n`);
       } finally {
@@ -417,9 +499,18 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     }
     return 0;
   } catch (error) {
-    writeText(stderr, `error: ${(error as Error).message ?? String(error)}\n`);
-    return 2;
+    writeText(stderr, `error: ${((error as Error).message ?? String(error)).split("\n")[0]}\n`);
+    // A checkpoint that does not fit the run (e.g. hand-edited) is bad input; the rest is a
+    // runtime failure.
+    return error instanceof SyntaxError ? 1 : 2;
   }
+}
+
+/** Bad input: flags, files and folders the user named (one line, exit 1). */
+function isInputError(error: unknown): boolean {
+  return error instanceof InputError || error instanceof TypeError ||
+    (error instanceof RangeError && !(error instanceof NonFiniteError)) ||
+    error instanceof SyntaxError || error instanceof Deno.errors.NotFound;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

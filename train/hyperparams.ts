@@ -248,6 +248,8 @@ export interface TrainOptions extends HyperParams {
   readonly out?: string;
   /** A run folder to resume from its latest checkpoint. */
   readonly resume?: string;
+  /** With `resume`: the checkpoint to continue from (a name under `checkpoints/`). */
+  readonly checkpoint?: string;
   /** Stop after this many optimizer steps; it then also is T for every schedule. */
   readonly maxSteps?: number;
   /** Also evaluate every N steps; every epoch end is evaluated in any case. */
@@ -436,7 +438,17 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       group: "Run",
       kind: "string",
       valueName: "<run dir>",
-      description: "Continue a run folder from its latest complete checkpoint",
+      description:
+        "Continue a run folder with the options in its config.json. Any other flag must repeat the recorded value: a flag that would change the run is refused, --max-steps included (T sets the LR decay and every allocation schedule, so a resumed run could not match an uninterrupted one)",
+    },
+    {
+      key: "checkpoint",
+      flag: "checkpoint",
+      group: "Run",
+      kind: "string",
+      valueName: "<step-N>",
+      description:
+        "With --resume: continue from this checkpoint under checkpoints/ instead of the latest (later ones are replaced as the run goes on)",
     },
     {
       key: "maxSteps",
@@ -1129,6 +1141,170 @@ function parseFlagText(spec: FlagSpec, text: string): unknown {
 }
 
 /**
+ * The flags given on a `deno task train` command line, parsed and checked one by one against the
+ * schema but not merged with defaults or presets: what `--resume` compares with the run's
+ * recorded options. A negative number after a flag is its value (`--max-steps -3` reads as
+ * `--max-steps=-3` and is then refused for its range, not for its syntax).
+ *
+ * @param argv The arguments after the script name.
+ * @returns `{ given, flags }` (values by option key; flag names as typed, without `--`), or
+ *   `{ help }` when `--help`/`-h` is given.
+ * @throws {TypeError} On an unknown, repeated or malformed flag (one-line message).
+ * @throws {RangeError} On an out-of-range value (one-line message).
+ *
+ * @example Only what was typed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseGivenFlags } from "./hyperparams.ts";
+ *
+ * const parsed = parseGivenFlags(["--resume", "runs/a", "--lr", "0.5"]);
+ * assert.ok("given" in parsed);
+ * assert.deepEqual(parsed.given, { resume: "runs/a", lr: 0.5 });
+ * assert.deepEqual(parsed.flags, ["resume", "lr"]);
+ * assert.throws(() => parseGivenFlags(["--max-steps", "-3"]), /--max-steps as it must be >= 1: current value is -3/);
+ * ```
+ */
+export function parseGivenFlags(
+  argv: readonly string[],
+): { readonly given: Partial<TrainOptions>; readonly flags: readonly string[] } | {
+  readonly help: string;
+} {
+  const parseOptions: Record<
+    string,
+    { type: "string" | "boolean"; multiple: true; short?: string }
+  > = {
+    help: { type: "boolean", multiple: true, short: "h" },
+  };
+  for (const spec of FLAG_SPECS) {
+    parseOptions[spec.flag] = {
+      type: spec.kind === "boolean" ? "boolean" : "string",
+      multiple: true,
+    };
+  }
+  let values: Record<string, (string | boolean)[] | undefined>;
+  try {
+    values = parseArgs({
+      args: joinNegativeValues(argv),
+      options: parseOptions,
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, (string | boolean)[] | undefined>;
+  } catch (error) {
+    throw new TypeError(cleanParseError(error));
+  }
+  if (values.help !== undefined) return { help: formatTrainHelp() };
+  const given: Record<string, unknown> = {};
+  const flags: string[] = [];
+  for (const spec of FLAG_SPECS) {
+    const raw = values[spec.flag];
+    if (raw === undefined) continue;
+    if (raw.length > 1) {
+      throw new TypeError(
+        `Cannot parse --${spec.flag} as it must be given once: current values are ${
+          raw.map(String).join(", ")
+        }`,
+      );
+    }
+    const [first] = raw;
+    const value = typeof first === "boolean" ? first : parseFlagText(spec, first ?? "");
+    given[spec.key] = checkField(spec, value);
+    flags.push(spec.flag);
+  }
+  // Flags in the order they were typed.
+  const position = (flag: string): number =>
+    argv.findIndex((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+  flags.sort((a, b) => position(a) - position(b));
+  return { given: given as Partial<TrainOptions>, flags };
+}
+
+const NEGATIVE_NUMBER = /^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** `--flag -3` → `--flag=-3` for value flags, so a negative number is a value, not a switch. */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const spec = arg.startsWith("--") && !arg.includes("=")
+      ? FLAG_SPECS.find((s) => `--${s.flag}` === arg)
+      : undefined;
+    if (
+      spec !== undefined && spec.kind !== "boolean" && next !== undefined &&
+      NEGATIVE_NUMBER.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+/** Library config fields that no flag of the same key sets, by method. */
+const CONFIG_FIELD_FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  loraAlpha: "--alpha",
+  totalSteps: "T",
+});
+
+/**
+ * Rewrites a library error message in the train CLI's vocabulary: `Cannot parse TriAdaptLoRA
+ * config as initWarmup must be < totalSteps (4)` becomes `Cannot start training as --init-warmup
+ * must be < T = 4 (the total step count: …)`. Field names become the flags that set them (for
+ * AdaLoRA `initRank` is `--adalora-init-rank` and `targetRank` is `--ref-rank`).
+ *
+ * @param message A one-line library error message.
+ * @param method The method the message came from (default `triadapt`).
+ * @returns The message with flags instead of fields.
+ *
+ * @example A schedule error
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inFlagTerms } from "./hyperparams.ts";
+ *
+ * const text = inFlagTerms("Cannot parse TriAdaptLoRA config as initWarmup must be < totalSteps (4): current value is 48");
+ * assert.match(text, /^Cannot start training as --init-warmup must be < T = 4 \(the total step count/);
+ * assert.ok(!text.includes("initWarmup"));
+ * assert.match(inFlagTerms("Cannot parse AdaLoRA config as targetRank must be <= initRank", "adalora"), /--ref-rank must be <= --adalora-init-rank/);
+ * ```
+ */
+export function inFlagTerms(message: string, method: TrainMethod = "triadapt"): string {
+  const map: Record<string, string> = {};
+  for (const spec of FLAG_SPECS) {
+    if (spec.key !== spec.flag) map[spec.key] = `--${spec.flag}`;
+  }
+  for (
+    const key of [
+      "interval",
+      "threshold",
+      "rounding",
+      "normalisation",
+      "dropout",
+      "alpha",
+      "tinit",
+      "tfinal",
+    ]
+  ) {
+    map[key] = `--${key}`;
+  }
+  Object.assign(map, CONFIG_FIELD_FLAGS);
+  if (method === "adalora") {
+    map.initRank = "--adalora-init-rank";
+    map.targetRank = "--ref-rank";
+  }
+  const fields = Object.keys(map).sort((a, b) => b.length - a.length);
+  const pattern = new RegExp(`(?<![\\w-])(${fields.join("|")})(?![\\w-])`, "g");
+  return message
+    .replace(
+      /\btotalSteps \((\d+)\)/g,
+      "T = $1 (the total step count: --max-steps, or --epochs × steps per epoch)",
+    )
+    .replace(
+      /^Cannot parse (TriAdaptLoRA|AdaLoRA|IncreLoRA|LoRA) config as /,
+      "Cannot start training as ",
+    )
+    .replace(pattern, (field) => map[field] ?? field);
+}
+
+/**
  * The outcome of `parseTrainArgs`: resolved options, or the help text to print.
  *
  * @example Help or options
@@ -1181,45 +1357,13 @@ export type ParsedTrainArgs =
  * ```
  */
 export function parseTrainArgs(argv: readonly string[]): ParsedTrainArgs {
-  const parseOptions: Record<
-    string,
-    { type: "string" | "boolean"; multiple: true; short?: string }
-  > = {
-    help: { type: "boolean", multiple: true, short: "h" },
-  };
-  for (const spec of FLAG_SPECS) {
-    parseOptions[spec.flag] = {
-      type: spec.kind === "boolean" ? "boolean" : "string",
-      multiple: true,
-    };
-  }
-  let values: Record<string, (string | boolean)[] | undefined>;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: parseOptions,
-      strict: true,
-      allowPositionals: false,
-    }).values as Record<string, (string | boolean)[] | undefined>;
-  } catch (error) {
-    throw new TypeError(cleanParseError(error));
-  }
-  if (values.help !== undefined) return { help: formatTrainHelp() };
-
-  const given: Record<string, unknown> = {};
-  for (const spec of FLAG_SPECS) {
-    const raw = values[spec.flag];
-    if (raw === undefined) continue;
-    if (raw.length > 1) {
-      throw new TypeError(
-        `Cannot parse --${spec.flag} as it must be given once: current values are ${
-          raw.map(String).join(", ")
-        }`,
-      );
-    }
-    const [first] = raw;
-    const value = typeof first === "boolean" ? first : parseFlagText(spec, first ?? "");
-    given[spec.key] = checkField(spec, value);
+  const flags = parseGivenFlags(argv);
+  if ("help" in flags) return flags;
+  const given: Record<string, unknown> = { ...flags.given };
+  if (given.checkpoint !== undefined && given.resume === undefined) {
+    throw new TypeError(
+      `Cannot use --checkpoint as it only picks where --resume continues: current flags have no --resume`,
+    );
   }
   for (const spec of FLAG_SPECS) {
     if (spec.required && given[spec.key] === undefined) {
@@ -1282,7 +1426,7 @@ function cleanParseError(error: unknown): string {
       if (/does not take an argument/.test(first)) {
         return `Cannot parse ${option} as it is a switch and takes no value: current value is attached`;
       }
-      return `Cannot parse ${option} as it must be followed by a value (write ${option}=-1 for negatives)`;
+      return `Cannot parse ${option} as it must be followed by a value: current value is missing`;
     default:
       return `Cannot parse arguments: ${first}`;
   }

@@ -15,15 +15,21 @@ import { parseSafetensors, type RawTensor } from "../model/safetensors.ts";
 import type { Adapter, AdapterMethod, TensorData } from "../ops/adapter.ts";
 import { initBackend } from "../ops/backend.ts";
 import { createAdapter } from "../ops/registry.ts";
-import type { AdapterModuleEntry, CheckpointState } from "./checkpoint.ts";
+import {
+  type AdapterModuleEntry,
+  type CheckpointState,
+  readFileNamed,
+  readJsonNamed,
+} from "./checkpoint.ts";
 import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
-import { type TrainOptions, validateTrainOptions } from "./hyperparams.ts";
+import { inFlagTerms, type TrainOptions, validateTrainOptions } from "./hyperparams.ts";
 import { NonFiniteError, type TrainingTask } from "./loop.ts";
 import type { ProgressWriter } from "./progress.ts";
 import { type RunResult, runTraining, totalStepsFor, validateSchedules } from "./run.ts";
 import { formatSeedSummary } from "./seed_summary.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
-import { openRunFolder, readLatestCheckpointDir, readRunConfig } from "./run_folder.ts";
+import { readLatestCheckpointDir, runFolderPaths } from "./run_folder.ts";
+import { readResumeConfig } from "./run_resume.ts";
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
 
@@ -321,8 +327,17 @@ export async function loadTrainedRun(
   dir: string,
   options: RebuildOptions = {},
 ): Promise<TrainedRun> {
-  const folder = await openRunFolder(dir);
-  const config = record(await readRunConfig(folder), folder.configPath);
+  // Read only: eval and export leave the run folder as it is until they write their result.
+  const folder = runFolderPaths(dir);
+  let config: Record<string, unknown>;
+  try {
+    config = record(await readJsonNamed(folder.configPath), folder.configPath);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Deno.errors.NotFound(
+      `Cannot load run ${dir} as it must be a run folder with config.json: ${folder.configPath} is missing`,
+    );
+  }
   let checkpoint: string | undefined;
   if (options.checkpoint !== undefined) {
     // `best` and `adapter` are the run folder's own full-state folders; other names are
@@ -348,8 +363,8 @@ export async function loadTrainedRun(
     );
   }
   const statePath = join(checkpoint, "state.json");
-  const state = JSON.parse(await Deno.readTextFile(statePath)) as CheckpointState;
-  if (!Array.isArray(state.adapters)) {
+  const state = await readJsonNamed(statePath) as CheckpointState;
+  if (!Array.isArray(state?.adapters)) {
     throw new SyntaxError(`Cannot read ${statePath} as adapters must be a list`);
   }
   const hyper = record(config.hyper ?? {}, `${folder.configPath} hyper`);
@@ -361,13 +376,13 @@ export async function loadTrainedRun(
   try {
     model = task.buildModel(seed);
     const headPath = join(checkpoint, "head.safetensors");
-    const head = parseSafetensors(await Deno.readFile(headPath), headPath);
+    const head = parseSafetensors(await readFileNamed(headPath), headPath);
     for (const [name, v] of model.namedTrainableVariables()) {
       const t = tensorData(head, name, headPath);
       tf.tidy(() => v.assign(tf.tensor(t.data, [...t.shape], "float32")));
     }
     const adapterPath = join(checkpoint, "adapters.safetensors");
-    const tensors = parseSafetensors(await Deno.readFile(adapterPath), adapterPath);
+    const tensors = parseSafetensors(await readFileNamed(adapterPath), adapterPath);
     for (const entry of state.adapters) {
       const adapter = adapterFor(entry, alpha);
       adapters.push(adapter);
@@ -471,6 +486,42 @@ export interface RealTrainingIo {
 export interface RealTrainingExtra {
   /** `--skip-bad-rows`: skip malformed GLUE rows and report how many. */
   readonly skipBadRows?: boolean;
+  /** With `options.resume`: the checkpoint folder to continue from (default: the latest). */
+  readonly resumeFrom?: string;
+}
+
+/**
+ * Checks `--model` before anything is read: it must be a folder holding `config.json`.
+ *
+ * @param model The `--model` value.
+ * @returns Resolves when the folder looks like a Hugging Face model folder.
+ * @throws {RangeError} One line naming `--model` and what is wrong with the folder.
+ *
+ * @example A folder that does not exist
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkModelFolder } from "./real_task.ts";
+ *
+ * await assert.rejects(() => checkModelFolder("/nonexistent"), /--model must be a DeBERTa-v3 folder with config\.json: \/nonexistent does not exist/);
+ * ```
+ */
+export async function checkModelFolder(model: string): Promise<void> {
+  const must = "Cannot start training as --model must be a DeBERTa-v3 folder with config.json";
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(model);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new RangeError(`${must}: ${model} does not exist`);
+    }
+    throw new RangeError(`${must}: ${model} cannot be read (${(error as Error).name})`);
+  }
+  if (!info.isDirectory) throw new RangeError(`${must}: ${model} is not a folder`);
+  try {
+    await Deno.stat(join(model, "config.json"));
+  } catch {
+    throw new RangeError(`${must}: ${model} has no config.json`);
+  }
 }
 
 const encoder = new TextEncoder();
@@ -529,10 +580,7 @@ export async function runRealTraining(
   let out: string;
   try {
     if (options.resume !== undefined) {
-      const config = record(
-        JSON.parse(await Deno.readTextFile(join(options.resume, "config.json"))),
-        join(options.resume, "config.json"),
-      );
+      const config = await readResumeConfig(options.resume);
       const cli = record(config.cli, `${options.resume}/config.json cli`);
       opts = validateTrainOptions(cli.options);
       skipBadRows = cli.skipBadRows === true || opts.skipBadRows === true;
@@ -540,6 +588,7 @@ export async function runRealTraining(
     } else {
       out = options.out ?? join("runs", `${options.task}-${options.method}-${stamp()}`);
     }
+    await checkModelFolder(opts.model);
     task = await createRealTask({
       task: opts.task,
       model: opts.model,
@@ -565,7 +614,7 @@ export async function runRealTraining(
         totalStepsFor(task.numTrainExamples, opts, opts.maxSteps),
       );
     } catch (error) {
-      writeText(stderr, `error: ${(error as Error).message}\n`);
+      writeText(stderr, `error: ${inFlagTerms((error as Error).message, opts.method)}\n`);
       return 1;
     }
     const backend = await initBackend(opts.backend);
@@ -588,6 +637,8 @@ export async function runRealTraining(
         },
         dir,
         resume,
+        ...(extra.resumeFrom === undefined ? {} : { resumeFrom: extra.resumeFrom }),
+        log: (line) => writeText(stderr, `triadapt train: ${line}\n`),
         backend,
         configExtra: { cli: { options: { ...opts, seed, seeds: [seed] }, skipBadRows } },
         ...(io.progress === false ? { progress: false as const } : { progress: stderr }),
@@ -658,7 +709,7 @@ export async function resumeRealTraining(dir: string, io: RealTrainingIo = {}): 
   let options: TrainOptions;
   try {
     const path = join(dir, "config.json");
-    const config = record(JSON.parse(await Deno.readTextFile(path)), path);
+    const config = await readResumeConfig(dir);
     if (config.task === "planted") {
       throw new RangeError(
         `Cannot resume ${dir} here as it must hold a real-data run: current task is planted (run deno task train --resume ${dir})`,

@@ -109,6 +109,21 @@ export interface RunTrainingOptions {
   readonly dir: string;
   /** Continue the run in `dir` from its latest checkpoint. */
   readonly resume?: boolean;
+  /** With `resume`: the checkpoint folder to continue from (default: the latest). */
+  readonly resumeFrom?: string;
+  /** Writes one-line notes (e.g. `resumed from step 8 of 12`); default none. */
+  readonly log?: (line: string) => void;
+  /**
+   * A reference rank pattern drawn next to the final ranks on the same colour scale (the
+   * planted task's planted ranks): written to `file` in the run folder with `title`.
+   */
+  readonly referenceRanks?: {
+    readonly file: string;
+    readonly title: string;
+    readonly ranks: Readonly<Record<string, number>>;
+  };
+  /** How the method is named in chart titles (default the method key, e.g. `triadapt`). */
+  readonly methodLabel?: string;
   /** The active backend (recorded in `config.json`). */
   readonly backend: BackendInfo;
   /** Extra fields for `config.json` (CLI options, versions). */
@@ -174,6 +189,8 @@ export interface RunResult {
   readonly warnings: readonly string[];
   /** Wall time of this invocation, seconds. */
   readonly seconds: number;
+  /** The step this invocation resumed from (absent for a fresh run). */
+  readonly resumedFrom?: number;
 }
 
 const ADAPTER_METHOD = {
@@ -453,6 +470,8 @@ async function truncateJsonl(path: string, maxStep: number): Promise<void> {
 }
 
 interface LoopState {
+  /** Wall time of the run before this invocation (all earlier invocations), ms. */
+  elapsedMs: number;
   windowLoss: number;
   windowSteps: number;
   windowMs: number;
@@ -548,19 +567,32 @@ async function drive(
 ): Promise<RunResult> {
   const { task, settings } = options;
   const loop: LoopState = {
+    elapsedMs: 0,
     windowLoss: 0,
     windowSteps: 0,
     windowMs: 0,
     best: undefined,
     final: undefined,
   };
+  let resumedFrom: number | undefined;
   if (options.resume) {
-    const latest = await readLatestCheckpointDir(folder);
-    const step = latest === undefined ? 0 : checkpointStep(latest);
-    if (latest !== undefined) Object.assign(loop, await loadTrainerState(latest, trainer));
+    const from = options.resumeFrom ?? await readLatestCheckpointDir(folder);
+    const step = from === undefined ? 0 : checkpointStep(from);
+    if (from !== undefined) {
+      const saved = await loadTrainerState(from, trainer);
+      Object.assign(loop, saved);
+      if (typeof saved.elapsedMs !== "number") loop.elapsedMs = 0;
+    }
     await truncateJsonl(folder.metricsPath, step);
     await truncateJsonl(folder.ranksPath, step);
+    resumedFrom = step;
+    options.log?.(
+      `resumed from step ${step} of ${totalSteps}${
+        from === undefined ? " (no checkpoint yet)" : ` (${from})`
+      }`,
+    );
   }
+  const elapsedMs = (): number => loop.elapsedMs + (performance.now() - started);
   const perEpoch = trainer.stepsPerEpoch;
   const bar = options.progress === false ? undefined : new ProgressBar({
     total: totalSteps,
@@ -569,7 +601,7 @@ async function drive(
     label: options.label ?? `${task.name} ${settings.method} seed ${settings.seed}`,
   });
   const checkpoint = async (): Promise<void> => {
-    const state = { ...loop };
+    const state = { ...loop, elapsedMs: elapsedMs() };
     await writeCheckpoint(folder, trainer.step, (dir) => saveTrainerState(dir, trainer, state));
   };
   const ranksTotal = (): number => trainer.controller.ranks().reduce((a, b) => a + b, 0);
@@ -632,7 +664,7 @@ async function drive(
         (task.metricHigherIsBetter ? ev.value > loop.best.value : ev.value < loop.best.value);
       if (better) {
         loop.best = { value: ev.value, step };
-        await writeBest(folder, trainer, ev, step, loop);
+        await writeBest(folder, trainer, ev, step, { ...loop, elapsedMs: elapsedMs() });
       }
       if (settings.checkpointEvery === undefined) {
         await checkpoint();
@@ -653,7 +685,12 @@ async function drive(
   trainer.adapters.forEach((a, i) => (ranks[a.name] = values[i] ?? a.rank));
   const warnings: string[] = [];
   if (finished) {
-    await writeSummaries(folder, trainer, ranks, options);
+    await writeSummaries(folder, trainer, ranks, options, {
+      final: loop.final,
+      best: loop.best,
+      totalSteps,
+      wallSeconds: elapsedMs() / 1000,
+    });
     if (trainer.controller.expectsEvents && trainer.controller.events === 0) {
       warnings.push(
         `WARNING: the ${settings.method} allocator never fired in ${totalSteps} steps although ${trainer.controller.budgetLeft()} rank units of budget were left: check --init-warmup, --interval (or --tinit/--tfinal/--delta-t) against T = ${totalSteps}`,
@@ -673,6 +710,7 @@ async function drive(
     events: trainer.controller.events,
     warnings,
     seconds: (performance.now() - started) / 1000,
+    ...(resumedFrom === undefined ? {} : { resumedFrom }),
   };
 }
 
@@ -681,7 +719,7 @@ async function writeBest(
   trainer: Trainer,
   ev: TaskEvaluation,
   step: number,
-  loop: LoopState,
+  loop: Readonly<Record<string, unknown>>,
 ): Promise<void> {
   // Temp folder, then rename: the previous best stays valid until the new one is complete.
   // Besides the adapter format it holds a full checkpoint (head included), so eval and export
@@ -690,9 +728,51 @@ async function writeBest(
   const tmp = `${dir}.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await writeAdapterFolder(tmp, trainer.adapters, { step, metric: ev.metric, value: ev.value });
-  await saveTrainerState(tmp, trainer, { ...loop });
+  await saveTrainerState(tmp, trainer, loop);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, dir);
+}
+
+interface SummaryFacts {
+  readonly final: TaskEvaluation | undefined;
+  readonly best: { readonly value: number; readonly step: number } | undefined;
+  readonly totalSteps: number;
+  readonly wallSeconds: number;
+}
+
+const METRIC_NAMES: Readonly<Record<string, string>> = {
+  heldout_mse: "held-out rel. MSE",
+  accuracy: "accuracy",
+  matthews_corrcoef: "Matthews corr.",
+  pearson: "Pearson r",
+  spearman: "Spearman ρ",
+  f1: "F1",
+  exact: "exact match",
+};
+
+/**
+ * The axis name of an evaluation metric: its readable name and direction (`held-out rel. MSE
+ * (lower is better; 1.0 = frozen base)`, `accuracy (higher is better)`).
+ *
+ * @param metric The metric key as `metrics.jsonl` records it (`metricName`).
+ * @param higherIsBetter Its direction.
+ * @returns The label.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { metricAxisLabel } from "./run.ts";
+ *
+ * assert.equal(metricAxisLabel("heldout_mse", false), "held-out rel. MSE (lower is better; 1.0 = frozen base)");
+ * assert.equal(metricAxisLabel("matthews_corrcoef", true), "Matthews corr. (higher is better)");
+ * ```
+ */
+export function metricAxisLabel(metric: string, higherIsBetter: boolean): string {
+  const name = METRIC_NAMES[metric] ?? metric.replaceAll("_", " ");
+  const direction = higherIsBetter ? "higher is better" : "lower is better";
+  return metric === "heldout_mse"
+    ? `${name} (${direction}; 1.0 = frozen base)`
+    : `${name} (${direction})`;
 }
 
 async function writeSummaries(
@@ -700,23 +780,46 @@ async function writeSummaries(
   trainer: Trainer,
   ranks: Readonly<Record<string, number>>,
   options: RunTrainingOptions,
+  facts: SummaryFacts,
 ): Promise<void> {
+  const { task, settings } = options;
+  const method = options.methodLabel ?? settings.method;
   await writeAdapterFolder(join(folder.dir, "adapter"), trainer.adapters, {
-    task: options.task.name,
-    method: options.settings.method,
+    task: task.name,
+    method: settings.method,
     alpha: options.hyper.alpha,
     step: trainer.step,
   });
   // The trained head and the state eval/export read (`--checkpoint adapter`), next to the adapters.
   await saveTrainerState(join(folder.dir, "adapter"), trainer, {});
   const grid = rankGrid(ranks);
+  const reference = options.referenceRanks;
+  const refGrid = reference === undefined ? undefined : rankGrid(reference.ranks);
+  // One colour scale for the final and the reference heatmap, so colours compare.
+  const scaleMax = Math.max(1, ...grid.ranks.flat(), ...(refGrid?.ranks.flat() ?? []));
+  const shared = reference === undefined ? "" : `; colours shared with ${reference.file}`;
   if (grid.layers.length > 0) {
     await writeFileAtomic(
       folder.heatmapPath,
       rankHeatmapSvg({
         ...grid,
-        title:
-          `Final ranks: ${options.task.name}, ${options.settings.method}, seed ${options.settings.seed}`,
+        min: 0,
+        max: scaleMax,
+        title: `Allocated ranks: ${task.name}, ${method}, seed ${settings.seed}`,
+        caption: `Each cell: the final rank of one weight matrix (row) in one layer${shared}`,
+      }),
+    );
+  }
+  if (reference !== undefined && refGrid !== undefined && refGrid.layers.length > 0) {
+    await writeFileAtomic(
+      join(folder.dir, reference.file),
+      rankHeatmapSvg({
+        ...refGrid,
+        min: 0,
+        max: scaleMax,
+        title: reference.title,
+        caption:
+          "Each cell: the planted rank of one weight matrix (row) in one layer; colours shared with rank-heatmap.svg",
       }),
     );
   }
@@ -726,27 +829,78 @@ async function writeSummaries(
     loss?: number;
     metric?: number;
     metricName?: string;
+    ranksTotal?: number;
   }[];
   const train = lines.filter((l) => l.kind === "train");
   const evals = lines.filter((l) => l.kind === "eval");
+  const events = ((await readJsonLines(folder.ranksPath).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  })) as { step?: number }[]).map((e) => Number(e.step)).filter(Number.isFinite);
+  const metricName = evals[0]?.metricName ?? facts.final?.metric ?? "metric";
+  const metricLabel = metricAxisLabel(metricName, task.metricHigherIsBetter);
+  const who = `${task.name}, ${method}, seed ${settings.seed}`;
   await writeFileAtomic(
     folder.lossChartPath,
     lossChartSvg({
-      title: `${options.task.name} ${options.settings.method} seed ${options.settings.seed}`,
+      title: `Training curve: ${who}`,
       series: [
-        { name: "train loss", points: train.map((l) => [l.step, l.loss ?? NaN] as const) },
+        {
+          name: "train loss (mean per logged window)",
+          points: train.map((l) => [l.step, l.loss ?? NaN] as const),
+        },
         ...(evals.length === 0 ? [] : [{
-          name: `eval ${evals[0]?.metricName ?? "metric"}`,
+          name: `eval: ${METRIC_NAMES[metricName] ?? metricName}`,
           points: evals.map((l) => [l.step, l.metric ?? NaN] as const),
           axis: "right" as const,
         }]),
       ],
-      rightLabel: evals[0]?.metricName ?? "eval metric",
+      leftLabel: "train loss",
+      rightLabel: metricLabel,
+      events,
+      eventLabel: "rank-allocation event",
+    }),
+  );
+  const budget = trainer.controller.targetBudget;
+  await writeFileAtomic(
+    join(folder.dir, "rank-total.svg"),
+    lossChartSvg({
+      title: `Total rank over steps: ${who}`,
+      series: [
+        {
+          name: "total rank (sum over adapted matrices)",
+          points: train.map((l) => [l.step, l.ranksTotal ?? NaN] as const),
+        },
+        {
+          name: `budget ${budget}`,
+          points: train.length === 0
+            ? []
+            : [[train[0]?.step ?? 0, budget], [train.at(-1)?.step ?? 0, budget]],
+          colour: "#555555",
+          dashed: true,
+        },
+      ],
+      leftLabel: "total rank",
+      events,
+      eventLabel: "rank-allocation event",
+      height: 280,
     }),
   );
   await writeJsonAtomic(join(folder.dir, "summary.json"), {
+    task: task.name,
+    method: settings.method,
+    seed: settings.seed,
     step: trainer.step,
+    totalSteps: facts.totalSteps,
+    wallSeconds: Math.round(facts.wallSeconds * 1000) / 1000,
+    metric: { name: metricName, label: metricLabel, higherIsBetter: task.metricHigherIsBetter },
+    final: facts.final === undefined
+      ? null
+      : { step: trainer.step, value: facts.final.value, all: facts.final.all },
+    best: facts.best === undefined ? null : { step: facts.best.step, value: facts.best.value },
     ranks,
+    ranksTotal: Object.values(ranks).reduce((a, b) => a + b, 0),
+    budget,
     events: trainer.controller.events,
   });
 }

@@ -199,6 +199,25 @@ export interface CreateRunFolderOptions {
   readonly overwrite?: boolean;
 }
 
+/**
+ * The paths of a run folder, without touching the disk (for readers that must leave a run
+ * folder exactly as it is).
+ *
+ * @param dir The run folder.
+ * @returns Its paths.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runFolderPaths } from "./run_folder.ts";
+ *
+ * assert.equal(runFolderPaths("runs/a").configPath, "runs/a/config.json");
+ * ```
+ */
+export function runFolderPaths(dir: string): RunFolder {
+  return folderPaths(dir);
+}
+
 function folderPaths(dir: string): RunFolder {
   return Object.freeze({
     dir,
@@ -621,6 +640,30 @@ export async function writeCheckpoint(
   await writeFileAtomic(join(folder.checkpointsDir, LATEST), `${name}\n`);
   await pruneCheckpoints(folder, name, keep);
   return finalDir;
+}
+
+/**
+ * The complete checkpoints of a run folder, oldest first (`step-N.tmp/` and `step-N.old/`
+ * folders are not complete and are left out).
+ *
+ * @param folder The run folder (only its paths are used; nothing is created).
+ * @returns The folder names under `checkpoints/`, sorted by step.
+ *
+ * @example Two checkpoints
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createRunFolder, listCheckpointNames, writeCheckpoint } from "./run_folder.ts";
+ *
+ * const run = await createRunFolder(await Deno.makeTempDir());
+ * const write = (d: string) => Deno.writeTextFile(`${d}/state.json`, "{}");
+ * await writeCheckpoint(run, 8, write);
+ * await writeCheckpoint(run, 12, write);
+ * assert.deepEqual(await listCheckpointNames(run), ["step-00000008", "step-00000012"]);
+ * await Deno.remove(run.dir, { recursive: true });
+ * ```
+ */
+export function listCheckpointNames(folder: RunFolder): Promise<string[]> {
+  return completeCheckpointNames(folder);
 }
 
 async function completeCheckpointNames(folder: RunFolder): Promise<string[]> {

@@ -174,3 +174,131 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
   }
   return ticks;
 }
+
+/** Helvetica/Arial advance widths (1/1000 em) of the printable ASCII characters 32–126. */
+const HELVETICA_WIDTHS = [
+  278,
+  278,
+  355,
+  556,
+  556,
+  889,
+  667,
+  191,
+  333,
+  333,
+  389,
+  584,
+  278,
+  333,
+  278,
+  278, // space … /
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556,
+  556, // 0–9
+  278,
+  278,
+  584,
+  584,
+  584,
+  556,
+  1015, // : ; < = > ? @
+  667,
+  667,
+  722,
+  722,
+  667,
+  611,
+  778,
+  722,
+  278,
+  500,
+  667,
+  556,
+  833, // A–M
+  722,
+  778,
+  667,
+  778,
+  722,
+  667,
+  611,
+  722,
+  667,
+  944,
+  667,
+  667,
+  611, // N–Z
+  278,
+  278,
+  278,
+  469,
+  556,
+  333, // [ \ ] ^ _ `
+  556,
+  556,
+  500,
+  556,
+  556,
+  278,
+  556,
+  556,
+  222,
+  222,
+  500,
+  222,
+  833, // a–m
+  556,
+  556,
+  556,
+  556,
+  333,
+  500,
+  278,
+  556,
+  500,
+  722,
+  500,
+  500,
+  500, // n–z
+  334,
+  260,
+  334,
+  584, // { | } ~
+];
+
+/**
+ * An upper estimate of the width of a line of text in the charts' font stack (Helvetica, Arial
+ * or a wider fallback): Helvetica's advance widths plus 12 % for fallback fonts such as
+ * DejaVu Sans, bold 10 % wider, any other character 1 em. The layouts use it so that titles,
+ * labels and legends get the room they need.
+ *
+ * @param text One line of text.
+ * @param fontSize Font size in pixels.
+ * @param bold Whether the text is bold.
+ * @returns The estimated width in pixels.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { textWidth } from "./_svg.ts";
+ *
+ * assert.ok(textWidth("WWW", 10) > textWidth("iii", 10));
+ * assert.ok(textWidth("title", 16, true) > textWidth("title", 16));
+ * ```
+ */
+export function textWidth(text: string, fontSize: number, bold = false): number {
+  let units = 0;
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    units += code >= 32 && code <= 126 ? HELVETICA_WIDTHS[code - 32] ?? 1000 : 1000;
+  }
+  return (units / 1000) * fontSize * 1.12 * (bold ? 1.1 : 1);
+}

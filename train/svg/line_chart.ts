@@ -1,11 +1,13 @@
 /**
  * The training curve of a run: train loss on the left y axis and the eval metric on the right
- * y axis, over optimizer steps, with ticks, grid lines and a legend. Standalone SVG 1.1.
+ * y axis, over optimizer steps, with ticks, grid lines, optional event marks and a legend.
+ * Standalone SVG 1.1. The layout measures its text (`textWidth`): the canvas widens for a long
+ * title, the margins fit the tick labels, and the legend wraps onto more rows.
  *
  * @module
  */
 
-import { escapeXml, fmt, formatValue, niceTicks } from "./_svg.ts";
+import { escapeXml, fmt, formatValue, niceTicks, textWidth } from "./_svg.ts";
 
 /**
  * One line of the chart.
@@ -29,6 +31,8 @@ export interface ChartSeries {
   readonly axis?: "left" | "right";
   /** Stroke colour (default: from a colour-blind-safe palette). */
   readonly colour?: string;
+  /** Draw the line dashed (e.g. a budget or reference level). */
+  readonly dashed?: boolean;
 }
 
 /**
@@ -58,13 +62,19 @@ export interface LossChartInput {
   readonly rightLabel?: string;
   /** Width in pixels (default 720). */
   readonly width?: number;
-  /** Height in pixels (default 420). */
+  /** Height in pixels (default 420; more when the legend needs a second row). */
   readonly height?: number;
+  /** Steps to mark with a dashed vertical line (e.g. rank-allocation events). */
+  readonly events?: readonly number[];
+  /** Legend label of the event marks (default `allocation event`). */
+  readonly eventLabel?: string;
 }
 
 /** Okabe–Ito colours: distinguishable for colour-blind readers. */
 const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"];
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
+const EVENT_COLOUR = "#888888";
+const LEGEND_ROW = 20;
 
 interface Extent {
   lo: number;
@@ -77,10 +87,41 @@ function extent(values: readonly number[]): Extent | undefined {
   return { lo: Math.min(...finite), hi: Math.max(...finite) };
 }
 
+interface LegendItem {
+  readonly name: string;
+  readonly colour: string;
+  readonly marker: boolean;
+  readonly dashed: boolean;
+}
+
+/** Width of a legend entry: 22 px line, 6 px gap, the label, 20 px before the next one. */
+function legendItemWidth(item: LegendItem): number {
+  return 28 + textWidth(item.name, 12) + 20;
+}
+
+/** Legend items into rows no wider than `width`. */
+function legendRows(items: readonly LegendItem[], width: number): LegendItem[][] {
+  const rows: LegendItem[][] = [[]];
+  let used = 0;
+  for (const item of items) {
+    const w = legendItemWidth(item);
+    const row = rows.at(-1) as LegendItem[];
+    if (row.length > 0 && used + w > width) {
+      rows.push([item]);
+      used = w;
+    } else {
+      row.push(item);
+      used += w;
+    }
+  }
+  return rows;
+}
+
 /**
  * Renders the loss/metric chart. Each series is a `<path class="series">` with `data-name`;
  * series on the right axis also get a circle per point (evaluations are sparse). An axis with
- * no series is not drawn.
+ * no series is not drawn. Axis names sit horizontally above their axes; `events` become dashed
+ * vertical `<line class="event">` marks with their own legend entry.
  *
  * @param input The series, labels and size.
  * @returns The SVG document text (with `xmlns`, escaped labels).
@@ -97,8 +138,10 @@ function extent(values: readonly number[]): Extent | undefined {
  *     { name: "eval accuracy", points: [[20, 0.61], [30, 0.66]], axis: "right" },
  *   ],
  *   title: "RTE & co",
+ *   events: [15],
  * });
  * assert.equal(svg.match(/class="series"/g)?.length, 2);
+ * assert.equal(svg.match(/class="event"/g)?.length, 1);
  * assert.ok(svg.includes("RTE &amp; co"));
  * ```
  */
@@ -117,21 +160,12 @@ export function lossChartSvg(input: LossChartInput): string {
       }
     });
   });
-  const width = input.width ?? 720;
-  const height = input.height ?? 420;
   const title = input.title ?? "Training curve";
+  const events = (input.events ?? []).filter(Number.isFinite);
   const left = input.series.filter((s) => (s.axis ?? "left") === "left");
   const right = input.series.filter((s) => s.axis === "right");
-
-  const margin = { top: 48, right: right.length > 0 ? 72 : 24, bottom: 86, left: 72 };
-  const plotW = width - margin.left - margin.right;
-  const plotH = height - margin.top - margin.bottom;
-
-  const xs = extent(input.series.flatMap((s) => s.points.map((p) => p[0])));
-  const xTicks = xs === undefined ? [0, 1] : niceTicks(xs.lo, xs.hi, 6);
-  const x0 = xTicks[0] ?? 0;
-  const x1 = xTicks.at(-1) ?? 1;
-  const xPos = (v: number): number => margin.left + ((v - x0) / (x1 - x0 || 1)) * plotW;
+  const leftLabel = input.leftLabel ?? "train loss";
+  const rightLabel = input.rightLabel ?? "eval metric";
 
   const axisTicks = (series: readonly ChartSeries[]): number[] | undefined => {
     const e = extent(series.flatMap((s) => s.points.map((p) => p[1])));
@@ -139,6 +173,48 @@ export function lossChartSvg(input: LossChartInput): string {
   };
   const leftTicks = axisTicks(left);
   const rightTicks = axisTicks(right);
+  const widest = (ticks: readonly number[] | undefined): number =>
+    Math.max(0, ...(ticks ?? []).map((t) => textWidth(formatValue(t), 12)));
+
+  // Canvas and margins from the text they must hold.
+  const titleW = textWidth(title, 16, true);
+  const leftLabelW = leftTicks === undefined ? 0 : textWidth(leftLabel, 13);
+  const rightLabelW = rightTicks === undefined ? 0 : textWidth(rightLabel, 13);
+  const width = Math.ceil(
+    Math.max(input.width ?? 720, titleW + 32, leftLabelW + rightLabelW + 48),
+  );
+  const margin = {
+    top: 62,
+    right: Math.max(24, rightTicks === undefined ? 0 : widest(rightTicks) + 20),
+    bottom: 0,
+    left: Math.max(48, widest(leftTicks) + 20),
+  };
+  const legend: LegendItem[] = input.series.map((s, i) => ({
+    name: s.name,
+    colour: s.colour ?? PALETTE[i % PALETTE.length] ?? "#000000",
+    marker: s.axis === "right",
+    dashed: s.dashed === true,
+  }));
+  if (events.length > 0) {
+    legend.push({
+      name: input.eventLabel ?? "allocation event",
+      colour: EVENT_COLOUR,
+      marker: false,
+      dashed: true,
+    });
+  }
+  const rows = legendRows(legend, width - 24);
+  margin.bottom = 52 + rows.length * LEGEND_ROW;
+  const height = Math.max(input.height ?? 420, margin.top + margin.bottom + 120) +
+    (rows.length - 1) * LEGEND_ROW;
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+
+  const xs = extent([...input.series.flatMap((s) => s.points.map((p) => p[0])), ...events]);
+  const xTicks = xs === undefined ? [0, 1] : niceTicks(xs.lo, xs.hi, 6);
+  const x0 = xTicks[0] ?? 0;
+  const x1 = xTicks.at(-1) ?? 1;
+  const xPos = (v: number): number => margin.left + ((v - x0) / (x1 - x0 || 1)) * plotW;
   const yPos = (ticks: readonly number[]) => (v: number): number => {
     const lo = ticks[0] ?? 0;
     const hi = ticks.at(-1) ?? 1;
@@ -149,8 +225,8 @@ export function lossChartSvg(input: LossChartInput): string {
     `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<title>${escapeXml(title)}</title>`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${
-      fmt(margin.left + plotW / 2)
+    `<text class="title" x="${
+      fmt(width / 2)
     }" y="26" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${
       escapeXml(title)
     }</text>`,
@@ -192,18 +268,17 @@ export function lossChartSvg(input: LossChartInput): string {
         }" text-anchor="${anchor}" font-size="12" ${FONT}>${escapeXml(formatValue(t))}</text>`,
       );
     }
-    const lx = side === "left" ? 18 : width - 14;
-    const ly = margin.top + plotH / 2;
+    // The axis name, horizontal above its axis: left-aligned on the left, right-aligned on
+    // the right, so both read without turning the head and never cross each other.
+    const lx = side === "left" ? 12 : width - 12;
     out.push(
-      `<text class="axis-label" x="${fmt(lx)}" y="${
-        fmt(ly)
-      }" text-anchor="middle" font-size="13" transform="rotate(-90 ${fmt(lx)} ${
-        fmt(ly)
-      })" ${FONT}>${escapeXml(label)}</text>`,
+      `<text class="axis-label" x="${fmt(lx)}" y="${fmt(margin.top - 14)}" text-anchor="${
+        anchor === "end" ? "start" : "end"
+      }" font-size="13" ${FONT}>${escapeXml(label)}</text>`,
     );
   };
-  if (leftTicks !== undefined) drawYAxis(leftTicks, "left", input.leftLabel ?? "train loss");
-  if (rightTicks !== undefined) drawYAxis(rightTicks, "right", input.rightLabel ?? "eval metric");
+  if (leftTicks !== undefined) drawYAxis(leftTicks, "left", leftLabel);
+  if (rightTicks !== undefined) drawYAxis(rightTicks, "right", rightLabel);
   out.push(
     `<line x1="${margin.left}" y1="${fmt(margin.top + plotH)}" x2="${
       fmt(margin.left + plotW)
@@ -213,13 +288,22 @@ export function lossChartSvg(input: LossChartInput): string {
     }" text-anchor="middle" font-size="13" ${FONT}>${escapeXml(input.xLabel ?? "step")}</text>`,
   );
 
+  // Event marks under the series.
+  for (const step of events) {
+    out.push(
+      `<line class="event" data-step="${step}" x1="${fmt(xPos(step))}" y1="${margin.top}" x2="${
+        fmt(xPos(step))
+      }" y2="${
+        fmt(margin.top + plotH)
+      }" stroke="${EVENT_COLOUR}" stroke-width="1" stroke-dasharray="4 3"/>`,
+    );
+  }
+
   // Series.
-  const legend: { name: string; colour: string; marker: boolean }[] = [];
   input.series.forEach((s, i) => {
     const axis = s.axis ?? "left";
     const ticks = axis === "left" ? leftTicks : rightTicks;
-    const colour = s.colour ?? PALETTE[i % PALETTE.length] ?? "#000000";
-    legend.push({ name: s.name, colour, marker: axis === "right" });
+    const colour = legend[i]?.colour ?? "#000000";
     const y = yPos(ticks ?? [0, 1]);
     const sorted = [...s.points].sort((a, b) => a[0] - b[0]);
     let d = "";
@@ -236,8 +320,8 @@ export function lossChartSvg(input: LossChartInput): string {
       `<path class="series" data-name="${escapeXml(s.name)}" data-axis="${axis}" d="${
         d || "M0 0"
       }" fill="none" stroke="${colour}" stroke-width="2" stroke-linejoin="round"${
-        d ? "" : ' visibility="hidden"'
-      }/>`,
+        s.dashed ? ' stroke-dasharray="6 4"' : ""
+      }${d ? "" : ' visibility="hidden"'}/>`,
     );
     if (axis === "right") {
       for (const [step, value] of sorted) {
@@ -249,25 +333,29 @@ export function lossChartSvg(input: LossChartInput): string {
     }
   });
 
-  // Legend below the x-axis label, left to right.
-  let lx = margin.left;
-  const ly = height - 18;
-  for (const item of legend) {
-    out.push(
-      `<line x1="${fmt(lx)}" y1="${fmt(ly - 4)}" x2="${fmt(lx + 22)}" y2="${
-        fmt(ly - 4)
-      }" stroke="${item.colour}" stroke-width="2"/>`,
-    );
-    if (item.marker) {
-      out.push(`<circle cx="${fmt(lx + 11)}" cy="${fmt(ly - 4)}" r="3" fill="${item.colour}"/>`);
+  // Legend below the x-axis label, left to right, wrapped into rows.
+  rows.forEach((row, r) => {
+    let lx = 12;
+    const ly = margin.top + plotH + 66 + r * LEGEND_ROW;
+    for (const item of row) {
+      out.push(
+        `<line x1="${fmt(lx)}" y1="${fmt(ly - 4)}" x2="${fmt(lx + 22)}" y2="${
+          fmt(ly - 4)
+        }" stroke="${item.colour}" stroke-width="2"${
+          item.dashed ? ' stroke-dasharray="4 3"' : ""
+        }/>`,
+      );
+      if (item.marker) {
+        out.push(`<circle cx="${fmt(lx + 11)}" cy="${fmt(ly - 4)}" r="3" fill="${item.colour}"/>`);
+      }
+      out.push(
+        `<text class="legend" x="${fmt(lx + 28)}" y="${fmt(ly)}" font-size="12" ${FONT}>${
+          escapeXml(item.name)
+        }</text>`,
+      );
+      lx += legendItemWidth(item);
     }
-    out.push(
-      `<text class="legend" x="${fmt(lx + 28)}" y="${fmt(ly)}" font-size="12" ${FONT}>${
-        escapeXml(item.name)
-      }</text>`,
-    );
-    lx += 28 + item.name.length * 7 + 24;
-  }
+  });
   out.push(`</svg>`);
   return `${out.join("\n")}\n`;
 }

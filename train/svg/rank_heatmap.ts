@@ -1,12 +1,22 @@
 /**
  * The final-rank heatmap of a run, like the paper's Figure 2: one cell per (weight family,
  * layer), coloured on a viridis scale with its value written inside, axis labels and a colour
- * legend. Standalone SVG 1.1, readable at 100 %.
+ * legend, and a caption line saying what a cell means. Standalone SVG 1.1, readable at 100 %. The
+ * canvas widens to hold the title and caption whole, however few layers there are; two heatmaps
+ * meant to be compared pass the same `min` and `max`.
  *
  * @module
  */
 
-import { escapeXml, fmt, formatValue, niceTicks, textColourOn, viridis } from "./_svg.ts";
+import {
+  escapeXml,
+  fmt,
+  formatValue,
+  niceTicks,
+  textColourOn,
+  textWidth,
+  viridis,
+} from "./_svg.ts";
 
 /**
  * Input of `rankHeatmapSvg`.
@@ -34,6 +44,8 @@ export interface RankHeatmapInput {
   readonly min?: number;
   /** Colour-scale maximum (default: the largest rank). */
   readonly max?: number;
+  /** One line under the grid saying what a cell means (default: a generic sentence). */
+  readonly caption?: string;
 }
 
 const CELL_W = 44;
@@ -100,14 +112,26 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
   const hi = hiRaw > lo ? hiRaw : lo + 1;
   const scale = (v: number): number => (v - lo) / (hi - lo);
 
-  const labelWidth = Math.max(...families.map((f) => f.length)) * 7.5;
+  const ticks = (gridH: number): number[] =>
+    niceTicks(lo, hi, Math.max(2, Math.min(6, Math.floor(gridH / 28))))
+      .filter((t) => t >= lo - 1e-9 && t <= hi + 1e-9);
+  const labelWidth = Math.max(...families.map((f) => textWidth(f, 13)));
   const left = Math.max(LEFT, labelWidth + 44);
   const gridW = layers.length * CELL_W;
   const gridH = families.length * CELL_H;
+  const legendTicks = ticks(gridH);
   const legendX = left + gridW + 28;
-  const width = legendX + LEGEND_W + 56;
-  const height = TOP + gridH + 56;
+  const tickW = Math.max(0, ...legendTicks.map((t) => textWidth(formatValue(t), 11)));
   const title = input.title ?? "Final rank per layer and weight";
+  const caption = input.caption ??
+    "Each cell: the rank of one adapted weight matrix (row) in one layer (column)";
+  const width = Math.ceil(Math.max(
+    legendX + LEGEND_W + 7 + tickW + 12,
+    textWidth(title, 16, true) + 32,
+    textWidth(caption, 12) + 24,
+    left + gridW / 2 + textWidth("Layer", 14) / 2 + 12,
+  ));
+  const height = TOP + gridH + 78;
 
   const out: string[] = [];
   out.push(
@@ -123,8 +147,8 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
   out.push(
     `</linearGradient></defs>`,
     `<rect x="0" y="0" width="${fmt(width)}" height="${fmt(height)}" fill="#ffffff"/>`,
-    `<text x="${
-      fmt(left + gridW / 2)
+    `<text class="title" x="${
+      fmt(width / 2)
     }" y="24" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${
       escapeXml(title)
     }</text>`,
@@ -183,9 +207,7 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
       fmt(gridH)
     }" fill="url(#rank-scale)" stroke="#444444" stroke-width="0.5"/>`,
   );
-  const ticks = niceTicks(lo, hi, Math.max(2, Math.min(6, Math.floor(gridH / 28))))
-    .filter((t) => t >= lo - 1e-9 && t <= hi + 1e-9);
-  for (const t of ticks) {
+  for (const t of legendTicks) {
     const y = TOP + gridH - scale(t) * gridH;
     out.push(
       `<line x1="${fmt(legendX + LEGEND_W)}" y1="${fmt(y)}" x2="${
@@ -196,6 +218,11 @@ export function rankHeatmapSvg(input: RankHeatmapInput): string {
       }" font-size="11" ${FONT}>${escapeXml(formatValue(t))}</text>`,
     );
   }
+  out.push(
+    `<text class="caption" x="${fmt(width / 2)}" y="${
+      fmt(TOP + gridH + 66)
+    }" text-anchor="middle" font-size="12" fill="#333333" ${FONT}>${escapeXml(caption)}</text>`,
+  );
   out.push(`</svg>`);
   return `${out.join("\n")}\n`;
 }
