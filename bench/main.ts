@@ -16,6 +16,13 @@
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
 import {
+  argsErrorMessage,
+  attachNegativeValues,
+  errorLine,
+  formatHelp,
+  HELP_ENTRY,
+} from "../train/_cli_text.ts";
+import {
   type BenchContext,
   type BenchSection,
   type BenchSectionResult,
@@ -214,25 +221,32 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
-const USAGE = `Usage: deno task bench [--quick] [--only <names>] [--backend <name>] [--out <dir>]
-
-Runs the triadapt benchmarks and prints a markdown report to stdout (progress on stderr);
-writes <dir>/bench.md and <dir>/bench.json.
-
-Options:
-  --quick            small shapes and few repeats only (< 2 min on 2 cores)
-  --only <names>     comma-separated sections (repeatable): ${
-  SECTIONS.map((s) => s.name).join(", ")
-}
-  --backend <name>   default backend: ${BACKEND_NAMES.join(", ")} (default wasm)
-  --out <dir>        output folder (default runs/bench-<timestamp>)
-  -h, --help         this text
-
-Sections:
-${SECTIONS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join("\n")}
-
-Permissions: deno run --allow-read --allow-write --allow-env bench/main.ts
-Example: deno task bench --only allocation --out runs/alloc`;
+const USAGE = formatHelp({
+  summary: "Run the triadapt benchmarks and print one markdown report.",
+  about: ["Progress goes to stderr; <dir>/bench.md and <dir>/bench.json are written."],
+  usage: ["deno task bench [flags]"],
+  sections: [
+    {
+      title: "Flags",
+      entries: [
+        ["--quick", "Small shapes and few repeats only (< 2 min on 2 cores)"],
+        [
+          "--only <names>",
+          `Comma-separated sections (repeatable): ${SECTIONS.map((s) => s.name).join(", ")}`,
+        ],
+        ["--backend <name>", `Default backend: ${BACKEND_NAMES.join(", ")} (default: wasm)`],
+        ["--out <dir>", "Output folder (default: runs/bench-<timestamp>)"],
+        HELP_ENTRY,
+      ],
+    },
+    {
+      title: "Sections",
+      entries: SECTIONS.map((s) => [s.name, s.description] as const),
+    },
+  ],
+  examples: ["deno task bench --quick", "deno task bench --only allocation --out runs/alloc"],
+  permissions: "deno run --allow-read --allow-write --allow-env bench/main.ts",
+});
 
 /** Where {@linkcode main} writes. */
 export interface MainIo {
@@ -277,7 +291,7 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...args],
+      args: attachNegativeValues(args, ["only", "backend", "out"]),
       options: {
         quick: { type: "boolean", default: false },
         only: { type: "string", multiple: true },
@@ -287,7 +301,7 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
       },
     }));
   } catch (e) {
-    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    io.err(errorLine(argsErrorMessage(e)));
     return 1;
   }
   if (values.help) {
@@ -318,7 +332,8 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
     problems.push("Cannot run bench as --out must be a non-empty path: current value is empty");
   }
   if (problems.length > 0) {
-    io.err(`${problems.join("\n")}\n\n${USAGE}`);
+    // One line: the first problem (fix it, run again).
+    io.err(errorLine(problems[0] as string));
     return 1;
   }
   const outDir = values.out ??

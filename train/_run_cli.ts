@@ -9,6 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import { argsErrorMessage, attachNegativeValues, errorLine } from "./_cli_text.ts";
 
 /**
  * Where a CLI writes: `out` for the report (stdout), `err` for messages (stderr).
@@ -21,9 +22,9 @@ import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts"
  *
  * const out: string[] = [];
  * const io: CliIo = { out: (line) => out.push(line), err: () => {} };
- * const spec = { usage: "Usage: demo --run <dir>", command: "demo", verb: "demo", flags: [], act: () => Promise.resolve(1) };
+ * const spec = { usage: "Demo.\n\nUsage:\n  demo --run <dir>", command: "demo", verb: "demo", flags: [], act: () => Promise.resolve(1) };
  * assert.equal(await runRunCli(["--help"], io, spec), 0);
- * assert.deepEqual(out, ["Usage: demo --run <dir>"]);
+ * assert.deepEqual(out, ["Demo.\n\nUsage:\n  demo --run <dir>"]);
  * ```
  */
 export interface CliIo {
@@ -79,7 +80,7 @@ export type RunCliValues = Readonly<Record<string, string | undefined>>;
  * ```
  */
 export interface RunCliSpec {
-  /** The usage text (printed for `--help` and after flag errors). */
+  /** The help text (printed for `--help`; errors are one line and never repeat it). */
   readonly usage: string;
   /** The command's name in the backend line on stderr, e.g. `eval` (`triadapt eval: …`). */
   readonly command: string;
@@ -117,7 +118,7 @@ export async function runRunCli(
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: [...args],
+      args: attachNegativeValues(args, ["run", ...spec.flags, "backend"]),
       options: {
         run: { type: "string" },
         ...Object.fromEntries(spec.flags.map((flag) => [flag, { type: "string" as const }])),
@@ -128,7 +129,7 @@ export async function runRunCli(
       allowPositionals: false,
     }));
   } catch (error) {
-    io.err(`error: ${(error as Error).message}\n\n${spec.usage}`);
+    io.err(errorLine(argsErrorMessage(error)));
     return 1;
   }
   if (values.help) {
@@ -142,20 +143,26 @@ export async function runRunCli(
   );
   const run = strings.run;
   if (run === undefined || run === "") {
-    io.err(`error: Cannot ${spec.verb} as --run must be given\n\n${spec.usage}`);
+    io.err(
+      errorLine(
+        `Cannot ${spec.verb} as --run must be given: run with --help for the flags`,
+      ),
+    );
     return 1;
   }
   const problem = spec.check?.(strings);
   if (problem !== undefined) {
-    io.err(problem);
+    io.err(errorLine(problem));
     return 1;
   }
   const backend = strings.backend as BackendName;
   if (!BACKEND_NAMES.includes(backend)) {
     io.err(
-      `error: Cannot ${spec.verb} as --backend must be one of ${
-        BACKEND_NAMES.join(", ")
-      }: current value is ${strings.backend}`,
+      errorLine(
+        `Cannot ${spec.verb} as --backend must be one of ${
+          BACKEND_NAMES.join(", ")
+        }: current value is ${strings.backend}`,
+      ),
     );
     return 1;
   }
@@ -164,7 +171,7 @@ export async function runRunCli(
     io.out(JSON.stringify(await spec.act(run, strings)));
     return 0;
   } catch (error) {
-    io.err(`error: ${(error as Error).message ?? String(error)}`);
+    io.err(errorLine((error as Error).message ?? String(error)));
     return isBadInput(error) ? 1 : 2;
   }
 }

@@ -397,10 +397,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
       // Real data (GLUE task or squad2): train/real_task.ts builds the task and runs the seeds.
       const parsed = parseTrainArgs(argv);
       if ("help" in parsed) {
-        writeText(
-          stdout,
-          `${parsed.help}\n\n  --task planted runs the built-in synthetic task (no downloads; no --model or --data);\n  no arguments at all run its demo.\n`,
-        );
+        writeText(stdout, `${parsed.help}\n`);
         return 0;
       }
       await checkModelFolder(parsed.options.model);

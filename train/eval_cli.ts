@@ -13,6 +13,7 @@
  */
 
 import { join } from "node:path";
+import { formatHelp, HELP_ENTRY } from "./_cli_text.ts";
 import { type CliIo, CONSOLE_IO, runRunCli } from "./_run_cli.ts";
 import { writeJsonAtomic } from "./atomic_write.ts";
 import { loadTrainedRun } from "./real_task.ts";
@@ -147,17 +148,34 @@ export async function evaluateRun(
   }
 }
 
-const USAGE = `Usage: deno task eval --run <run dir> [--split dev] [--checkpoint step-NNNNNNNN|best]
-       [--backend wasm|cpu|tensorflow|tensorflow-gpu]
-
-Re-evaluates the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint:
-a checkpoint name, best for the best evaluation, or a path) on the
-task's evaluation split; prints one JSON line and writes <run>/eval-<split>.json.
-
-Example:
-  deno task eval --run runs/rte-triadapt --split dev
-
-Permissions: deno run --allow-read --allow-write --allow-env train/eval_cli.ts`;
+const USAGE = formatHelp({
+  summary: "Re-evaluate the fine-tuned model of a run folder on its task's evaluation split.",
+  about: [
+    "Prints one JSON line (metric, value, step, checkpoint) and writes <run>/eval-<split>.json.",
+  ],
+  usage: ["deno task eval --run <run dir> [flags]"],
+  sections: [{
+    title: "Flags",
+    entries: [
+      ["--run <run dir>", "The run folder written by deno task train (required)"],
+      ["--split <name>", "Evaluation split (default: the task's, dev; MNLI dev_matched)"],
+      [
+        "--checkpoint <name>",
+        "step-NNNNNNNN under checkpoints/, best (best evaluation), adapter (final), or a path (default: the latest)",
+      ],
+      [
+        "--backend <name>",
+        "TensorFlow.js backend: wasm, cpu, tensorflow, tensorflow-gpu (default: wasm)",
+      ],
+      HELP_ENTRY,
+    ],
+  }],
+  examples: [
+    "deno task eval --run runs/rte-triadapt --split dev",
+    "deno task eval --run runs/rte-triadapt --checkpoint best",
+  ],
+  permissions: "deno run --allow-read --allow-write --allow-env train/eval_cli.ts",
+});
 
 /**
  * The CLI: parses flags, initialises the backend, evaluates, prints the report.

@@ -15,6 +15,7 @@
  */
 
 import { join } from "node:path";
+import { formatHelp, HELP_ENTRY } from "./_cli_text.ts";
 import { type CliIo, CONSOLE_IO, runRunCli } from "./_run_cli.ts";
 import type { BaseCheckpoint } from "./glue_task.ts";
 import { writeMergedFolder } from "./merged_export.ts";
@@ -173,19 +174,40 @@ export async function exportRun(dir: string, options: ExportRunOptions): Promise
   }
 }
 
-const USAGE = `Usage: deno task export --run <run dir> --format peft|merged [--out <dir>]
-       [--checkpoint step-NNNNNNNN|best] [--base-model-name <hub id>]
-       [--backend wasm|cpu|tensorflow|tensorflow-gpu]
-
-Exports the fine-tuned model of a run folder (its latest checkpoint, or --checkpoint:
-a checkpoint name, best for the best evaluation, or a path):
-  peft    <run>/peft/: PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors)
-  merged  <run>/merged/: full Hugging Face model folder with the updates merged
-
-Example:
-  deno task export --run runs/rte-triadapt --format peft
-
-Permissions: deno run --allow-read --allow-write --allow-env train/export_cli.ts`;
+const USAGE = formatHelp({
+  summary: "Export the fine-tuned model of a run folder as a PEFT adapter or a merged model.",
+  about: ["Prints one JSON line (folder written, checkpoint, step, ranks)."],
+  usage: ["deno task export --run <run dir> --format peft|merged [flags]"],
+  sections: [{
+    title: "Flags",
+    entries: [
+      ["--run <run dir>", "The run folder written by deno task train (required)"],
+      [
+        "--format <peft|merged>",
+        "peft: <run>/peft/, a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors); merged: <run>/merged/, a full Hugging Face model folder with the updates merged (required)",
+      ],
+      ["--out <dir>", "Output folder (default: <run>/peft or <run>/merged)"],
+      [
+        "--checkpoint <name>",
+        "step-NNNNNNNN under checkpoints/, best (best evaluation), adapter (final), or a path (default: the latest)",
+      ],
+      [
+        "--base-model-name <id>",
+        "PEFT base_model_name_or_path, e.g. a hub id (default: the run's --model folder)",
+      ],
+      [
+        "--backend <name>",
+        "TensorFlow.js backend: wasm, cpu, tensorflow, tensorflow-gpu (default: wasm)",
+      ],
+      HELP_ENTRY,
+    ],
+  }],
+  examples: [
+    "deno task export --run runs/rte-triadapt --format peft",
+    "deno task export --run runs/rte-triadapt --format merged --checkpoint best --out merged-rte",
+  ],
+  permissions: "deno run --allow-read --allow-write --allow-env train/export_cli.ts",
+});
 
 /**
  * The CLI: parses flags, initialises the backend, exports, prints the report as one JSON line.
@@ -216,9 +238,9 @@ export function main(
     flags: ["format", "out", "checkpoint", "base-model-name"],
     check: (values) =>
       values.format !== "peft" && values.format !== "merged"
-        ? `error: Cannot export as --format must be peft or merged: current value is ${
+        ? `Cannot export as --format must be peft or merged: current value is ${
           values.format ?? "missing"
-        }\n\n${USAGE}`
+        }`
         : undefined,
     act: (run, values) =>
       exportRun(run, {

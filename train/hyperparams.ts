@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import type { Normalisation, Rounding, ThresholdMode } from "../core/mod.ts";
 import type { GrowthInit } from "../ops/mod.ts";
 import { applyPreset } from "./presets.ts";
+import { argsErrorMessage, attachNegativeValues, formatHelp, HELP_ENTRY } from "./_cli_text.ts";
 
 /**
  * A fine-tuning task: the eight GLUE tasks of Table I and SQuAD 2.0.
@@ -83,6 +84,7 @@ export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
  * import assert from "node:assert/strict";
  * import type { PresetName } from "./hyperparams.ts";
  * import { applyPreset } from "./presets.ts";
+import { argsErrorMessage, attachNegativeValues, formatHelp, HELP_ENTRY } from "./_cli_text.ts";
  *
  * const preset: PresetName = "none";
  * assert.deepEqual(applyPreset(preset, "rte", "triadapt", { lr: 1e-4 }), { lr: 1e-4 });
@@ -1184,13 +1186,16 @@ export function parseGivenFlags(
   let values: Record<string, (string | boolean)[] | undefined>;
   try {
     values = parseArgs({
-      args: joinNegativeValues(argv),
+      args: attachNegativeValues(
+        argv,
+        FLAG_SPECS.filter((spec) => spec.kind !== "boolean").map((spec) => spec.flag),
+      ),
       options: parseOptions,
       strict: true,
       allowPositionals: false,
     }).values as Record<string, (string | boolean)[] | undefined>;
   } catch (error) {
-    throw new TypeError(cleanParseError(error));
+    throw new TypeError(argsErrorMessage(error));
   }
   if (values.help !== undefined) return { help: formatTrainHelp() };
   const given: Record<string, unknown> = {};
@@ -1215,28 +1220,6 @@ export function parseGivenFlags(
     argv.findIndex((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
   flags.sort((a, b) => position(a) - position(b));
   return { given: given as Partial<TrainOptions>, flags };
-}
-
-const NEGATIVE_NUMBER = /^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-/** `--flag -3` → `--flag=-3` for value flags, so a negative number is a value, not a switch. */
-function joinNegativeValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const next = argv[i + 1];
-    const spec = arg.startsWith("--") && !arg.includes("=")
-      ? FLAG_SPECS.find((s) => `--${s.flag}` === arg)
-      : undefined;
-    if (
-      spec !== undefined && spec.kind !== "boolean" && next !== undefined &&
-      NEGATIVE_NUMBER.test(next)
-    ) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else out.push(arg);
-  }
-  return out;
 }
 
 /** Library config fields that no flag of the same key sets, by method. */
@@ -1407,31 +1390,6 @@ export function parseTrainArgs(argv: readonly string[]): ParsedTrainArgs {
   return { options: validateTrainOptions(merged), explicit: Object.freeze(explicit) };
 }
 
-function cleanParseError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: unknown } | null)?.code;
-  const first = message.split("\n")[0] ?? message;
-  const optionMatch = /'(-[^' ]+)/.exec(first);
-  const option = optionMatch?.[1] ?? "";
-  switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `Cannot parse arguments as ${option} is not a known flag: run with --help for the flags`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": {
-      const arg = /'([^']*)'/.exec(first)?.[1] ?? "";
-      return `Cannot parse arguments as every argument must be a --flag: current value is ${
-        JSON.stringify(arg)
-      }`;
-    }
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      if (/does not take an argument/.test(first)) {
-        return `Cannot parse ${option} as it is a switch and takes no value: current value is attached`;
-      }
-      return `Cannot parse ${option} as it must be followed by a value: current value is missing`;
-    default:
-      return `Cannot parse arguments: ${first}`;
-  }
-}
-
 const GROUP_TITLES: Readonly<Record<FlagGroup, string>> = Object.freeze({
   Run: "Run",
   Method: "Method",
@@ -1449,9 +1407,6 @@ const GROUP_ORDER: readonly FlagGroup[] = [
   "Optimisation",
   "AdaLoRA",
 ];
-
-const HELP_WIDTH = 100;
-const FLAG_COLUMN = 30;
 
 function choiceList(spec: FlagSpec): string {
   return (spec.choices ?? []).join("|");
@@ -1477,30 +1432,6 @@ function helpText(spec: FlagSpec): string {
   return `${text} (default:\u00a0${spec.default})`;
 }
 
-function wrapWords(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line !== "" && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === "" ? word : `${line} ${word}`;
-    }
-  }
-  if (line !== "") lines.push(line);
-  return lines;
-}
-
-function helpEntry(column: string, text: string): string[] {
-  const indent = " ".repeat(FLAG_COLUMN);
-  // A no-break space keeps "(default: x)" on one line; it prints as a plain space.
-  const wrapped = wrapWords(text, HELP_WIDTH - FLAG_COLUMN).map((l) => l.replaceAll("\u00a0", " "));
-  const head = `  ${column}`;
-  if (head.length + 2 > FLAG_COLUMN) return [head, ...wrapped.map((l) => indent + l)];
-  return wrapped.map((l, i) => (i === 0 ? head.padEnd(FLAG_COLUMN) : indent) + l);
-}
-
 /**
  * Builds the grouped `--help` text from `FLAG_SPECS`: usage, permissions, one section per group
  * with every flag, its value syntax, default and one-line help, then examples.
@@ -1517,38 +1448,41 @@ function helpEntry(column: string, text: string): string[] {
  * ```
  */
 export function formatTrainHelp(): string {
-  const lines: string[] = [
-    "Fine-tune DeBERTa-v3 with TriAdaptLoRA or a baseline (LoRA, AdaLoRA, IncreLoRA).",
-    "",
-    "Usage:",
-    "  deno task train --model <folder> --task <task> --data <path> [flags]",
-    "",
-    "Permissions: --allow-read (model, data), --allow-write (run folder), --allow-env",
-    "Without --preset the hyper-parameters default to the paper's RTE row; --preset paper takes",
-    "the row of --task and --method (PAPER-NOTES §9). Flags given explicitly always win.",
-  ];
-  for (const group of GROUP_ORDER) {
-    lines.push("", `${GROUP_TITLES[group]}:`);
-    for (const spec of FLAG_SPECS.filter((s) => s.group === group)) {
-      lines.push(...helpEntry(flagColumn(spec), helpText(spec)));
-    }
-  }
-  lines.push(
-    "",
-    "Other:",
-    ...helpEntry("-h, --help", "Show this help"),
-    "",
-    "Examples:",
-    "  # TriAdaptLoRA (linear) on RTE with the paper's hyper-parameters, three seeds",
-    "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
-    "    --preset paper --seeds 0,1,2",
-    "  # Short smoke run on the portable CPU backend: --max-steps 300 is then the T of every",
-    "  # schedule (LR decay, allocation events at 200 and 300; AdaLoRA's paper tinit/tfinal need more)",
-    "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
-    "    --preset paper --backend cpu --max-steps 300 --eval-every 50",
-    "  # Continue an interrupted run from its latest complete checkpoint",
-    "  deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
-    "    --resume runs/rte-triadapt-20260101-120000",
-  );
-  return lines.join("\n");
+  return formatHelp({
+    summary: "Fine-tune DeBERTa-v3 with TriAdaptLoRA or a baseline (LoRA, AdaLoRA, IncreLoRA).",
+    about: [
+      "Without --preset the hyper-parameters default to the paper's RTE row; --preset paper takes",
+      "the row of --task and --method (docs/METHOD.md). Flags given explicitly always win.",
+      "--task planted runs the built-in synthetic task (no downloads; no --model or --data); no",
+      "arguments at all run its demo.",
+    ],
+    usage: [
+      "deno task train --model <folder> --task <task> --data <path> [flags]",
+      "deno task train --resume <run dir> [--checkpoint step-N]",
+    ],
+    sections: [
+      ...GROUP_ORDER.map((group) => ({
+        title: GROUP_TITLES[group],
+        entries: FLAG_SPECS.filter((s) => s.group === group).map((spec) =>
+          [flagColumn(spec), helpText(spec)] as const
+        ),
+      })),
+      { title: "Other", entries: [HELP_ENTRY] },
+    ],
+    examples: [
+      "# TriAdaptLoRA (linear) on RTE with the paper's hyper-parameters, three seeds",
+      "deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
+      "  --preset paper --seeds 0,1,2",
+      "# Short smoke run on the portable CPU backend: --max-steps 300 is then the T of every",
+      "# schedule (LR decay, allocation events at 200 and 300; AdaLoRA's paper tinit/tfinal need more)",
+      "deno task train --model models/deberta-v3-base --task rte --data glue/RTE \\",
+      "  --preset paper --backend cpu --max-steps 300 --eval-every 50",
+      "# Continue an interrupted run from its latest complete checkpoint (no other flag needed;",
+      "# one that differs from the recorded value is refused)",
+      "deno task train --resume runs/rte-triadapt-20260101-120000",
+      "# ... or from an older checkpoint, e.g. when the newest one is damaged",
+      "deno task train --resume runs/rte-triadapt-20260101-120000 --checkpoint step-00000200",
+    ],
+    permissions: "--allow-read (model, data), --allow-write (run folder), --allow-env",
+  });
 }

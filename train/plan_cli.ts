@@ -10,6 +10,13 @@
 
 import { parseArgs } from "node:util";
 import {
+  argsErrorMessage,
+  attachNegativeValues,
+  errorLine,
+  formatHelp,
+  HELP_ENTRY,
+} from "./_cli_text.ts";
+import {
   adaloraBudget,
   type AdaLoraBudgetConfig,
   adaloraBudgetConfig,
@@ -53,47 +60,69 @@ export interface PlanMainResult {
  * import { PLAN_HELP } from "./plan_cli.ts";
  * import assert from "node:assert/strict";
  *
- * assert.match(PLAN_HELP, /--init-warmup N/);
+ * assert.match(PLAN_HELP, /--init-warmup <n>/);
  * ```
  */
-export const PLAN_HELP: string = `Print the rank-allocation plan of a run from its schedule alone.
-
-USAGE
-  deno task plan --method triadapt --threshold linear --matrices 72 --ref-rank 8 \\
-    --delta-rank 4 --init-warmup 100 --interval 100 --total-steps 3900 [--json]
-  deno task plan --method adalora --matrices 72 --tinit 600 --tfinal 1800 --delta-t 1 \\
-    --total-steps 3900
-
-No permissions are needed (the task runs "deno run train/plan_cli.ts").
-
-TRIADAPT (default method): one row per allocation event
-  --threshold linear|nonlinear|fixed  k = R·α, R^α or topH (default linear)
-  --matrices N          adapted matrices M (default 72, DeBERTa-v3-base)
-  --init-rank N         initial rank per matrix (default 1)
-  --ref-rank N          reference rank; budget R0 = ref-rank × M (default 8)
-  --delta-rank N        rank units per growth Δr (default 4)
-  --init-warmup N       t0: no allocation at or before this step (required)
-  --interval N          allocate every N steps (required)
-  --total-steps N       T = epochs × steps per epoch (required)
-  --top-h N             k per event for --threshold fixed
-  --rounding floor|ceil rounding of k (default floor, the reference code's)
-  --allow-overshoot     reproduce the reference code's budget overshoot
-  Columns: step, α = (step − t0)/(T − t0), R before, k, ranks granted, R after.
-
-ADALORA: cubic budget per mask step (PAPER-NOTES §6)
-  --init-budget N       initial total rank (default init-rank × M, init-rank default 12)
-  --target-budget N     final total rank (default target-rank × M, target-rank default 8)
-  --init-rank N, --target-rank N, --matrices N
-  --tinit N, --tfinal N, --delta-t N, --total-steps N   (required)
-
-COMMON
-  --method triadapt|adalora   (default triadapt)
-  --json                JSON instead of a table: {"events":[{"step":200,"k":13,…},…]}
-  --help                this text
-
-Bad flags (unknown, non-numeric, NaN, impossible schedule, a flag of the other method) print
-one line on stderr and exit 1.
-`;
+export const PLAN_HELP: string = formatHelp({
+  summary: "Print the rank-allocation plan of a run from its schedule alone.",
+  about: ['No permissions are needed (the task runs "deno run train/plan_cli.ts").'],
+  usage: [
+    "deno task plan --method triadapt --threshold linear --matrices 72 --ref-rank 8 \\",
+    "  --delta-rank 4 --init-warmup 100 --interval 100 --total-steps 3900 [--json]",
+    "deno task plan --method adalora --matrices 72 --tinit 600 --tfinal 1800 --delta-t 1 \\",
+    "  --total-steps 3900",
+  ],
+  sections: [
+    {
+      title: "TriAdaptLoRA (default method; one row per allocation event)",
+      entries: [
+        ["--threshold <linear|nonlinear|fixed>", "k = R·α, R^α or --top-h (default: linear)"],
+        ["--matrices <n>", "Adapted matrices M (default: 72, DeBERTa-v3-base)"],
+        ["--init-rank <n>", "Initial rank per matrix (default: 1)"],
+        ["--ref-rank <n>", "Reference rank; budget R0 = ref-rank × M (default: 8)"],
+        ["--delta-rank <n>", "Rank units per growth Δr (default: 4)"],
+        ["--init-warmup <n>", "t0: no allocation at or before this step (required)"],
+        ["--interval <n>", "Allocate every N steps (required)"],
+        ["--total-steps <n>", "T = epochs × steps per epoch (required)"],
+        ["--top-h <n>", "k per event for --threshold fixed"],
+        ["--rounding <floor|ceil>", "Rounding of k (default: floor, the reference code's)"],
+        ["--allow-overshoot", "Reproduce the reference code's budget overshoot"],
+        "Columns: step, α = (step − t0)/(T − t0), R before, k, ranks granted, R after.",
+      ],
+    },
+    {
+      title: "AdaLoRA (cubic budget per mask step, docs/METHOD.md)",
+      entries: [
+        ["--init-budget <n>", "Initial total rank (default: init-rank × M, init-rank default 12)"],
+        [
+          "--target-budget <n>",
+          "Final total rank (default: target-rank × M, target-rank default 8)",
+        ],
+        ["--init-rank <n>", "Initial rank per matrix"],
+        ["--target-rank <n>", "Final average rank per matrix"],
+        ["--matrices <n>", "Adapted matrices M (default: 72)"],
+        ["--tinit <n>, --tfinal <n>", "Warm-up and final fine-tuning steps (required)"],
+        ["--delta-t <n>", "Mask every N steps between them (required)"],
+        ["--total-steps <n>", "T (required)"],
+      ],
+    },
+    {
+      title: "Common",
+      entries: [
+        ["--method <triadapt|adalora>", "The method (default: triadapt)"],
+        ["--json", 'JSON instead of a table: {"events":[{"step":200,"k":13,…},…]}'],
+        HELP_ENTRY,
+      ],
+    },
+  ],
+  examples: [
+    "# TriAdaptLoRA linear on RTE (paper row): nine events from step 200",
+    "deno task plan --init-warmup 100 --interval 100 --total-steps 3900 --delta-rank 4",
+    "# AdaLoRA's budget per mask step",
+    "deno task plan --method adalora --tinit 600 --tfinal 1800 --delta-t 1 --total-steps 3900",
+  ],
+  permissions: "none",
+});
 
 const OPTIONS = {
   method: { type: "string" },
@@ -294,8 +323,20 @@ function adalora(values: Values): string {
  * ```
  */
 export function planMain(args: readonly string[]): PlanMainResult {
+  let values;
   try {
-    const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true });
+    ({ values } = parseArgs({
+      args: attachNegativeValues(
+        args,
+        Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([flag]) => flag),
+      ),
+      options: OPTIONS,
+      strict: true,
+    }));
+  } catch (error) {
+    return { code: 1, stdout: "", stderr: `${errorLine(argsErrorMessage(error))}\n` };
+  }
+  try {
     if (values.help === true) return { code: 0, stdout: PLAN_HELP, stderr: "" };
     const method = values.method ?? "triadapt";
     for (const [flag, owner] of Object.entries(ONLY)) {
@@ -315,7 +356,7 @@ export function planMain(args: readonly string[]): PlanMainResult {
     return {
       code: 1,
       stdout: "",
-      stderr: `error: ${withFlagNames(message.split("\n")[0] ?? "")} (see --help)\n`,
+      stderr: `${errorLine(withFlagNames(message))}\n`,
     };
   }
 }
