@@ -246,8 +246,6 @@ async function planResume(args: readonly string[], dir: string): Promise<ResumeP
   const config = await readResumeConfig(dir);
   const path = join(dir, "config.json");
   const planted = config.task === "planted";
-  const typed = parseGivenFlags(planted ? withoutPlantedTask(args) : args);
-  if ("help" in typed) return typed.help;
   if (!planted && isPlantedArgs(args)) {
     throw new InputError(
       `Cannot resume ${dir} with --task planted as it would change the run: recorded --task ${
@@ -255,6 +253,8 @@ async function planResume(args: readonly string[], dir: string): Promise<ResumeP
       } (give --resume ${dir} alone)`,
     );
   }
+  const typed = parseGivenFlags(planted ? withoutPlantedTask(args) : args);
+  if ("help" in typed) return typed.help;
   const cli = config.cli;
   const recorded = typeof cli === "object" && cli !== null
     ? (cli as Record<string, unknown>).options
