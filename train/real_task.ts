@@ -502,11 +502,12 @@ export interface RealTrainingExtra {
  * import assert from "node:assert/strict";
  * import { checkModelFolder } from "./real_task.ts";
  *
- * await assert.rejects(() => checkModelFolder("/nonexistent"), /--model must be a DeBERTa-v3 folder with config\.json: \/nonexistent does not exist/);
+ * await assert.rejects(() => checkModelFolder("/nonexistent"), /--model must be a DeBERTa-v3 folder with config\.json and spm\.model: \/nonexistent does not exist/);
  * ```
  */
 export async function checkModelFolder(model: string): Promise<void> {
-  const must = "Cannot start training as --model must be a DeBERTa-v3 folder with config.json";
+  const must =
+    "Cannot start training as --model must be a DeBERTa-v3 folder with config.json and spm.model";
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(model);
@@ -517,10 +518,41 @@ export async function checkModelFolder(model: string): Promise<void> {
     throw new RangeError(`${must}: ${model} cannot be read (${(error as Error).name})`);
   }
   if (!info.isDirectory) throw new RangeError(`${must}: ${model} is not a folder`);
+  for (const file of ["config.json", "spm.model"]) {
+    try {
+      await Deno.stat(join(model, file));
+    } catch {
+      throw new RangeError(`${must}: ${model} has no ${file}`);
+    }
+  }
+}
+
+/**
+ * Checks `--data` before anything is read: the path must exist (a folder or a file).
+ *
+ * @param data The `--data` value.
+ * @returns Resolves when the path exists.
+ * @throws {RangeError} One line naming `--data`.
+ *
+ * @example A path that does not exist
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkDataPath } from "./real_task.ts";
+ *
+ * await assert.rejects(() => checkDataPath("/nonexistent-data"), /--data must be .*: \/nonexistent-data does not exist/);
+ * ```
+ */
+export async function checkDataPath(data: string): Promise<void> {
   try {
-    await Deno.stat(join(model, "config.json"));
-  } catch {
-    throw new RangeError(`${must}: ${model} has no config.json`);
+    await Deno.stat(data);
+  } catch (error) {
+    throw new RangeError(
+      `Cannot start training as --data must be a GLUE task folder or file, or the SQuAD 2.0 folder or file: ${data} ${
+        error instanceof Deno.errors.NotFound
+          ? "does not exist"
+          : `cannot be read (${(error as Error).name})`
+      }`,
+    );
   }
 }
 
@@ -589,6 +621,7 @@ export async function runRealTraining(
       out = options.out ?? join("runs", `${options.task}-${options.method}-${stamp()}`);
     }
     await checkModelFolder(opts.model);
+    await checkDataPath(opts.data);
     task = await createRealTask({
       task: opts.task,
       model: opts.model,

@@ -244,7 +244,14 @@ Deno.test("--resume of a real-data run checks flags against its recorded options
   // A real-data run folder as train writes it (no training needed: resume refuses first).
   const dir = join(ROOT, "real");
   await Deno.mkdir(join(dir, "checkpoints"), { recursive: true });
-  const parsed = parseTrainArgs(["--model", join(ROOT, "no-model"), "--task", "rte", "--data", "d"]);
+  const parsed = parseTrainArgs([
+    "--model",
+    join(ROOT, "no-model"),
+    "--task",
+    "rte",
+    "--data",
+    "d",
+  ]);
   assert.ok("options" in parsed);
   await Deno.writeTextFile(
     join(dir, "config.json"),
@@ -264,7 +271,7 @@ Deno.test("--resume of a real-data run checks flags against its recorded options
   await assertRefused(
     dir,
     () => train(["--resume", dir, "--task", "RTE", "--data", "d"]),
-    /--model must be a DeBERTa-v3 folder with config\.json: .*no-model does not exist/,
+    /--model must be a DeBERTa-v3 folder with config\.json and spm\.model: .*no-model does not exist/,
   );
 });
 
@@ -314,7 +321,7 @@ Deno.test("train errors speak in flags: --model, --init-warmup, negative numbers
   const cases: [string[], RegExp, RegExp][] = [
     [
       ["--model", "/nonexistent", "--task", "rte", "--data", "d"],
-      /^error: Cannot start training as --model must be a DeBERTa-v3 folder with config\.json: \/nonexistent does not exist$/,
+      /^error: Cannot start training as --model must be a DeBERTa-v3 folder with config\.json and spm\.model: \/nonexistent does not exist$/,
       /readfile|os error/,
     ],
     [
@@ -332,9 +339,23 @@ Deno.test("train errors speak in flags: --model, --init-warmup, negative numbers
       /^error: Cannot use --max-steps as it must be >= 1: current value is -3$/,
       /=-1/,
     ],
-    [["--task", "planted", "--lr", "-1"], /--lr as it must be > 0 and <= 1: current value is -1/, /=-1/],
+    [
+      ["--task", "planted", "--lr", "-1"],
+      /--lr as it must be > 0 and <= 1: current value is -1/,
+      /=-1/,
+    ],
     [["--task", "planted", "--max-steps"], /--max-steps as it must be followed by a value/, /=-1/],
   ];
+  // A model folder that passes the --model check, with --data pointing nowhere.
+  const model = join(ROOT, "model");
+  await Deno.mkdir(model, { recursive: true });
+  await Deno.copyFile("testdata/golden/deberta/tiny-a/config.json", join(model, "config.json"));
+  await Deno.copyFile("testdata/golden/spm/unigram.model", join(model, "spm.model"));
+  cases.push([
+    ["--model", model, "--task", "rte", "--data", "/nonexistent-data"],
+    /^error: Cannot start training as --data must be a GLUE task folder or file, or the SQuAD 2\.0 folder or file: \/nonexistent-data does not exist$/,
+    /os error|GLUE RTE train/,
+  ]);
   for (const [args, pattern, absent] of cases) {
     const { code, err } = await train(args);
     assert.equal(code, 1, `${args.join(" ")}: ${err}`);

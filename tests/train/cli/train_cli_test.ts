@@ -179,8 +179,12 @@ Deno.test("main() exits 1 with one clear line on invalid input", async () => {
   const cases: [string[], RegExp][] = [
     [["--task", "planted", "--lr", "-1"], /--lr/],
     [["--nope"], /--nope/],
-    [["--task", "planted", "--max-steps", "10"], /initWarmup must be < totalSteps \(10\)/],
-    [["--task", "rte", "--model", "m", "--data", "d"], /path must exist: d not found/],
+    [["--task", "planted", "--max-steps", "10"], /--init-warmup must be < T = 10 /],
+    [["--task", "rte", "--model", "m", "--data", "d"], /--model must be a DeBERTa-v3 folder/],
+    [
+      ["--task", "rte", "--model", "testdata/golden/deberta/tiny-a", "--data", "d"],
+      /--model must be a DeBERTa-v3 folder with config\.json and spm\.model: .*tiny-a has no spm\.model/,
+    ],
     [["--task", "planted", "--resume", "/nonexistent-run"], /config\.json/],
   ];
   for (const [args, pattern] of cases) {
