@@ -152,7 +152,8 @@ export function argsErrorMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
   const first = message.split("\n")[0] ?? message;
-  const optionMatch = /'(-[^' ]+)/.exec(first);
+  // `'-h, --help'` names the long flag; `'--lr <value>'` the flag before its value.
+  const optionMatch = /'(?:-\w, )?(-[^' ,]+)/.exec(first);
   const option = optionMatch?.[1] ?? "";
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
