@@ -45,7 +45,7 @@ export const CHECKPOINT_FORMAT = 1;
  * import assert from "node:assert/strict";
  * import { readFileNamed } from "./checkpoint.ts";
  *
- * await assert.rejects(() => readFileNamed("/nonexistent/head.safetensors"), /\/nonexistent\/head\.safetensors is missing/);
+ * await assert.rejects(() => readFileNamed("/nonexistent/head.safetensors"), /\/nonexistent\/head\.safetensors as the file must exist: it is missing/);
  * ```
  */
 export async function readFileNamed(path: string): Promise<Uint8Array> {

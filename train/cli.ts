@@ -467,7 +467,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
           // The planted ranks in the same layout and colour scale as rank-heatmap.svg.
           referenceRanks: {
             file: "planted-heatmap.svg",
-            title: `Planted ranks: planted, seed ${seed}`,
+            title: `Planted (true) ranks: planted task, seed ${seed}`,
             ranks: plantedRanks,
           },
           methodLabel: methodLabel(plan.options),

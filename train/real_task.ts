@@ -370,7 +370,10 @@ export async function loadTrainedRun(
   const hyper = record(config.hyper ?? {}, `${folder.configPath} hyper`);
   const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 16;
   const seed = typeof config.seed === "number" ? config.seed : 0;
-  const task = await taskFromDescription(record(config.taskInfo, "taskInfo"), options);
+  const task = await taskFromDescription(
+    record(config.taskInfo, `${folder.configPath} taskInfo`),
+    options,
+  );
   let model: DebertaModel | undefined;
   const adapters: Adapter[] = [];
   try {
@@ -407,7 +410,7 @@ export async function loadTrainedRun(
   }
   const built = model;
   const ranks = new Map<string, number>();
-  const controller = record(state.controller ?? {}, "controller state");
+  const controller = record(state.controller ?? {}, `${statePath} controller`);
   const saved = Array.isArray(controller.ranks) ? controller.ranks as unknown[] : undefined;
   adapters.forEach((a, i) => {
     const r = saved?.[i];

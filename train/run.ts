@@ -797,7 +797,7 @@ async function writeSummaries(
   const refGrid = reference === undefined ? undefined : rankGrid(reference.ranks);
   // One colour scale for the final and the reference heatmap, so colours compare.
   const scaleMax = Math.max(1, ...grid.ranks.flat(), ...(refGrid?.ranks.flat() ?? []));
-  const shared = reference === undefined ? "" : `; colours shared with ${reference.file}`;
+  const shared = reference === undefined ? "" : `; same colours as ${reference.file}`;
   if (grid.layers.length > 0) {
     await writeFileAtomic(
       folder.heatmapPath,
@@ -806,7 +806,7 @@ async function writeSummaries(
         min: 0,
         max: scaleMax,
         title: `Allocated ranks: ${task.name}, ${method}, seed ${settings.seed}`,
-        caption: `Each cell: the final rank of one weight matrix (row) in one layer${shared}`,
+        caption: `Cell: the final rank of one weight matrix (row) in one layer${shared}`,
       }),
     );
   }
@@ -819,7 +819,7 @@ async function writeSummaries(
         max: scaleMax,
         title: reference.title,
         caption:
-          "Each cell: the planted rank of one weight matrix (row) in one layer; colours shared with rank-heatmap.svg",
+          "Cell: the planted rank of one weight matrix (row) in one layer; same colours as rank-heatmap.svg",
       }),
     );
   }
@@ -881,6 +881,7 @@ async function writeSummaries(
         },
       ],
       leftLabel: "total rank",
+      leftFloor: 0,
       events,
       eventLabel: "rank-allocation event",
       height: 280,

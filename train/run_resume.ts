@@ -94,7 +94,7 @@ export async function readResumeConfig(dir: string): Promise<Record<string, unkn
  * const recorded = { lr: 5e-3, seed: 0, seeds: [0], maxSteps: undefined };
  * assert.deepEqual(
  *   refusedResumeFlags({ resume: "runs/a", maxSteps: 20, lr: 0.5, seed: 0 }, recorded),
- *   ["--lr", "--max-steps"],
+ *   ["--max-steps", "--lr"],
  * );
  * ```
  */
@@ -128,9 +128,9 @@ export function refusedResumeFlags(
  * import assert from "node:assert/strict";
  * import { resumeRefusal } from "./run_resume.ts";
  *
- * const text = resumeRefusal("runs/a", ["--lr", "--max-steps"], { lr: 0.005 });
- * assert.match(text, /--lr, --max-steps/);
- * assert.match(text, /--lr 0\.005, --max-steps unset/);
+ * const text = resumeRefusal("runs/a", ["--max-steps", "--lr"], { lr: 0.005 });
+ * assert.match(text, /with --max-steps, --lr as they would change the run/);
+ * assert.match(text, /recorded --max-steps unset, --lr 0\.005/);
  * ```
  */
 export function resumeRefusal(

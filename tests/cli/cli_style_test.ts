@@ -64,14 +64,14 @@ for (const [name, run] of Object.entries(CLIS)) {
     assert.ok(lines.includes("Usage:"), "Usage: section");
     assert.doesNotMatch(out, /USAGE|^Options:/m);
     assert.ok(lines.some((l) => l.startsWith(`  deno task ${name}`)), "a usage line");
-    assert.ok(lines.some((l) => /^  -h, --help +Show this help$/.test(l)), "-h, --help entry");
+    assert.ok(lines.some((l) => /^ {2}-h, --help +Show this help$/.test(l)), "-h, --help entry");
     assert.ok(lines.includes("Examples:"), "Examples: section");
     assert.match(lines.at(-2) as string, /^Permissions: /);
     assert.match(lines.at(-1) as string, /^Exit status: 0 success; 1 bad input/);
     // Section titles end with a colon and are followed by indented entries.
     for (let i = 1; i < lines.length; i++) {
       if (/^\S.*:$/.test(lines[i] as string) && lines[i - 1] === "") {
-        assert.match(lines[i + 1] ?? "", /^  \S/, `entries under ${lines[i]}`);
+        assert.match(lines[i + 1] ?? "", /^ {2}\S/, `entries under ${lines[i]}`);
       }
     }
     assert.ok(lines.every((l) => l.length <= 100), "lines fit 100 columns");

@@ -5,8 +5,11 @@ import {
   FLAG_SPECS,
   formatTrainHelp,
   HYPERPARAM_KEYS,
+  inFlagTerms,
   normaliseTaskName,
+  parseGivenFlags,
   parseTrainArgs,
+  type TrainMethod,
   type TrainOptions,
   validateTrainOptions,
 } from "../../train/hyperparams.ts";
@@ -157,6 +160,11 @@ Deno.test("formatTrainHelp() examples parse, and those with --max-steps pass the
   for (const command of commands) {
     // Act
     const argv = command.trim().split(/\s+/).slice(3);
+    if (argv.includes("--resume")) {
+      // `--resume DIR [--checkpoint step-N]` needs no other flag: it must parse on its own.
+      assert.ok("given" in parseGivenFlags(argv), command);
+      continue;
+    }
     const parsed = options(argv);
     // Assert: --max-steps is T, so the example's schedules must fit it (no exit 1 when run).
     if (parsed.maxSteps !== undefined) {
@@ -341,4 +349,75 @@ Deno.test("normaliseTaskName() maps the common spellings", () => {
   assert.equal(normaliseTaskName("STS-B"), "stsb");
   assert.equal(normaliseTaskName("SQuAD_v2"), "squad2");
   assert.throws(() => normaliseTaskName("glue"), RangeError);
+});
+
+Deno.test("parseTrainArgs() reads a negative number after a flag as its value and refuses it by range", () => {
+  assert.throws(
+    () => parseTrainArgs([...BASE, "--max-steps", "-3"]),
+    (error: Error) =>
+      error instanceof RangeError &&
+      error.message === "Cannot use --max-steps as it must be >= 1: current value is -3",
+  );
+  assert.throws(
+    () => parseTrainArgs([...BASE, "--lr", "-1e-3"]),
+    /--lr .*current value is -0\.001/,
+  );
+  // A flag at the end with no value says so, without suggesting a `--flag=-1` form.
+  assert.throws(
+    () => parseTrainArgs([...BASE, "--max-steps"]),
+    /^TypeError: Cannot parse --max-steps as it must be followed by a value: current value is missing$/,
+  );
+});
+
+Deno.test("parseGivenFlags() returns only the typed flags, in typed order, checked one by one", () => {
+  const parsed = parseGivenFlags([
+    "--lr",
+    "0.5",
+    "--resume",
+    "runs/a",
+    "--checkpoint",
+    "step-00000008",
+  ]);
+  assert.ok("given" in parsed);
+  assert.deepEqual(parsed.flags, ["lr", "resume", "checkpoint"]);
+  assert.deepEqual(parsed.given, { lr: 0.5, resume: "runs/a", checkpoint: "step-00000008" });
+  assert.throws(() => parseGivenFlags(["--lr", "2"]), /--lr as it must be > 0 and <= 1/);
+  assert.ok("help" in parseGivenFlags(["--resume", "x", "-h"]));
+});
+
+Deno.test("parseTrainArgs() refuses --checkpoint without --resume", () => {
+  assert.throws(
+    () => parseTrainArgs([...BASE, "--checkpoint", "step-00000008"]),
+    /--checkpoint as it only picks where --resume continues/,
+  );
+});
+
+Deno.test("inFlagTerms() turns library fields into the flags that set them", () => {
+  const cases: [string, TrainMethod, string][] = [
+    [
+      "Cannot parse TriAdaptLoRA config as initWarmup must be < totalSteps (4): current value is 48",
+      "triadapt",
+      "Cannot start training as --init-warmup must be < T = 4 (the total step count: --max-steps, or --epochs × steps per epoch): current value is 48",
+    ],
+    [
+      "Cannot parse AdaLoRA config as tinit + tfinal must be < totalSteps (40): current values are 32 + 32",
+      "adalora",
+      "Cannot start training as --tinit + --tfinal must be < T = 40 (the total step count: --max-steps, or --epochs × steps per epoch): current values are 32 + 32",
+    ],
+    [
+      "Cannot parse AdaLoRA config as targetRank must be <= initRank: current values are 8 > 6",
+      "adalora",
+      "Cannot start training as --ref-rank must be <= --adalora-init-rank: current values are 8 > 6",
+    ],
+    [
+      "Cannot parse IncreLoRA config as topH must be a positive integer: current value is 0",
+      "increlora",
+      "Cannot start training as --top-h must be a positive integer: current value is 0",
+    ],
+    // Already in flag terms: unchanged.
+    ["Cannot use --lr as it must be > 0", "triadapt", "Cannot use --lr as it must be > 0"],
+  ];
+  for (const [message, method, expected] of cases) {
+    assert.equal(inFlagTerms(message, method), expected);
+  }
 });

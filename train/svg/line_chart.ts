@@ -60,6 +60,8 @@ export interface LossChartInput {
   readonly leftLabel?: string;
   /** Label of the right y axis (default `eval metric`). */
   readonly rightLabel?: string;
+  /** A value the left axis always includes (e.g. 0 for counts); default: the data range only. */
+  readonly leftFloor?: number;
   /** Width in pixels (default 720). */
   readonly width?: number;
   /** Height in pixels (default 420; more when the legend needs a second row). */
@@ -167,11 +169,15 @@ export function lossChartSvg(input: LossChartInput): string {
   const leftLabel = input.leftLabel ?? "train loss";
   const rightLabel = input.rightLabel ?? "eval metric";
 
-  const axisTicks = (series: readonly ChartSeries[]): number[] | undefined => {
-    const e = extent(series.flatMap((s) => s.points.map((p) => p[1])));
-    return e === undefined ? undefined : niceTicks(e.lo, e.hi, 5);
+  const axisTicks = (series: readonly ChartSeries[], floor?: number): number[] | undefined => {
+    const values = series.flatMap((s) => s.points.map((p) => p[1]));
+    const e = extent(values);
+    if (e === undefined) return undefined;
+    return floor === undefined
+      ? niceTicks(e.lo, e.hi, 5)
+      : niceTicks(Math.min(floor, e.lo), Math.max(floor, e.hi), 5);
   };
-  const leftTicks = axisTicks(left);
+  const leftTicks = axisTicks(left, input.leftFloor);
   const rightTicks = axisTicks(right);
   const widest = (ticks: readonly number[] | undefined): number =>
     Math.max(0, ...(ticks ?? []).map((t) => textWidth(formatValue(t), 12)));
