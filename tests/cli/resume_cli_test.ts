@@ -111,6 +111,9 @@ Deno.test("--resume accepts flags that repeat the recorded values and says where
   await Deno.remove(join(dir, "checkpoints", CKPT_12), { recursive: true });
   await Deno.remove(join(dir, "checkpoints", "latest"));
   await Deno.remove(join(dir, "adapter"), { recursive: true });
+  const before = JSON.parse(
+    await Deno.readTextFile(join(dir, "checkpoints", CKPT_8, "state.json")),
+  ).loop.elapsedMs;
   // Act: the same flags as the original command line, plus --resume.
   const { code, err } = await train([
     "--task",
@@ -128,6 +131,9 @@ Deno.test("--resume accepts flags that repeat the recorded values and says where
     await Deno.readFile(join(dir, "adapter", "adapter_model.safetensors")),
     expected,
   );
+  // The wall time in summary.json counts the run before the interruption too.
+  const summary = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+  assert.ok(before > 0 && summary.wallSeconds * 1000 > before, `${summary.wallSeconds} s`);
 });
 
 Deno.test("--resume --checkpoint step-N continues from that older checkpoint, bit-identically", async () => {
