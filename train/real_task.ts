@@ -29,7 +29,7 @@ import { type RunResult, runTraining, totalStepsFor, validateSchedules } from ".
 import { formatSeedSummary } from "./seed_summary.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
 import { readLatestCheckpointDir, runFolderPaths } from "./run_folder.ts";
-import { readResumeConfig } from "./run_resume.ts";
+import { findResumePoint, readResumeConfig, type ResumePoint } from "./run_resume.ts";
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
 
@@ -743,6 +743,7 @@ export async function runRealTraining(
 export async function resumeRealTraining(dir: string, io: RealTrainingIo = {}): Promise<number> {
   const stderr = io.stderr ?? Deno.stderr;
   let options: TrainOptions;
+  let point: ResumePoint | undefined;
   try {
     const path = join(dir, "config.json");
     const config = await readResumeConfig(dir);
@@ -753,9 +754,11 @@ export async function resumeRealTraining(dir: string, io: RealTrainingIo = {}): 
     }
     const cli = record(config.cli, `${path} cli`);
     options = validateTrainOptions({ ...record(cli.options, `${path} cli.options`), resume: dir });
+    // The checkpoint must be intact before anything is built (the error names the file).
+    point = await findResumePoint(dir);
   } catch (error) {
     writeText(stderr, `error: ${(error as Error).message.split("\n")[0]}\n`);
     return 1;
   }
-  return await runRealTraining(options, io);
+  return await runRealTraining(options, io, point === undefined ? {} : { resumeFrom: point.dir });
 }
