@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import { initBackend } from "../ops/backend.ts";
 import {
+  FLAG_SPECS,
   HYPERPARAM_KEYS,
   type HyperParams,
   inFlagTerms,
@@ -270,9 +271,14 @@ async function planResume(args: readonly string[], dir: string): Promise<ResumeP
   if (refused.length > 0) {
     throw new InputError(resumeRefusal(dir, refused, recorded as Record<string, unknown>));
   }
+  // Flags that cannot change the results (`resumeMayChange`) take their new value.
+  const changes = Object.fromEntries(
+    FLAG_SPECS.filter((spec) => spec.resumeMayChange && typed.given[spec.key] !== undefined)
+      .map((spec) => [spec.key, typed.given[spec.key]]),
+  );
   let options: TrainOptions;
   try {
-    options = validateTrainOptions(recorded);
+    options = validateTrainOptions({ ...recorded, ...changes });
   } catch (error) {
     throw new InputError(
       `Cannot resume ${dir} as ${path} cli.options must be valid training options: ${

@@ -337,6 +337,12 @@ export interface FlagSpec {
   readonly valueName?: string;
   /** One-sentence help. */
   readonly description: string;
+  /**
+   * True when the flag may take a new value on `--resume` because it cannot change the run's
+   * results (e.g. how work is spread over workers); the resumed run then uses the new value.
+   * Every other flag given with `--resume` must repeat its recorded value.
+   */
+  readonly resumeMayChange?: boolean;
 }
 
 const INT_MAX = Number.MAX_SAFE_INTEGER;
@@ -1427,6 +1433,7 @@ function helpText(spec: FlagSpec): string {
   if (spec.kind === "choice" && choices.length > 22) {
     text += `; one of ${(spec.choices ?? []).join(", ")}`;
   }
+  if (spec.resumeMayChange) text += "; may change on --resume";
   if (spec.required) return `${text} (required)`;
   if (spec.default === undefined || spec.kind === "boolean") return text;
   return `${text} (default:\u00a0${spec.default})`;

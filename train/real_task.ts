@@ -22,7 +22,7 @@ import {
   readJsonNamed,
 } from "./checkpoint.ts";
 import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
-import { inFlagTerms, type TrainOptions, validateTrainOptions } from "./hyperparams.ts";
+import { FLAG_SPECS, inFlagTerms, type TrainOptions, validateTrainOptions } from "./hyperparams.ts";
 import { NonFiniteError, type TrainingTask } from "./loop.ts";
 import type { ProgressWriter } from "./progress.ts";
 import { type RunResult, runTraining, totalStepsFor, validateSchedules } from "./run.ts";
@@ -617,7 +617,15 @@ export async function runRealTraining(
     if (options.resume !== undefined) {
       const config = await readResumeConfig(options.resume);
       const cli = record(config.cli, `${options.resume}/config.json cli`);
-      opts = validateTrainOptions(cli.options);
+      // The recorded options, but flags that cannot change the results take the new value.
+      const changes = Object.fromEntries(
+        FLAG_SPECS.filter((spec) => spec.resumeMayChange && options[spec.key] !== undefined)
+          .map((spec) => [spec.key, options[spec.key]]),
+      );
+      opts = validateTrainOptions({
+        ...record(cli.options, `${options.resume}/config.json cli.options`),
+        ...changes,
+      });
       skipBadRows = cli.skipBadRows === true || opts.skipBadRows === true;
       out = options.resume;
     } else {

@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { checkCheckpointFiles, readJsonNamed } from "./checkpoint.ts";
-import { FLAG_SPECS, type TrainOptions } from "./hyperparams.ts";
+import { FLAG_SPECS, type FlagSpec, type TrainOptions } from "./hyperparams.ts";
 import {
   checkpointStep,
   listCheckpointNames,
@@ -79,16 +79,19 @@ export async function readResumeConfig(dir: string): Promise<Record<string, unkn
 
 /**
  * The flags given next to `--resume` whose value differs from the one the run recorded (they
- * would change the run, so resume refuses them). `--resume` and `--checkpoint` themselves are
- * never refused; a flag that repeats the recorded value is accepted.
+ * would change the run, so resume refuses them). `--resume`, `--checkpoint` and the flags marked
+ * `resumeMayChange` in `FLAG_SPECS` are never refused; a flag that repeats the recorded value is
+ * accepted.
  *
  * @param given Values of the typed flags, by option key (`parseGivenFlags(...).given`).
  * @param recorded The options recorded in the run's `config.json` (`cli.options`).
+ * @param specs The schema (default `FLAG_SPECS`).
  * @returns The refused flags as `--flag`, in schema order (empty when none).
  *
  * @example `--max-steps` and `--lr` differ, `--seed` repeats the recorded value
  * ```ts
  * import assert from "node:assert/strict";
+ * import { FLAG_SPECS } from "./hyperparams.ts";
  * import { refusedResumeFlags } from "./run_resume.ts";
  *
  * const recorded = { lr: 5e-3, seed: 0, seeds: [0], maxSteps: undefined };
@@ -96,15 +99,19 @@ export async function readResumeConfig(dir: string): Promise<Record<string, unkn
  *   refusedResumeFlags({ resume: "runs/a", maxSteps: 20, lr: 0.5, seed: 0 }, recorded),
  *   ["--max-steps", "--lr"],
  * );
+ * // A flag marked `resumeMayChange` may differ.
+ * const specs = FLAG_SPECS.map((s) => s.key === "lr" ? { ...s, resumeMayChange: true } : s);
+ * assert.deepEqual(refusedResumeFlags({ lr: 0.5 }, recorded, specs), []);
  * ```
  */
 export function refusedResumeFlags(
   given: Readonly<Partial<TrainOptions>>,
   recorded: Readonly<Record<string, unknown>>,
+  specs: readonly FlagSpec[] = FLAG_SPECS,
 ): string[] {
   const refused: string[] = [];
-  for (const spec of FLAG_SPECS) {
-    if (spec.key === "resume" || spec.key === "checkpoint") continue;
+  for (const spec of specs) {
+    if (spec.key === "resume" || spec.key === "checkpoint" || spec.resumeMayChange) continue;
     const value = given[spec.key];
     if (value === undefined) continue;
     if (JSON.stringify(value) !== JSON.stringify(recorded[spec.key])) {
