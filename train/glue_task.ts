@@ -366,7 +366,7 @@ export interface GlueTaskOptions {
   readonly evalSplit?: string;
   /** Tokenizer folder or `.model` file; default the model folder. */
   readonly tokenizer?: string;
-  /** Maximum tokens per input; default the paper's (PAPER-NOTES §9) for the task. */
+  /** Maximum tokens per input; default the paper's (docs/METHOD.md §16) for the task. */
   readonly maxLength?: number;
   /** Ids beyond the model's vocabulary: `error` (default) or map them to `[UNK]`. */
   readonly outOfRangeIds?: OutOfRangeIds;

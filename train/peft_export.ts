@@ -1,5 +1,5 @@
 /**
- * The `peft/` folder of a run: a Hugging Face PEFT LoRA adapter (PAPER-NOTES §8) that plain
+ * The `peft/` folder of a run: a Hugging Face PEFT LoRA adapter (docs/METHOD.md §14) that plain
  * `PeftModel.from_pretrained` loads. TriAdaptLoRA, AdaLoRA and IncreLoRA adapters are exported
  * losslessly as LoRA: `lora_A = A`, `lora_B = B·D·s(r)` (`ops/merge.ts` `exportPeft`), with
  * `rank_pattern[m] = alpha_pattern[m] = r_m` so PEFT's scaling is 1.

@@ -64,7 +64,7 @@ export interface SquadTaskOptions {
   readonly evalData?: string;
   /** Tokenizer folder or `.model` file; default the model folder. */
   readonly tokenizer?: string;
-  /** Window length including special tokens (default 384, PAPER-NOTES §9). */
+  /** Window length including special tokens (default 384, docs/METHOD.md §16). */
   readonly maxLength?: number;
   /** Overlap between windows (default 128). */
   readonly docStride?: number;

@@ -66,7 +66,7 @@ export interface FeaturizeGlueOptions {
 }
 
 /**
- * Maximum sequence length per task for DeBERTa-v3-base (PAPER-NOTES §9).
+ * Maximum sequence length per task for DeBERTa-v3-base (docs/METHOD.md §16).
  *
  * @example Look up RTE
  * ```ts
@@ -93,7 +93,7 @@ export const GLUE_MAX_LENGTH: Readonly<Record<string, number>> = Object.freeze({
  * case, `-` and `_` are ignored).
  *
  * @param task The task name.
- * @returns The maximum length including special tokens (PAPER-NOTES §9).
+ * @returns The maximum length including special tokens (docs/METHOD.md §16).
  *
  * @example Names are normalised
  * ```ts
