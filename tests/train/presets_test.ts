@@ -9,7 +9,7 @@ import {
   validateTrainOptions,
 } from "../../train/hyperparams.ts";
 
-const NOTES = new URL("../../testdata/PAPER-NOTES.md", import.meta.url);
+const TABLES = new URL("../../testdata/paper/tables.md", import.meta.url);
 const TITLE_TO_TASK: Record<string, TrainTask> = {
   "MNLI": "mnli",
   "SST-2": "sst2",
@@ -22,18 +22,18 @@ const TITLE_TO_TASK: Record<string, TrainTask> = {
   "SQuAD 2.0": "squad2",
 };
 
-/** Section 9 of the real PAPER-NOTES.md, read in place. */
-async function section9(): Promise<string> {
-  const text = await Deno.readTextFile(NOTES);
-  const start = text.indexOf("## 9.");
-  const end = text.indexOf("## 10.");
-  assert.ok(start >= 0 && end > start, "PAPER-NOTES.md has sections 9 and 10");
+/** The hyper-parameter section of the paper's tables, transcribed in testdata. */
+async function hyperParameterSection(): Promise<string> {
+  const text = await Deno.readTextFile(TABLES);
+  const start = text.indexOf("## Hyper-parameters");
+  const end = text.indexOf("## Results");
+  assert.ok(start >= 0 && end > start, "tables.md has the hyper-parameter and results sections");
   return text.slice(start, end);
 }
 
-Deno.test("PAPER_ROWS matches every row of the PAPER-NOTES §9 table", async () => {
-  // Arrange: parse the markdown table of the real notes.
-  const rows = (await section9()).split("\n").filter((l) =>
+Deno.test("PAPER_ROWS matches every row of the paper's Tables V and VI", async () => {
+  // Arrange: parse the markdown transcription of the paper's tables.
+  const rows = (await hyperParameterSection()).split("\n").filter((l) =>
     /^\| [A-Z]/.test(l) && !l.startsWith("| task")
   );
   assert.equal(rows.length, 9);
@@ -58,8 +58,8 @@ Deno.test("PAPER_ROWS matches every row of the PAPER-NOTES §9 table", async () 
   }
 });
 
-Deno.test("PAPER_ROWS matches the AdaLoRA and IncreLoRA lines of PAPER-NOTES §9", async () => {
-  const text = await section9();
+Deno.test("PAPER_ROWS matches the AdaLoRA (Table V) and IncreLoRA topH lines", async () => {
+  const text = await hyperParameterSection();
   const ada = /AdaLoRA-only \(Table V\)[^=]*=\s*([^;]+);/s.exec(text)?.[1] ?? "";
   const adaEntries = [...ada.matchAll(/([A-Z][A-Za-z0-9-]*) (\d+)\/(\d+)\/(\d+)/g)];
   assert.equal(adaEntries.length, 8);

@@ -16,13 +16,13 @@ import { runTraining } from "../../../train/run.ts";
 import {
   logitsOf,
   maxAbsDiff,
-  sharedPath,
+  fixturePath,
   TINY_MODEL,
   TOKENIZER,
   useWasm,
 } from "./_real_helpers.ts";
 
-const DATA = sharedPath("data/squad2/dev-v2.0.first2articles.json");
+const DATA = fixturePath("data/squad2/dev-v2.0.first2articles.json");
 
 Deno.test("createSquadTask() trains, evaluates with the official metric and exports a span head", async () => {
   await useWasm();
