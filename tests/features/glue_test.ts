@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { collate } from "../../train/features/collate.ts";
 import { featurizeGlue, maxLengthFor } from "../../train/features/glue.ts";
-import { glueExamples, FIXTURES, unigramTokenizer } from "./_fixtures.ts";
+import { FIXTURES, glueExamples, unigramTokenizer } from "./_fixtures.ts";
 import { GLUE_TASKS, readGlue, SQUAD2_TASK } from "../../train/tasks/mod.ts";
 
 Deno.test("featurizeGlue() encodes real RTE pairs within the task's maximum length", async () => {

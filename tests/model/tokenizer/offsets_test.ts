@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fc } from "../../_fc.ts";
 import type { Encoding } from "../../../model/tokenizer.ts";
-import { goldenTokenizer, rtePairs, FIXTURES } from "./_fixtures.ts";
+import { FIXTURES, goldenTokenizer, rtePairs } from "./_fixtures.ts";
 
 const MARK = "\u2581";
 

@@ -14,8 +14,8 @@ import { readGlue } from "../../../train/tasks/read_glue.ts";
 import { createSquadTask } from "../../../train/squad_task.ts";
 import { assertNoTensorLeak } from "../../_tensor_helpers.ts";
 import {
-  RTE,
   fixturePath,
+  RTE,
   TINY_MODEL,
   TOKENIZER,
   useWasm,

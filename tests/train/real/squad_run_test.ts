@@ -14,9 +14,9 @@ import { loadPeftFolder } from "../../../train/peft_export.ts";
 import { loadTrainedRun } from "../../../train/real_task.ts";
 import { runTraining } from "../../../train/run.ts";
 import {
+  fixturePath,
   logitsOf,
   maxAbsDiff,
-  fixturePath,
   TINY_MODEL,
   TOKENIZER,
   useWasm,
