@@ -15,7 +15,7 @@
  * @module
  */
 
-/** Folders never scanned: build outputs, caches, and the verbatim fixtures. */
+/** Names never scanned: git, build outputs, caches, and the verbatim fixtures. */
 const SKIP_DIRS: ReadonlySet<string> = new Set([
   ".git",
   "node_modules",
@@ -157,7 +157,8 @@ async function listFiles(root: string): Promise<string[]> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
-      if (entry.isDirectory && !SKIP_DIRS.has(entry.name)) await walk(path);
+      if (SKIP_DIRS.has(entry.name)) continue; // a worktree's .git is a file
+      if (entry.isDirectory) await walk(path);
       else if (entry.isFile) files.push(path);
     }
   };
