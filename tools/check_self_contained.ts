@@ -216,4 +216,7 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
+  console.log(
+    "Self-containment check passed: no path outside the repository, no example reads testdata/",
+  );
 }
