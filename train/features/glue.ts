@@ -16,11 +16,12 @@ export type { GlueExample };
  * @example A single sentence keeps its `idx`
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { GlueFeature } from "./glue.ts";
  * import { featurizeGlue } from "./glue.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const [f]: GlueFeature[] = featurizeGlue([{ textA: "Fine.", idx: 7 }], tok, { maxLength: 16 });
  * assert.equal(f?.idx, 7);
  * assert.equal(f?.label, undefined);
@@ -44,11 +45,12 @@ export interface GlueFeature {
  * @example Truncation to `maxLength`, `[SEP]` kept last
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { FeaturizeGlueOptions } from "./glue.ts";
  * import { featurizeGlue } from "./glue.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const options: FeaturizeGlueOptions = { maxLength: 8, truncation: "longest_first" };
  * const [f] = featurizeGlue([{ textA: "The cat sat on the mat. ".repeat(4) }], tok, options);
  * assert.equal(f?.inputIds.length, 8);
@@ -133,10 +135,11 @@ export function maxLengthFor(task: string): number {
  * @example A pair
  * ```ts
  * import { featurizeGlue } from "./glue.ts";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const [f] = featurizeGlue([{ textA: "A cat sat.", textB: "A cat.", label: 1 }], tok, { maxLength: 64 });
  * assert.equal(f?.inputIds[0], tok.special.cls);
  * assert.equal(f?.label, 1);
