@@ -17,6 +17,7 @@ import {
   emaBetas,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 import { type Ema, updateEma } from "./_internal.ts";
@@ -109,6 +110,7 @@ export class AdaLoraAdapter implements Adapter {
    */
   constructor(options: AdaLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const rank = options.initialRank ?? 12;
     assertPositiveInt("initialRank", rank);
     const { alpha, dropout } = alphaAndDropout(options);

@@ -14,6 +14,7 @@ import {
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
@@ -95,6 +96,7 @@ export class LoraAdapter implements Adapter {
    */
   constructor(options: LoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const rank = options.rank ?? 8;
     assertPositiveInt("rank", rank);
     const { alpha, dropout } = alphaAndDropout(options);

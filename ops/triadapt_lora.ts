@@ -16,6 +16,7 @@ import {
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
@@ -151,6 +152,7 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   constructor(options: TriAdaptLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const { alpha, dropout } = alphaAndDropout(options);
     const initialRank = options.initialRank ?? 1;
     assertPositiveInt("initialRank", initialRank);

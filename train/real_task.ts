@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { DebertaModel } from "../model/deberta_v3.ts";
 import { parseSafetensors, type RawTensor } from "../model/safetensors.ts";
 import type { Adapter, AdapterMethod, TensorData } from "../ops/adapter.ts";
-import { initBackend } from "../ops/backend.ts";
+import { ensureBackend, initBackend } from "../ops/backend.ts";
 import { createAdapter } from "../ops/registry.ts";
 import type { AdapterModuleEntry, CheckpointState } from "./checkpoint.ts";
 import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
@@ -356,6 +356,7 @@ export async function loadTrainedRun(
   const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 16;
   const seed = typeof config.seed === "number" ? config.seed : 0;
   const task = await taskFromDescription(record(config.taskInfo, "taskInfo"), options);
+  await ensureBackend();
   let model: DebertaModel | undefined;
   const adapters: Adapter[] = [];
   try {

@@ -9,27 +9,11 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { adaloraBudgetConfig } from "../core/adalora_budget.ts";
-import {
-  parseAdaLoraConfig,
-  parseIncreLoraConfig,
-  parseTriAdaptConfig,
-  type TriAdaptConfig,
-} from "../core/config.ts";
-import { injectAdapters } from "../model/inject.ts";
-import type { AdaLoraAdapter } from "../ops/adalora.ts";
-import type { Adapter } from "../ops/adapter.ts";
 import type { BackendInfo } from "../ops/backend.ts";
-import type { IncreLoraAdapter } from "../ops/increlora.ts";
-import { createAdapter } from "../ops/registry.ts";
-import type { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
+import { ensureBackend } from "../ops/backend.ts";
+import { adaptModel, validateSchedules } from "./adapt.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import { loadTrainerState, saveTrainerState, writeAdapterFolder } from "./checkpoint.ts";
-import type { Controller } from "./controllers/controller.ts";
-import { createAdaLoraController } from "./controllers/adalora.ts";
-import { createIncreLoraController } from "./controllers/increlora.ts";
-import { createLoraController } from "./controllers/lora.ts";
-import { createTriAdaptController } from "./controllers/triadapt.ts";
 import type { HyperParams, TrainMethod } from "./hyperparams.ts";
 import { NonFiniteError, type TaskEvaluation, Trainer, type TrainingTask } from "./loop.ts";
 import { ProgressBar, type ProgressWriter } from "./progress.ts";
@@ -48,6 +32,9 @@ import {
 } from "./run_folder.ts";
 import { lossChartSvg } from "./svg/line_chart.ts";
 import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
+
+// Kept importable from here (it moved to adapt.ts with the rest of the wiring).
+export { validateSchedules };
 
 /**
  * Run-level settings (the non-hyper-parameter part of `TrainOptions`).
@@ -176,13 +163,6 @@ export interface RunResult {
   readonly seconds: number;
 }
 
-const ADAPTER_METHOD = {
-  triadapt: "triadaptlora",
-  lora: "lora",
-  adalora: "adalora",
-  increlora: "increlora",
-} as const;
-
 /**
  * The total step count `T = ceil(N / batch) × epochs`, or `maxSteps` when given.
  *
@@ -213,179 +193,6 @@ export function totalStepsFor(
     );
   }
   return t;
-}
-
-/**
- * Validates every schedule of the method against T before anything is built (AdaLoRA's
- * `tinit + tfinal < T`, TriAdaptLoRA/IncreLoRA `initWarmup < T`, …).
- *
- * @param method The method.
- * @param hyper Hyper-parameters.
- * @param totalSteps T.
- * @returns The parsed TriAdaptLoRA config when the method is `triadapt`.
- * @throws {RangeError} On an inconsistent schedule (one-line message).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { defaultHyperParams } from "./hyperparams.ts";
- * import { validateSchedules } from "./run.ts";
- *
- * const hyper = defaultHyperParams();
- * assert.throws(() => validateSchedules("triadapt", hyper, 50), /initWarmup|t0|totalSteps/);
- * assert.equal(validateSchedules("triadapt", hyper, 3900)?.totalSteps, 3900);
- * ```
- */
-export function validateSchedules(
-  method: TrainMethod,
-  hyper: HyperParams,
-  totalSteps: number,
-): TriAdaptConfig | undefined {
-  switch (method) {
-    case "triadapt":
-      return parseTriAdaptConfig({
-        initRank: hyper.initRank,
-        refRank: hyper.refRank,
-        deltaRank: hyper.deltaRank,
-        initWarmup: hyper.initWarmup,
-        interval: hyper.interval,
-        totalSteps,
-        threshold: hyper.threshold,
-        ...(hyper.threshold === "fixed" ? { topH: hyper.topH } : {}),
-        rounding: hyper.rounding,
-        allowOvershoot: hyper.allowOvershoot,
-        normalisation: hyper.normalisation,
-        loraAlpha: hyper.alpha,
-        dropout: hyper.dropout,
-        orthRegWeight: hyper.orthRegWeight,
-        growthInit: hyper.growthInit,
-      });
-    case "adalora":
-      parseAdaLoraConfig(adaloraInput(hyper, totalSteps));
-      return undefined;
-    case "increlora":
-      parseIncreLoraConfig(increloraInput(hyper, totalSteps));
-      return undefined;
-    case "lora":
-      return undefined;
-  }
-}
-
-function adaloraInput(hyper: HyperParams, totalSteps: number): Record<string, unknown> {
-  return {
-    initRank: hyper.adaloraInitRank,
-    targetRank: hyper.refRank,
-    tinit: hyper.tinit,
-    tfinal: hyper.tfinal,
-    deltaT: hyper.deltaT,
-    totalSteps,
-    beta1: hyper.beta1,
-    beta2: hyper.beta2,
-    loraAlpha: hyper.alpha,
-    dropout: hyper.dropout,
-    orthRegWeight: hyper.orthRegWeight,
-  };
-}
-
-function increloraInput(hyper: HyperParams, totalSteps: number): Record<string, unknown> {
-  return {
-    initRank: hyper.initRank,
-    refRank: hyper.refRank,
-    deltaRank: hyper.deltaRank,
-    topH: hyper.topH,
-    initWarmup: hyper.initWarmup,
-    interval: hyper.interval,
-    totalSteps,
-    beta1: hyper.beta1,
-    beta2: hyper.beta2,
-    loraAlpha: hyper.alpha,
-    dropout: hyper.dropout,
-    orthRegWeight: hyper.orthRegWeight,
-  };
-}
-
-function buildAdapters(
-  trainerModel: ReturnType<TrainingTask["buildModel"]>,
-  method: TrainMethod,
-  hyper: HyperParams,
-  seed: number,
-): Adapter[] {
-  let index = 0;
-  const adapters = injectAdapters(trainerModel, (m) => {
-    // Adapter init seeds: run seed and module index (the adapters also mix in their name).
-    const s = seed * 4096 + index++;
-    const common = { name: m.name, inFeatures: m.inFeatures, outFeatures: m.outFeatures, seed: s };
-    switch (method) {
-      case "triadapt":
-        return createAdapter(ADAPTER_METHOD.triadapt, {
-          ...common,
-          alpha: hyper.alpha,
-          initialRank: hyper.initRank,
-          dropout: hyper.dropout,
-          growthInit: hyper.growthInit,
-        }) as Adapter;
-      case "lora":
-        return createAdapter("lora", {
-          ...common,
-          rank: hyper.refRank,
-          alpha: hyper.alpha,
-          dropout: hyper.dropout,
-        }) as Adapter;
-      case "adalora":
-        return createAdapter("adalora", {
-          ...common,
-          initialRank: hyper.adaloraInitRank,
-          alpha: hyper.alpha,
-          dropout: hyper.dropout,
-          beta1: hyper.beta1,
-          beta2: hyper.beta2,
-        }) as Adapter;
-      case "increlora":
-        return createAdapter("increlora", {
-          ...common,
-          initialRank: hyper.initRank,
-          alpha: hyper.alpha,
-          dropout: hyper.dropout,
-          beta1: hyper.beta1,
-          beta2: hyper.beta2,
-        }) as Adapter;
-    }
-  });
-  return [...adapters.values()];
-}
-
-async function buildController(
-  method: TrainMethod,
-  adapters: readonly Adapter[],
-  hyper: HyperParams,
-  totalSteps: number,
-  triadapt: TriAdaptConfig | undefined,
-): Promise<Controller> {
-  switch (method) {
-    case "triadapt":
-      return await createTriAdaptController(adapters as TriAdaptLoraAdapter[], {
-        config: triadapt as TriAdaptConfig,
-        initRank: hyper.initRank,
-        refRank: hyper.refRank,
-      });
-    case "lora":
-      return createLoraController(adapters);
-    case "adalora":
-      return createAdaLoraController(
-        adapters as AdaLoraAdapter[],
-        adaloraBudgetConfig(parseAdaLoraConfig(adaloraInput(hyper, totalSteps)), adapters.length),
-      );
-    case "increlora":
-      return createIncreLoraController(adapters as IncreLoraAdapter[], {
-        initWarmup: hyper.initWarmup,
-        interval: hyper.interval,
-        totalSteps,
-        topH: hyper.topH,
-        deltaRank: hyper.deltaRank,
-        initRank: hyper.initRank,
-        refRank: hyper.refRank,
-      });
-  }
 }
 
 const FAMILY_LABELS: readonly (readonly [string, string])[] = [
@@ -491,7 +298,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
   const started = performance.now();
   const { task, hyper, settings } = options;
   const totalSteps = totalStepsFor(task.numTrainExamples, hyper, settings.maxSteps);
-  const triadapt = validateSchedules(settings.method, hyper, totalSteps);
+  validateSchedules(settings.method, hyper, totalSteps);
   const folder: RunFolder = options.resume
     ? await openRunFolder(options.dir)
     : await createRunFolder(options.dir);
@@ -512,26 +319,18 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
       await writeJsonAtomic(join(folder.dir, name), value);
     }
   }
+  await ensureBackend();
   const model = task.buildModel(settings.seed);
   let trainer: Trainer | undefined;
   try {
-    const adapters = buildAdapters(model, settings.method, hyper, settings.seed);
-    const controller = await buildController(
-      settings.method,
-      adapters,
-      hyper,
-      totalSteps,
-      triadapt,
-    );
-    trainer = new Trainer({
-      task,
-      model,
-      adapters,
-      controller,
-      hyper: { ...hyper, orthRegWeight: settings.method === "lora" ? 0 : hyper.orthRegWeight },
+    // The one wiring of adapters, controller and optimizer, shared with library users.
+    const adapted = await adaptModel(model, {
+      ...hyper,
+      method: settings.method,
       totalSteps,
       seed: settings.seed,
     });
+    trainer = new Trainer({ task, ...adapted });
     return await drive(trainer, folder, options, totalSteps, started);
   } finally {
     if (trainer !== undefined) trainer.dispose();
