@@ -64,3 +64,16 @@ export function requireBackend(what: string): void {
     throw error;
   }
 }
+
+/**
+ * `ensureBackend()` of `backend.ts`, imported on first call, so that modules using it do not
+ * register the wasm backend merely by being imported (a raw `tf.tensor` before any library call
+ * keeps working on the synchronous `cpu` backend when nothing else registered `wasm`).
+ *
+ * @internal
+ * @returns The active backend's name.
+ */
+export async function ensureDefaultBackend(): Promise<string> {
+  const { ensureBackend } = await import("./backend.ts");
+  return await ensureBackend();
+}

@@ -49,7 +49,7 @@ export interface AdaLoraOptions {
   readonly seed: number;
   /** Initial rank `r_init`; default 12. */
   readonly initialRank?: number;
-  /** `alpha`; default 16. */
+  /** `alpha`; default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;

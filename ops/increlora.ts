@@ -49,7 +49,7 @@ export interface IncreLoraOptions {
   readonly seed: number;
   /** Initial rank; default 1. */
   readonly initialRank?: number;
-  /** `alpha` of `s = alpha/(r + 1e-5)` (r = current rank); default 16. */
+  /** `alpha` of `s = alpha/(r + 1e-5)` (r = current rank); default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;

@@ -79,7 +79,7 @@ export interface TriAdaptLoraOptions {
   readonly outFeatures: number;
   /** Seed of every random init (and of dropout). */
   readonly seed: number;
-  /** `alpha` of `s(r) = alpha/(r + 1e-5)`; default 16. */
+  /** `alpha` of `s(r) = alpha/(r + 1e-5)`; default 32. */
   readonly alpha?: number;
   /** Initial rank; default 1. */
   readonly initialRank?: number;

@@ -19,7 +19,7 @@ import type { DebertaModel } from "../model/deberta_v3.ts";
 import { injectAdapters } from "../model/inject.ts";
 import type { AdaLoraAdapter } from "../ops/adalora.ts";
 import type { Adapter } from "../ops/adapter.ts";
-import { ensureBackend } from "../ops/backend.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import { GrowingAdamW } from "../ops/growing_adamw.ts";
 import type { IncreLoraAdapter } from "../ops/increlora.ts";
 import { createAdapter } from "../ops/registry.ts";
@@ -430,7 +430,7 @@ export async function adaptModel(model: DebertaModel, config: AdaptConfig): Prom
   const { hyper, seed } = resolveConfig(config);
   const { method, totalSteps } = config;
   const triadapt = validateSchedules(method, hyper, totalSteps);
-  await ensureBackend();
+  await ensureDefaultBackend();
   const adapters: Adapter[] = [];
   let controller: Controller | undefined;
   let optimizer: GrowingAdamW | undefined;

@@ -353,7 +353,7 @@ export async function loadTrainedRun(
     throw new SyntaxError(`Cannot read ${statePath} as adapters must be a list`);
   }
   const hyper = record(config.hyper ?? {}, `${folder.configPath} hyper`);
-  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 16;
+  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 32;
   const seed = typeof config.seed === "number" ? config.seed : 0;
   const task = await taskFromDescription(record(config.taskInfo, "taskInfo"), options);
   await ensureBackend();

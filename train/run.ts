@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { BackendInfo } from "../ops/backend.ts";
-import { ensureBackend } from "../ops/backend.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import { adaptModel, validateSchedules } from "./adapt.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import { loadTrainerState, saveTrainerState, writeAdapterFolder } from "./checkpoint.ts";
@@ -319,7 +319,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
       await writeJsonAtomic(join(folder.dir, name), value);
     }
   }
-  await ensureBackend();
+  await ensureDefaultBackend();
   const model = task.buildModel(settings.seed);
   let trainer: Trainer | undefined;
   try {
