@@ -111,16 +111,18 @@ task.dispose();
   assert.deepEqual(lastJson(r.stdout), { backend: "wasm", step: 1, finite: true });
 });
 
-Deno.test("createGlueTask + runTraining, then loadTrainedRun, each without initBackend, run on wasm", async () => {
+Deno.test("createGlueTask (then its sync buildModel) + runTraining, then loadTrainedRun, each without initBackend, run on wasm", async () => {
   const dir = await Deno.makeTempDir({ prefix: "triadapt-fresh-" });
   try {
     const train = await fresh(`
+const before = tf.engine().backendInstance == null;
 const task = await api.createGlueTask({
   task: "rte", model: "${TESTDATA}golden/deberta/tiny-a", tokenizer: "${TESTDATA}golden/spm/unigram.model",
   outOfRangeIds: "unk", data: "${TESTDATA}data/glue/RTE", maxLength: 16, maxTrainExamples: 4,
   maxEvalExamples: 2,
 });
-const before = tf.engine().backendInstance == null;
+// The task's synchronous buildModel works: createGlueTask readied the backend.
+task.buildModel(0).dispose();
 const result = await api.runTraining({
   task, hyper: { ...api.defaultHyperParams(), batchSize: 2, warmupSteps: 0, refRank: 2 },
   dir: "${dir}/run", progress: false, settings: { method: "lora", seed: 1, logEvery: 1, maxSteps: 2 },
