@@ -18,28 +18,43 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
- * import { adaptModel, loadModel, parseDebertaConfig, randomDebertaWeights, writePeftFolder, writeSafetensors } from "@triadapt/triadapt";
+ * import {
+ *   adaptModel, loadModel, parseDebertaConfig, randomDebertaWeights, writePeftFolder, writeSafetensors,
+ * } from "@triadapt/triadapt";
  *
  * // A checkpoint folder (normally a Hugging Face download such as microsoft/deberta-v3-base).
  * const dir = await Deno.makeTempDir();
- * const hf = { model_type: "deberta-v2", vocab_size: 16, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16, num_labels: 2 };
+ * const hf = { model_type: "deberta-v2", vocab_size: 16, hidden_size: 8, num_hidden_layers: 2,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2 };
  * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(hf));
- * await Deno.writeFile(`${dir}/model.safetensors`, writeSafetensors(randomDebertaWeights(parseDebertaConfig(hf, "hf"), 0)));
- * const model = await loadModel(dir);
- * const ai = await adaptModel(model, { method: "triadapt", totalSteps: 4, refRank: 2, initWarmup: 2, interval: 1 });
+ * const weights = randomDebertaWeights(parseDebertaConfig(hf, "config.json"), 0);
+ * await Deno.writeFile(`${dir}/model.safetensors`, writeSafetensors(weights));
+ *
+ * const model = await loadModel(dir); // also readies the default (wasm) backend
+ * const ai = await adaptModel(model, {
+ *   method: "triadapt", totalSteps: 4, refRank: 2, initWarmup: 2, interval: 1,
+ * });
  * // [CLS] premise [SEP] hypothesis [SEP] as token ids, and the entailment labels.
- * const inputIds = [[1, 5, 6, 2, 7, 2], [1, 8, 9, 2, 10, 2]], labels = tf.oneHot([0, 1], 2);
+ * const inputIds = [[1, 5, 6, 2, 7, 2], [1, 8, 9, 2, 10, 2]];
+ * const labels = tf.oneHot([0, 1], 2);
  * for (let step = 1; step <= 4; step++) {
  *   const vars = [...ai.adapters.flatMap((a) => a.trainableVariables()), ...model.trainableVariables()];
- *   const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.losses.softmaxCrossEntropy(labels, model.forward({ inputIds }, { training: true, seed: step }).logits) as tf.Scalar), vars);
+ *   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+ *     const { logits } = model.forward({ inputIds }, { training: true, seed: step });
+ *     return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+ *   }), vars);
  *   ai.optimizer.step(grads, 1e-2);
  *   await ai.controller.afterStep(step, grads, ai.optimizer); // TriAdaptLoRA grows ranks here
  *   tf.dispose([value, ...Object.values(grads)]);
  * }
- * const peft = await writePeftFolder(`${dir}/peft`, model, ai.adapters, { baseModel: "microsoft/deberta-v3-base" });
+ * const peft = await writePeftFolder(`${dir}/peft`, model, ai.adapters, {
+ *   baseModel: "microsoft/deberta-v3-base",
+ * });
  * assert.equal(peft.peft_type, "LORA");
  * assert.equal(ai.adapters.reduce((n, a) => n + a.rank, 0), 2 * 12); // budget r_ref·M spent
- * ai.dispose(); model.dispose(); labels.dispose();
+ * ai.dispose();
+ * model.dispose();
+ * labels.dispose();
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
