@@ -24,7 +24,6 @@ export * from "./controllers/increlora.ts";
 export * from "./planted/planted_task.ts";
 export * from "./checkpoint.ts";
 export * from "./run.ts";
-export * from "./adapt.ts";
 export * from "./glue_task.ts";
 export * from "./squad_task.ts";
 export * from "./real_task.ts";

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../ops/backend.ts";
 import { GrowingAdamW } from "../../ops/growing_adamw.ts";
 import { TriAdaptLoraAdapter } from "../../ops/triadapt_lora.ts";
-import { adaptModel } from "../../train/adapt.ts";
+import { adaptModel } from "../../train/run.ts";
 import { Trainer } from "../../train/loop.ts";
 import { createPlantedTask } from "../../train/planted/planted_task.ts";
 

@@ -6,11 +6,10 @@ import { createDebertaModel } from "../../model/deberta_v3.ts";
 import { parseDebertaConfig } from "../../model/config.ts";
 import { randomDebertaWeights } from "../../model/random_weights.ts";
 import { initBackend } from "../../ops/backend.ts";
-import { type AdaptConfig, adaptModel } from "../../train/adapt.ts";
 import { defaultHyperParams, type TrainMethod } from "../../train/hyperparams.ts";
 import { Trainer } from "../../train/loop.ts";
 import { createPlantedTask } from "../../train/planted/planted_task.ts";
-import { runTraining } from "../../train/run.ts";
+import { type AdaptConfig, adaptModel, runTraining } from "../../train/run.ts";
 import { TINY_HYPER, TINY_PLANTED } from "./loop/_tiny.ts";
 
 await initBackend("wasm");
