@@ -121,7 +121,7 @@ function checkNumber(what: string, value: number, lo: number, hiOpen: number): v
 function unregisteredMessage(names: readonly string[], keys: readonly string[]): string {
   const shown = (xs: readonly string[]): string =>
     xs.length <= 6 ? xs.join(", ") : `${xs.slice(0, 6).join(", ")}, … (${xs.length} in all)`;
-  return `Cannot apply gradient as variable ${names.length === 1 ? "" : "s "}${
+  return `Cannot apply gradient as ${names.length === 1 ? "variable" : "variables"} ${
     shown(names)
   } must belong to a registered block: current blocks are ${
     keys.length === 0 ? "none" : shown(keys)
