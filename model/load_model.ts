@@ -16,6 +16,7 @@ import { parseSafetensors } from "./safetensors.ts";
 import type { StateDict } from "./safetensors.ts";
 import { mapDebertaWeights, readStateDict } from "./state_dict.ts";
 import type { DebertaHead } from "./state_dict.ts";
+import { ensureModelBackend } from "./_backend.ts";
 
 /**
  * What {@link loadModel} read and how the checkpoint mapped onto the model.
@@ -154,7 +155,8 @@ function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): Deber
  * Loads a DeBERTa-v2/v3 model folder: reads `config.json`, the weights (safetensors or torch
  * `.bin`), maps them strictly (`mapDebertaWeights`: missing base weights are an error; a missing
  * head is initialised from `options.seed` and, unless `onLoad` is given, a warning says so), and
- * builds the model.
+ * builds the model. When no TensorFlow.js backend is active it initialises the default one
+ * (`wasm`), so no `initBackend()` call is needed first.
  *
  * @param dir The model folder (path or `file:` URL).
  * @param options Head, weights format, dropout rates, seed (head init and dropout), report callback.
@@ -208,5 +210,7 @@ export async function loadModel(
     initialised: mapped.initialised,
   });
   const { format: _f, onLoad: _o, ...modelOptions } = options;
+  // Async already, so it readies the default backend itself (wasm) when none is active.
+  await ensureModelBackend();
   return createDebertaModel(config, mapped.weights, { ...modelOptions, head, seed });
 }

@@ -17,6 +17,7 @@ import {
   emaBetas,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 import { type Ema, updateEma } from "./_internal.ts";
@@ -48,7 +49,7 @@ export interface AdaLoraOptions {
   readonly seed: number;
   /** Initial rank `r_init`; default 12. */
   readonly initialRank?: number;
-  /** `alpha`; default 16. */
+  /** `alpha`; default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;
@@ -109,6 +110,7 @@ export class AdaLoraAdapter implements Adapter {
    */
   constructor(options: AdaLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const rank = options.initialRank ?? 12;
     assertPositiveInt("initialRank", rank);
     const { alpha, dropout } = alphaAndDropout(options);

@@ -17,6 +17,7 @@ import {
   emaBetas,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { updateEma } from "./_internal.ts";
 import { skinnyChain } from "./_skinny.ts";
@@ -48,7 +49,7 @@ export interface IncreLoraOptions {
   readonly seed: number;
   /** Initial rank; default 1. */
   readonly initialRank?: number;
-  /** `alpha` of `s = alpha/(r + 1e-5)` (r = current rank); default 16. */
+  /** `alpha` of `s = alpha/(r + 1e-5)` (r = current rank); default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;
@@ -125,6 +126,7 @@ export class IncreLoraAdapter implements Adapter {
    */
   constructor(options: IncreLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const { alpha, dropout } = alphaAndDropout(options);
     const initialRank = options.initialRank ?? 1;
     assertPositiveInt("initialRank", initialRank);

@@ -16,6 +16,7 @@ import {
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
@@ -78,7 +79,7 @@ export interface TriAdaptLoraOptions {
   readonly outFeatures: number;
   /** Seed of every random init (and of dropout). */
   readonly seed: number;
-  /** `alpha` of `s(r) = alpha/(r + 1e-5)`; default 16. */
+  /** `alpha` of `s(r) = alpha/(r + 1e-5)`; default 32. */
   readonly alpha?: number;
   /** Initial rank; default 1. */
   readonly initialRank?: number;
@@ -151,6 +152,7 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   constructor(options: TriAdaptLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const { alpha, dropout } = alphaAndDropout(options);
     const initialRank = options.initialRank ?? 1;
     assertPositiveInt("initialRank", initialRank);

@@ -55,7 +55,7 @@ export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze
   warmupSteps: 10,
   weightDecay: 0,
   clipNorm: 1,
-  alpha: 16,
+  alpha: 32,
   dropout: 0,
   orthRegWeight: 0.1,
   refRank: 4,

@@ -22,6 +22,7 @@ import { createDebertaModel, type DebertaModel } from "../model/deberta_v3.ts";
 import type { RawTensor, StateDict } from "../model/safetensors.ts";
 import { type DebertaHead, mapDebertaWeights, readStateDict } from "../model/state_dict.ts";
 import { loadTokenizer, type Tokenizer } from "../model/tokenizer.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import { collate } from "./features/collate.ts";
 import { featurizeGlue, type GlueFeature } from "./features/glue.ts";
 import type { EvalContext, TaskEvaluation, TrainingTask } from "./loop.ts";
@@ -219,6 +220,8 @@ export async function loadBaseCheckpoint(
     stateDict.set(key, t);
   }
   dropped.sort();
+  // `build` is synchronous and makes tensors: ready the default backend (wasm) now if none is.
+  await ensureDefaultBackend();
   return Object.freeze({
     dir: path,
     file,

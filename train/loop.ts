@@ -360,8 +360,11 @@ export class Trainer {
 
   /**
    * Wires the pieces together and registers every initial parameter block (birth step 0).
+   * `new Trainer({ task, ...await adaptModel(model, config) })` takes the optimizer that
+   * `adaptModel` built; without one it builds its own from `hyper`.
    *
-   * @param parts Task, model, adapters, controller, hyper-parameters, T and seed.
+   * @param parts Task, model, adapters, controller, hyper-parameters, T, seed and optionally the
+   * optimizer.
    */
   constructor(parts: {
     readonly task: TrainingTask;
@@ -371,6 +374,7 @@ export class Trainer {
     readonly hyper: LoopHyperParams;
     readonly totalSteps: number;
     readonly seed: number;
+    readonly optimizer?: GrowingAdamW;
   }) {
     this.task = parts.task;
     this.model = parts.model;
@@ -380,7 +384,7 @@ export class Trainer {
     this.seed = parts.seed;
     this.#hp = parts.hyper;
     const hp = parts.hyper;
-    this.optimizer = new GrowingAdamW({
+    this.optimizer = parts.optimizer ?? new GrowingAdamW({
       beta1: hp.adamBeta1,
       beta2: hp.adamBeta2,
       epsilon: hp.adamEpsilon,
@@ -389,7 +393,9 @@ export class Trainer {
     });
     this.optimizer.syncBlocks(this.adapters.flatMap((a) => a.parameterBlocks()), 0);
     const head = this.model.trainableVariables();
-    if (head.length > 0) this.optimizer.addBlock({ key: "head", variables: head }, 0);
+    if (head.length > 0 && !this.optimizer.blockKeys.includes("head")) {
+      this.optimizer.addBlock({ key: "head", variables: head }, 0);
+    }
     this.sampler = createSampler({
       size: this.task.numTrainExamples,
       seed: this.seed,

@@ -24,6 +24,7 @@ import { parseSafetensors, type RawTensor, writeSafetensors } from "../model/saf
 import type { DebertaHead } from "../model/state_dict.ts";
 import type { Adapter } from "../ops/adapter.ts";
 import { type LoraAdapter, loraFromPeft } from "../ops/lora.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import { exportPeft } from "../ops/merge.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import { loadBaseCheckpoint } from "./glue_task.ts";
@@ -319,6 +320,7 @@ export async function loadPeftFolder(
   }
   const file = join(dir, "adapter_model.safetensors");
   const tensors = parseSafetensors(await Deno.readFile(file), file);
+  await ensureDefaultBackend();
   const { head, labels } = headOf(tensors);
   const base = await loadBaseCheckpoint(
     options.baseModel ?? config.base_model_name_or_path,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { DebertaModel } from "../model/deberta_v3.ts";
 import { parseSafetensors, type RawTensor } from "../model/safetensors.ts";
 import type { Adapter, AdapterMethod, TensorData } from "../ops/adapter.ts";
-import { initBackend } from "../ops/backend.ts";
+import { ensureBackend, initBackend } from "../ops/backend.ts";
 import { createAdapter } from "../ops/registry.ts";
 import type { AdapterModuleEntry, CheckpointState } from "./checkpoint.ts";
 import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
@@ -353,9 +353,10 @@ export async function loadTrainedRun(
     throw new SyntaxError(`Cannot read ${statePath} as adapters must be a list`);
   }
   const hyper = record(config.hyper ?? {}, `${folder.configPath} hyper`);
-  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 16;
+  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 32;
   const seed = typeof config.seed === "number" ? config.seed : 0;
   const task = await taskFromDescription(record(config.taskInfo, "taskInfo"), options);
+  await ensureBackend();
   let model: DebertaModel | undefined;
   const adapters: Adapter[] = [];
   try {

@@ -14,7 +14,7 @@ import {
 } from "../../../core/mod.ts";
 
 Deno.test("parse…Config() fills the docs/METHOD.md defaults: examples", () => {
-  assert.deepEqual(parseLoraConfig({}), { method: "lora", rank: 8, loraAlpha: 16, dropout: 0 });
+  assert.deepEqual(parseLoraConfig({}), { method: "lora", rank: 8, loraAlpha: 32, dropout: 0 });
   assert.deepEqual(parseTriAdaptConfig({ initWarmup: 100, interval: 100, totalSteps: 3900 }), {
     method: "triadapt",
     initRank: 1,
