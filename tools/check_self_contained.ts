@@ -2,7 +2,7 @@
  * Self-containment check: the repository must stand on its own.
  *
  * 1. No file outside `testdata/` names the reference folder the fixtures were copied from
- *    (`../shared`, `/work/shared`, or a path that starts with that folder's name and a slash).
+ *    (the parent folder's copy, its absolute /work path, or a path that starts with that folder's name and a slash).
  *    `testdata/` holds verbatim copies and their provenance, which may name it; this file and its
  *    test must name it too, and are exempt (they spell no such path out).
  * 2. No JSDoc example in a published file (every `.ts` file not excluded from the JSR package by
@@ -38,7 +38,7 @@ const SHARED_PATTERNS: readonly [RegExp, string][] = [
 ];
 
 /**
- * Lines of one file that name the shared reference folder (`../shared`, `/work/shared`, or a path
+ * Lines of one file that name the shared reference folder (by a relative or absolute path, or a path
  * into it). Words such as "shared by" or "shared storage" are fine.
  *
  * @param file The file's path relative to the root, for messages.

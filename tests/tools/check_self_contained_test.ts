@@ -10,7 +10,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const S = "shared";
 const FENCE = "`".repeat(3);
 
-Deno.test("findSharedReferences() flags ../shared, /work/shared and paths into the folder", () => {
+Deno.test("findSharedReferences() flags relative, absolute and bare paths into the reference folder", () => {
   const cases: [string, RegExp][] = [
     [`const url = new URL("../../../${S}/golden/x", import.meta.url);`, /names \.\.\/shared \(/],
     [`Tests read them from \`../${S}\`.`, /names \.\.\/shared\b/],
