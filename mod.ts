@@ -8,53 +8,37 @@
  * - `train/`: data readers, metrics, the training loop and the CLIs.
  *
  * Quick start: load a checkpoint, make it adaptive with {@linkcode adaptModel} (method and budget
- * in; adapters, controller and growing AdamW out, as PEFT's `get_peft_model`), train, export to
- * PEFT. No `initBackend()` is needed: `loadModel` initialises the default `wasm` backend. With a
- * real model and data, `createGlueTask({ task: "rte", model, data })` and
- * `new Trainer({ task, ...adapted })` replace the hand-written loop, and {@linkcode runTraining}
- * does a whole run (evaluation, checkpoints, run folder) as `deno task train` does.
+ * in; adapters, controller and growing AdamW out, as PEFT's `get_peft_model`), train a few steps on
+ * a GLUE file, export to PEFT. No `initBackend()` is needed: the asynchronous entry points ready the
+ * default `wasm` backend. With a real download, pass its folder (for example
+ * `microsoft/deberta-v3-base`) and the GLUE `RTE/` folder instead of the tiny ones written here;
+ * {@linkcode runTraining} does a whole run (evaluation, checkpoints, run folder) as
+ * `deno task train` does.
  *
- * @example Quick start: a tiny random checkpoint, two RTE-style rows as token ids
+ * @example Quick start: checkpoint → adaptive model → 4 steps on RTE files → PEFT folder
  * ```ts
  * import assert from "node:assert/strict";
- * import * as tf from "@tensorflow/tfjs";
  * import {
- *   adaptModel, loadModel, parseDebertaConfig, randomDebertaWeights, writePeftFolder, writeSafetensors,
+ *   adaptModel, createGlueTask, Trainer, writePeftFolder, writeTinyModelFolder, writeTinyRte,
  * } from "@triadapt/triadapt";
  *
- * // A checkpoint folder (normally a Hugging Face download such as microsoft/deberta-v3-base).
- * const dir = await Deno.makeTempDir();
- * const hf = { model_type: "deberta-v2", vocab_size: 16, hidden_size: 8, num_hidden_layers: 2,
- *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2 };
- * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(hf));
- * const weights = randomDebertaWeights(parseDebertaConfig(hf, "config.json"), 0);
- * await Deno.writeFile(`${dir}/model.safetensors`, writeSafetensors(weights));
- *
- * const model = await loadModel(dir); // also readies the default (wasm) backend
- * const ai = await adaptModel(model, {
- *   method: "triadapt", totalSteps: 4, refRank: 2, initWarmup: 2, interval: 1,
+ * const dir = await Deno.makeTempDir(); // a seeded 2-layer checkpoint and 8 + 4 RTE rows (TSV)
+ * const model = await writeTinyModelFolder(`${dir}/model`);
+ * const data = await writeTinyRte(`${dir}/RTE`);
+ * const task = await createGlueTask({ task: "rte", model, data, maxLength: 32 });
+ * const adapted = await adaptModel(task.buildModel(0), {
+ *   method: "triadapt", totalSteps: 4, refRank: 2, initWarmup: 1, interval: 1, batchSize: 4,
  * });
- * // [CLS] premise [SEP] hypothesis [SEP] as token ids, and the entailment labels.
- * const inputIds = [[1, 5, 6, 2, 7, 2], [1, 8, 9, 2, 10, 2]];
- * const labels = tf.oneHot([0, 1], 2);
- * for (let step = 1; step <= 4; step++) {
- *   const vars = [...ai.adapters.flatMap((a) => a.trainableVariables()), ...model.trainableVariables()];
- *   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
- *     const { logits } = model.forward({ inputIds }, { training: true, seed: step });
- *     return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
- *   }), vars);
- *   ai.optimizer.step(grads, 1e-2);
- *   await ai.controller.afterStep(step, grads, ai.optimizer); // TriAdaptLoRA grows ranks here
- *   tf.dispose([value, ...Object.values(grads)]);
- * }
- * const peft = await writePeftFolder(`${dir}/peft`, model, ai.adapters, {
+ * const trainer = new Trainer({ task, ...adapted });
+ * while (trainer.step < trainer.totalSteps) await trainer.runStep(); // ranks grow on schedule
+ * const { metric } = await trainer.evaluate();
+ * assert.equal(metric, "accuracy");
+ * const peft = await writePeftFolder(`${dir}/peft`, trainer.model, trainer.adapters, {
  *   baseModel: "microsoft/deberta-v3-base",
  * });
  * assert.equal(peft.peft_type, "LORA");
- * assert.equal(ai.adapters.reduce((n, a) => n + a.rank, 0), 2 * 12); // budget r_ref·M spent
- * ai.dispose();
- * model.dispose();
- * labels.dispose();
+ * trainer.dispose();
+ * task.dispose();
  * await Deno.remove(dir, { recursive: true });
  * ```
  *

@@ -26,7 +26,7 @@ import { ensureModelBackend } from "./_backend.ts";
  * import assert from "node:assert/strict";
  * import type { LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * let report: LoadReport | undefined;
@@ -63,7 +63,7 @@ export interface LoadReport {
  * import assert from "node:assert/strict";
  * import type { LoadModelOptions, LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir());
  * const reports: LoadReport[] = [];
@@ -166,7 +166,7 @@ function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): Deber
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadModel } from "./load_model.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir(), { numLabels: 3 });
  * const model = await loadModel(dir);

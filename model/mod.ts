@@ -8,7 +8,7 @@
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { injectAdapters, loadModel } from "./mod.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random, 2 layers
  * const model = await loadModel(dir);
@@ -39,3 +39,4 @@ export * from "./deberta_v3.ts";
 export * from "./random_weights.ts";
 export * from "./inject.ts";
 export * from "./load_model.ts";
+export * from "./tiny_model.ts";

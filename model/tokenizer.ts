@@ -623,7 +623,7 @@ class SpmTokenizer implements Tokenizer {
  * @example Encode a sentence pair
  * ```ts
  * import { loadTokenizer } from "./tokenizer.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  * import assert from "node:assert/strict";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // config, weights, spm.model

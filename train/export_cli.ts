@@ -73,8 +73,8 @@ export interface ExportRunOptions {
  * import { createGlueTask } from "./glue_task.ts";
  * import { defaultHyperParams } from "./hyperparams.ts";
  * import { runTraining } from "./run.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinyRte } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * await initBackend("wasm");
  * const tmp = await Deno.makeTempDir();

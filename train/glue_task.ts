@@ -56,7 +56,7 @@ export type OutOfRangeIds = "error" | "unk";
  * import assert from "node:assert/strict";
  * import type { BaseCheckpoint } from "./glue_task.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * const base: BaseCheckpoint = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
@@ -98,7 +98,7 @@ export interface BaseCheckpoint {
  * import assert from "node:assert/strict";
  * import type { BuildModelOptions } from "./glue_task.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir());
  * const base = await loadBaseCheckpoint(dir, "classification", ["yes", "no"]);
@@ -142,7 +142,7 @@ function pathOf(p: string | URL): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir(), { numLabels: 3 });
  * const base = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
@@ -350,8 +350,8 @@ export function absolutePaths<
  * import assert from "node:assert/strict";
  * import type { GlueTaskOptions } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinyRte } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
@@ -405,8 +405,8 @@ export interface GlueTaskOptions {
  * import assert from "node:assert/strict";
  * import type { SkippedCounts } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinyRte } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
@@ -436,8 +436,8 @@ export interface SkippedCounts {
  * import assert from "node:assert/strict";
  * import type { GlueTask } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinyRte } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
@@ -531,8 +531,8 @@ function inputsOf(
  * ```ts
  * import assert from "node:assert/strict";
  * import { createGlueTask } from "./glue_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinyRte } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model

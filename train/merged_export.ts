@@ -47,7 +47,7 @@ export const TOKENIZER_FILES: readonly string[] = Object.freeze([
  * import type { WriteMergedOptions } from "./merged_export.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  * import { tinySpmModel } from "../model/_spm_tiny.ts";
  *
  * const tmp = await Deno.makeTempDir();
@@ -77,7 +77,7 @@ export interface WriteMergedOptions {
  * import type { MergedFolder } from "./merged_export.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const base = await loadBaseCheckpoint(await writeTinyModelFolder(`${tmp}/base`), "classification", ["a", "b"]);
@@ -151,7 +151,7 @@ async function copyTokenizer(from: string, dir: string): Promise<string[]> {
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
  * import { loadModel } from "../model/load_model.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const base = await loadBaseCheckpoint(await writeTinyModelFolder(`${tmp}/base`), "classification", ["a", "b"]);

@@ -29,3 +29,4 @@ export * from "./squad_task.ts";
 export * from "./real_task.ts";
 export * from "./peft_export.ts";
 export * from "./merged_export.ts";
+export * from "./tiny_data.ts";

@@ -246,7 +246,7 @@ export async function writePeftFolder(
  * import { loraFromPeft } from "../ops/lora.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { loadPeftFolder, writePeftFolder } from "./peft_export.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
  * const baseDir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * const base = await loadBaseCheckpoint(baseDir, "classification", ["a", "b"]);

@@ -37,8 +37,8 @@ import { readSquad2, type Squad2Example } from "./tasks/read_squad2.ts";
  * import assert from "node:assert/strict";
  * import type { SquadTaskOptions } from "./squad_task.ts";
  * import { createSquadTask } from "./squad_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinySquad } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
@@ -102,8 +102,8 @@ export interface SquadTaskOptions {
  * import assert from "node:assert/strict";
  * import type { SquadTask } from "./squad_task.ts";
  * import { createSquadTask } from "./squad_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinySquad } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
@@ -193,8 +193,8 @@ function asSquadExamples(examples: readonly Squad2Example[]): SquadExample[] {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createSquadTask } from "./squad_task.ts";
- * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
- * import { writeTinySquad } from "./_tiny_data.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
  * const tmp = await Deno.makeTempDir();
  * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { fc } from "../../_fc.ts";
 import { parseSpmModel, PIECE_TYPE } from "../../../model/_spm_proto.ts";
 import { encodeSpmModel, TINY_SPM_PIECES, tinySpmModel } from "../../../model/_spm_tiny.ts";
-import { writeTinyModelFolder } from "../../../model/_tiny_model.ts";
+import { writeTinyModelFolder } from "../../../model/tiny_model.ts";
 import { createTokenizer, loadTokenizer } from "../../../model/tokenizer.ts";
 
 Deno.test("encodeSpmModel() round-trips every piece, score and type through parseSpmModel()", () => {

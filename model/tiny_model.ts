@@ -6,7 +6,6 @@
  * `spm.model` (the in-memory SentencePiece model of `model/_spm_tiny.ts`, whose 124 ids the
  * config's vocabulary matches). The weights mean nothing: use it to see the plumbing work.
  *
- * @internal
  * @module
  */
 
@@ -23,8 +22,8 @@ import { TINY_SPM_PIECES, tinySpmModel } from "./_spm_tiny.ts";
  * @example A regression checkpoint
  * ```ts
  * import assert from "node:assert/strict";
- * import type { TinyModelOptions } from "./_tiny_model.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import type { TinyModelOptions } from "./tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
  * const options: TinyModelOptions = { head: "regression", seed: 1 };
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir(), options);
@@ -53,7 +52,7 @@ export interface TinyModelOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadModel } from "./load_model.ts";
- * import { writeTinyModelFolder } from "./_tiny_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
  * const dir = await writeTinyModelFolder(await Deno.makeTempDir());
  * const model = await loadModel(dir);

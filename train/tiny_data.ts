@@ -3,7 +3,6 @@
  * SQuAD 2.0 file in the official JSON schema. The sentences are made up from the words of the
  * tiny tokenizer (`model/_spm_tiny.ts`); use real GLUE / SQuAD files for anything you measure.
  *
- * @internal
  * @module
  */
 
@@ -42,7 +41,7 @@ function rteTsv(rows: readonly (readonly [string, string, string])[]): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { readGlue } from "./tasks/read_glue.ts";
- * import { writeTinyRte } from "./_tiny_data.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * const dir = await writeTinyRte(await Deno.makeTempDir());
  * const dev = await readGlue("rte", "dev", dir);
@@ -68,7 +67,7 @@ const RIVER = "The river is in the city. It was good in the year of the cat.";
  * @example Every answer points at its text
  * ```ts
  * import assert from "node:assert/strict";
- * import { TINY_SQUAD } from "./_tiny_data.ts";
+ * import { TINY_SQUAD } from "./tiny_data.ts";
  *
  * for (const p of TINY_SQUAD.data[0]!.paragraphs) {
  *   for (const q of p.qas) {
@@ -162,7 +161,7 @@ export const TINY_SQUAD: {
  * ```ts
  * import assert from "node:assert/strict";
  * import { readSquad2 } from "./tasks/read_squad2.ts";
- * import { writeTinySquad } from "./_tiny_data.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
  * const dir = await Deno.makeTempDir();
  * const examples = await readSquad2(await writeTinySquad(dir));
