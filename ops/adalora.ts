@@ -141,6 +141,16 @@ export class AdaLoraAdapter implements Adapter {
   }
 
   /**
+   * Sets the dropout call counter (the trainer's per-step, per-micro-batch dropout index), so
+   * dropout masks derive from the step, not from how many forwards this replica ran.
+   *
+   * @param calls The counter value.
+   */
+  setDropoutStep(calls: number): void {
+    this.#dropoutCalls = calls;
+  }
+
+  /**
    * The adapter path `(x·(A⊙E)ᵀ)·(s·B)ᵀ`.
    *
    * @param x Input `[rows, in]`.

@@ -120,6 +120,16 @@ export class LoraAdapter implements Adapter {
   }
 
   /**
+   * Sets the dropout call counter (the trainer's per-step, per-micro-batch dropout index), so
+   * dropout masks derive from the step, not from how many forwards this replica ran.
+   *
+   * @param calls The counter value.
+   */
+  setDropoutStep(calls: number): void {
+    this.#dropoutCalls = calls;
+  }
+
+  /**
    * The adapter path `(x·Aᵀ)·(s·B)ᵀ`, dropout on `x` when training.
    *
    * @param x Input `[rows, in]`.
