@@ -290,7 +290,7 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
     }));
     for (let w = 0; w < used; w++) sentStructure[w] = structure;
     // Fixed order: worker 0's sum, then worker 1's, …
-    const total = new Float32Array(values.length);
+    const total = new Float32Array(sizes.reduce((n, k) => n + k, 0)); // `values` was transferred
     const present = varList.map(() => false);
     let loss = 0;
     const scoreSums = new Map<string, Float32Array>(); // `${adapter}/${site}` → sum
