@@ -130,13 +130,45 @@ export function resolveWorkers(
     n = typeof raw === "number" ? raw : /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(n) || n < 1) {
       throw new RangeError(
-        `Cannot choose the worker count as workers must be "auto" or a positive integer: current value is ${
+        `Cannot choose the worker count as --workers must be "auto" or a positive integer: current value is ${
           JSON.stringify(raw)
         }`,
       );
     }
   }
   return Math.max(1, Math.min(n, slicesPerStep));
+}
+
+/**
+ * The run settings `--micro-batch` and `--workers` resolve to.
+ *
+ * @param options Batch size, micro-batch size and the `--workers` value.
+ * @param cores The machine's cores (default `navigator.hardwareConcurrency`).
+ * @returns `microBatch` (when set) and the worker count.
+ *
+ * @example Two cores, batch 8 in micro-batches of 2
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parallelSettings } from "./worker_pool.ts";
+ *
+ * assert.deepEqual(parallelSettings({ batchSize: 8, microBatch: 2, workers: "auto" }, 2), {
+ *   microBatch: 2, workers: 2,
+ * });
+ * assert.deepEqual(parallelSettings({ batchSize: 8, workers: "1" }, 2), { workers: 1 });
+ * ```
+ */
+export function parallelSettings(
+  options: { readonly batchSize: number; readonly microBatch?: number; readonly workers?: string },
+  cores: number = navigator.hardwareConcurrency,
+): { microBatch?: number; workers: number } {
+  const slices = options.microBatch === undefined
+    ? options.batchSize
+    : Math.ceil(options.batchSize / options.microBatch);
+  const workers = resolveWorkers(options.workers, slices, cores);
+  return {
+    ...(options.microBatch === undefined ? {} : { microBatch: options.microBatch }),
+    workers,
+  };
 }
 
 /**
