@@ -43,6 +43,7 @@ interface StepMessage {
   readonly sizes: readonly number[];
   readonly trackScore: readonly (boolean | null)[];
   readonly slices: readonly GradientSlice[];
+  readonly profile: boolean;
 }
 
 type Message = { readonly kind: "init"; readonly spec: ReplicaSpec } | StepMessage;
@@ -60,9 +61,17 @@ async function init(spec: ReplicaSpec): Promise<void> {
   await initBackend(spec.backend);
   const task = await taskFromDescription(spec.taskInfo, { loadTrain: true });
   const model = task.buildModel(spec.seed);
+  const withRecompute = model as DebertaModel & { setRecompute?: (on: boolean) => void };
+  if (spec.recompute !== undefined) withRecompute.setRecompute?.(spec.recompute);
   const adapters = buildAdapters(model, spec.method, spec.hyper, spec.seed);
   setScoreGradientMode(adapters, true);
   replica = { task, model, adapters, orthRegWeight: spec.orthRegWeight };
+}
+
+/** The wasm heap's size (it only grows: its high-water mark), or -1 on other backends. */
+function wasmHeapBytes(): number {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.length ?? -1;
 }
 
 async function step(message: StepMessage): Promise<void> {
@@ -89,7 +98,16 @@ async function step(message: StepMessage): Promise<void> {
     t.dispose();
     offset += v.size;
   }
-  const { loss, grads } = accumulateSlices(r, message.slices, varList);
+  let result: ReturnType<typeof accumulateSlices> | undefined;
+  let peakBytes = -1;
+  if (message.profile) {
+    const info = await tf.profile(() => {
+      result = accumulateSlices(r, message.slices, varList);
+      return [result.loss, ...Object.values(result.grads)];
+    });
+    peakBytes = info.peakBytes;
+  } else result = accumulateSlices(r, message.slices, varList);
+  const { loss, grads } = result as ReturnType<typeof accumulateSlices>;
   const present = varList.map((v) => grads[v.name] !== undefined);
   const flat = tf.tidy(() =>
     varList.length === 0 ? tf.zeros([0]) : tf.concat(
@@ -125,6 +143,8 @@ async function step(message: StepMessage): Promise<void> {
     scoreAdapters,
     scores,
     numTensors: tf.memory().numTensors,
+    peakBytes,
+    heapBytes: wasmHeapBytes(),
   }, { transfer: [packed.buffer, scores.buffer] });
 }
 

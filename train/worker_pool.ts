@@ -62,6 +62,11 @@ export interface ReplicaSpec {
   readonly seed: number;
   /** Orthogonality penalty weight the trainer uses. */
   readonly orthRegWeight: number;
+  /**
+   * Activation recompute in the replica's encoder, where the model offers it
+   * (`setRecompute(on)`); absent: the model's default.
+   */
+  readonly recompute?: boolean;
 }
 
 /** Messages main → worker. */
@@ -75,6 +80,7 @@ type ToWorker =
     readonly sizes: readonly number[];
     readonly trackScore: readonly (boolean | null)[];
     readonly slices: readonly GradientSlice[];
+    readonly profile: boolean;
   };
 
 /** Messages worker → main. */
@@ -90,6 +96,10 @@ type FromWorker =
     readonly scoreAdapters: readonly number[];
     readonly scores: Float32Array;
     readonly numTensors: number;
+    /** Peak tensor bytes of this step (`tf.profile`), when asked; else -1. */
+    readonly peakBytes: number;
+    /** Size of the worker's wasm heap (its high-water mark), or -1 on other backends. */
+    readonly heapBytes: number;
   };
 
 interface Pending {
@@ -196,6 +206,10 @@ export interface WorkerPool extends GradientSource {
   readonly workers: number;
   /** Tensors each worker holds after its last step (for leak checks; empty before a step). */
   readonly workerTensors: readonly number[];
+  /** Each worker's memory after its last step: profiled peak bytes (-1: not profiled), heap. */
+  readonly workerMemory: readonly { readonly peakBytes: number; readonly heapBytes: number }[];
+  /** Profile the next step in every worker (`tf.profile`, for benchmarks; slows that step). */
+  profileNextStep(): void;
 }
 
 /**
@@ -279,6 +293,8 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
 
   let sentStructure: string[] = workers.map(() => "");
   const workerTensors: number[] = [];
+  const workerMemory: { peakBytes: number; heapBytes: number }[] = [];
+  let profile = false;
   let nextId = 1;
 
   const compute = async (
@@ -318,8 +334,10 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
         sizes,
         trackScore,
         slices: share,
+        profile,
       }, [copy.buffer]);
     }));
+    profile = false;
     for (let w = 0; w < used; w++) sentStructure[w] = structure;
     // Fixed order: worker 0's sum, then worker 1's, …
     const total = new Float32Array(sizes.reduce((n, k) => n + k, 0)); // `values` was transferred
@@ -331,6 +349,10 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
         throw new Error(`Cannot sum gradients as a worker answered out of turn (${reply.kind})`);
       }
       workerTensors[replies.indexOf(reply)] = reply.numTensors;
+      workerMemory[replies.indexOf(reply)] = {
+        peakBytes: reply.peakBytes,
+        heapBytes: reply.heapBytes,
+      };
       loss = Math.fround(loss + reply.loss);
       const g = reply.grads;
       for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) + (g[i] as number);
@@ -373,6 +395,10 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
   return {
     workers: count,
     workerTensors,
+    workerMemory,
+    profileNextStep(): void {
+      profile = true;
+    },
     label: `${count} worker${count === 1 ? "" : "s"}`,
     compute,
     dispose(): Promise<void> {
