@@ -319,12 +319,14 @@ export class IncreLoraAdapter implements Adapter {
 
   /**
    * Sets the dropout call counter (the trainer's per-slice dropout index), so dropout masks
-   * derive from the step and micro-batch, not from how many forwards this replica ran.
+   * derive from the step and micro-batch, not from how many forwards this replica ran (no-op
+   * when the adapter has no dropout).
    *
    * @param calls The counter value.
    */
   setDropoutStep(calls: number): void {
-    this.#dropoutCalls = calls;
+    // The counter only seeds dropout: without dropout the state stays as it was.
+    if (this.dropout > 0) this.#dropoutCalls = calls;
   }
 
   /**
