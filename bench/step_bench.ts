@@ -120,7 +120,7 @@ export const STEP_METHODS: readonly StepMethod[] = Object.freeze([
   "increlora",
 ]);
 
-/** Weight of the orthogonality penalty in the adaptive methods' loss (PAPER-NOTES §5). */
+/** Weight of the orthogonality penalty in the adaptive methods' loss (docs/METHOD.md §9). */
 const ORTH_WEIGHT = 0.1;
 
 /** A model with its fixed batch, reused by every method row. */

@@ -14,7 +14,7 @@ import type { Normalisation } from "./importance.ts";
 import type { Rounding, ThresholdMode } from "./threshold.ts";
 
 /**
- * Plain LoRA with a fixed rank (PAPER-NOTES §6).
+ * Plain LoRA with a fixed rank (docs/METHOD.md §11).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -38,7 +38,7 @@ export interface LoraConfig {
 }
 
 /**
- * TriAdaptLoRA (PAPER-NOTES §1–§5).
+ * TriAdaptLoRA (docs/METHOD.md §2–§9).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -89,7 +89,7 @@ export interface TriAdaptConfig {
 }
 
 /**
- * AdaLoRA (PAPER-NOTES §6).
+ * AdaLoRA (docs/METHOD.md §12).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -131,7 +131,7 @@ export interface AdaLoraConfig {
 }
 
 /**
- * IncreLoRA (PAPER-NOTES §6).
+ * IncreLoRA (docs/METHOD.md §13).
  *
  * @example Defaults filled in by the parser
  * ```ts

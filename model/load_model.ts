@@ -20,19 +20,21 @@ import type { DebertaHead } from "./state_dict.ts";
 /**
  * What {@link loadModel} read and how the checkpoint mapped onto the model.
  *
- * @example The report of the tiny golden model
+ * @example The report of a tiny checkpoint
  * ```ts
  * import assert from "node:assert/strict";
  * import type { LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
+ * import { writeTinyModelFolder } from "./_tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * let report: LoadReport | undefined;
  * const model = await loadModel(dir, { format: "safetensors", onLoad: (r) => (report = r) });
  * assert.equal(report?.format, "safetensors");
  * assert.equal(report?.head, "classification");
  * assert.deepEqual(report?.initialised, []);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface LoadReport {
@@ -55,19 +57,21 @@ export interface LoadReport {
 /**
  * Options of {@link loadModel}.
  *
- * @example A seeded question-answering head on the tiny golden model
+ * @example A seeded question-answering head on a classification checkpoint
  * ```ts
  * import assert from "node:assert/strict";
  * import type { LoadModelOptions, LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
+ * import { writeTinyModelFolder } from "./_tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir());
  * const reports: LoadReport[] = [];
  * const options: LoadModelOptions = { head: "question-answering", seed: 3, onLoad: (r) => reports.push(r) };
  * const model = await loadModel(dir, options);
  * assert.equal(model.head, "question-answering");
  * assert.deepEqual(reports[0]?.initialised, ["qa_outputs.weight", "qa_outputs.bias"]);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface LoadModelOptions extends Omit<DebertaModelOptions, "head"> {
@@ -156,18 +160,20 @@ function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): Deber
  * @param options Head, weights format, dropout rates, seed (head init and dropout), report callback.
  * @returns The model; call `dispose()` when done.
  *
- * @example The tiny golden model
+ * @example A tiny checkpoint written from a seed
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadModel } from "./load_model.ts";
+ * import { writeTinyModelFolder } from "./_tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
- * const model = await loadModel(dir, { format: "pytorch" });
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir(), { numLabels: 3 });
+ * const model = await loadModel(dir);
  * const out = model.forward({ inputIds: [[1, 17, 42, 2]] });
  * assert.deepEqual(out.logits.shape, [1, 3]);
  * out.logits.dispose();
  * out.lastHiddenState.dispose();
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadModel(

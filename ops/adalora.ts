@@ -1,6 +1,6 @@
 /**
  * AdaLoRA: `ΔW = B·(A ⊙ E)·alpha/(r_init + eps)` with element-wise sensitivity EMAs, triplet
- * scores and budget masking of `E` (PAPER-NOTES §6).
+ * scores and budget masking of `E` (docs/METHOD.md §12).
  *
  * @module
  */

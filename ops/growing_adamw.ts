@@ -1,6 +1,6 @@
 /**
  * AdamW (decoupled weight decay) whose state grows with its parameters: one step counter,
- * bias correction and learning-rate schedule per parameter block (PAPER-NOTES §2).
+ * bias correction and learning-rate schedule per parameter block (docs/METHOD.md §10).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * IncreLoRA: AdaLoRA's SVD form `ΔW = s·B·(A ⊙ E)` starting at rank 1 and growing by blocks,
- * with the per-matrix score `Σ|ΔW ⊙ ∂L/∂ΔW| / √(d·n)` smoothed by β1/β2 (PAPER-NOTES §6).
+ * with the per-matrix score `Σ|ΔW ⊙ ∂L/∂ΔW| / √(d·n)` smoothed by β1/β2 (docs/METHOD.md §13).
  *
  * @module
  */

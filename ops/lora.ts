@@ -1,5 +1,5 @@
 /**
- * Plain LoRA (and rsLoRA): `ΔW = s·B·A`, `s = alpha/r` or `alpha/√r` (PAPER-NOTES §6).
+ * Plain LoRA (and rsLoRA): `ΔW = s·B·A`, `s = alpha/r` or `alpha/√r` (docs/METHOD.md §11).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * TriAdaptLoRA: `h = W0·x + b + s(r)·B·(L + U)·A·x` with triangular `L`, `U` that grow by blocks
- * (PAPER-NOTES §1, §2).
+ * (docs/METHOD.md §2, §3).
  *
  * @module
  */
@@ -33,7 +33,7 @@ import { skinnyChain } from "./_skinny.ts";
 export const TRIADAPT_SCALE_EPS = 1e-5;
 
 /**
- * How new entries are initialised at growth (PAPER-NOTES §2).
+ * How new entries are initialised at growth (docs/METHOD.md §3).
  *
  * @example `"preserving"` keeps the scale, `"paper"` shrinks it
  * ```ts
@@ -254,7 +254,7 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 
   /**
-   * Appends `deltaRank` ranks (PAPER-NOTES §2, eqs. 6–9): `A` gains rows, `B` columns, `L` a dense
+   * Appends `deltaRank` ranks (docs/METHOD.md §3, eqs. 6–9): `A` gains rows, `B` columns, `L` a dense
    * bottom block and a lower-triangular corner, `U` a dense right block and an upper-triangular
    * corner. Old entries are untouched (they are the same variables).
    * `"paper"`: every new entry ~ N(0, std²), new `B` columns included, so the function changes and
@@ -355,7 +355,7 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 
   /**
-   * PEFT factors (PAPER-NOTES §8): `lora_A = A`, `lora_B = B·D·s(r)`.
+   * PEFT factors (docs/METHOD.md §14): `lora_A = A`, `lora_B = B·D·s(r)`.
    *
    * @returns New tensors.
    */

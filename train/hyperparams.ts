@@ -3,7 +3,7 @@
  * validation and the grouped `--help` text generated from the same table, so help and parsing
  * never drift apart.
  *
- * Defaults (no `--preset`) are the paper's RTE row of PAPER-NOTES §9 (RTE is the smallest GLUE
+ * Defaults (no `--preset`) are the paper's RTE row of docs/METHOD.md §16 (RTE is the smallest GLUE
  * task and the one the examples use); `--preset paper` replaces them with the row of the chosen
  * task (see `presets.ts`), and flags given explicitly always win.
  *
@@ -40,7 +40,7 @@ export type TrainTask =
   | "squad2";
 
 /**
- * The adapter method: TriAdaptLoRA or one of its baselines (PAPER-NOTES §6).
+ * The adapter method: TriAdaptLoRA or one of its baselines (docs/METHOD.md §11–§13).
  *
  * @example The method of a parsed command
  * ```ts
@@ -76,7 +76,7 @@ export type { GrowthInit, Normalisation, Rounding, ThresholdMode };
 export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
 
 /**
- * A named set of hyper-parameters: `paper` is PAPER-NOTES §9, `none` the schema defaults.
+ * A named set of hyper-parameters: `paper` is docs/METHOD.md §16, `none` the schema defaults.
  *
  * @example `none` leaves the explicit flags alone
  * ```ts
@@ -343,7 +343,7 @@ const INT_MAX = Number.MAX_SAFE_INTEGER;
 
 /**
  * The schema: one row per `TrainOptions` field, in help order. Defaults of the hyper-parameters
- * are the paper's RTE row (PAPER-NOTES §9) with r_ref 8 and batch 32.
+ * are the paper's RTE row (docs/METHOD.md §16) with r_ref 8 and batch 32.
  *
  * @example Look up a flag
  * ```ts
@@ -932,7 +932,7 @@ export function normaliseTaskName(name: string): TrainTask {
 }
 
 /**
- * The schema defaults of every hyper-parameter (the paper's RTE row, PAPER-NOTES §9).
+ * The schema defaults of every hyper-parameter (the paper's RTE row, docs/METHOD.md §16).
  *
  * @returns A frozen `HyperParams` record.
  *
@@ -1403,7 +1403,7 @@ export function formatTrainHelp(): string {
     "",
     "Permissions: --allow-read (model, data), --allow-write (run folder), --allow-env",
     "Without --preset the hyper-parameters default to the paper's RTE row; --preset paper takes",
-    "the row of --task and --method (PAPER-NOTES §9). Flags given explicitly always win.",
+    "the row of --task and --method (docs/METHOD.md §16). Flags given explicitly always win.",
   ];
   for (const group of GROUP_ORDER) {
     lines.push("", `${GROUP_TITLES[group]}:`);

@@ -1,5 +1,5 @@
 /**
- * The `peft/` folder of a run: a Hugging Face PEFT LoRA adapter (PAPER-NOTES §8) that plain
+ * The `peft/` folder of a run: a Hugging Face PEFT LoRA adapter (docs/METHOD.md §14) that plain
  * `PeftModel.from_pretrained` loads. TriAdaptLoRA, AdaLoRA and IncreLoRA adapters are exported
  * losslessly as LoRA: `lora_A = A`, `lora_B = B·D·s(r)` (`ops/merge.ts` `exportPeft`), with
  * `rank_pattern[m] = alpha_pattern[m] = r_m` so PEFT's scaling is 1.
@@ -245,8 +245,9 @@ export async function writePeftFolder(
  * import { loraFromPeft } from "../ops/lora.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { loadPeftFolder, writePeftFolder } from "./peft_export.ts";
+ * import { writeTinyModelFolder } from "../model/_tiny_model.ts";
  *
- * const baseDir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url).pathname;
+ * const baseDir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * const base = await loadBaseCheckpoint(baseDir, "classification", ["a", "b"]);
  * const model = base.build(1);
  * const m = model.adaptableModules()[0]!;
@@ -260,6 +261,7 @@ export async function writePeftFolder(
  * ad.dispose();
  * model.dispose();
  * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(baseDir, { recursive: true });
  * ```
  */
 export interface LoadedPeft {

@@ -80,7 +80,7 @@ TRIADAPT (default method): one row per allocation event
   --allow-overshoot     reproduce the reference code's budget overshoot
   Columns: step, α = (step − t0)/(T − t0), R before, k, ranks granted, R after.
 
-ADALORA: cubic budget per mask step (PAPER-NOTES §6)
+ADALORA: cubic budget per mask step (docs/METHOD.md §12)
   --init-budget N       initial total rank (default init-rank × M, init-rank default 12)
   --target-budget N     final total rank (default target-rank × M, target-rank default 8)
   --init-rank N, --target-rank N, --matrices N

@@ -21,7 +21,7 @@ import {
 
 await useWasm();
 
-const SHARED = new URL("../../testdata/", import.meta.url);
+const FIXTURES = new URL("../../testdata/", import.meta.url);
 
 /** Rebuilds A, B, L, U in float64 from a snapshot, independently of the adapter's assembly. */
 function factorsFromSnapshot(s: AdapterSnapshot, n: number, d: number): {
@@ -274,7 +274,7 @@ Deno.test("TriAdaptLoraAdapter keeps L lower- and U upper-triangular under any g
 });
 
 Deno.test("TriAdaptLoraAdapter reproduces lora_case.json W_merged to 1e-5", async () => {
-  const dir = new URL("golden/deberta/tiny-a/", SHARED);
+  const dir = new URL("golden/deberta/tiny-a/", FIXTURES);
   const c = JSON.parse(await Deno.readTextFile(new URL("lora_case.json", dir))) as {
     r: number;
     s: number;
