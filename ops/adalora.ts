@@ -143,6 +143,18 @@ export class AdaLoraAdapter implements Adapter {
   }
 
   /**
+   * Sets the dropout call counter (the trainer's per-step, per-micro-batch dropout index), so
+   * dropout masks derive from the step, not from how many forwards this replica ran (no-op
+   * when the adapter has no dropout).
+   *
+   * @param calls The counter value.
+   */
+  setDropoutStep(calls: number): void {
+    // The counter only seeds dropout: without dropout the state stays as it was.
+    if (this.dropout > 0) this.#dropoutCalls = calls;
+  }
+
+  /**
    * The adapter path `(x·(A⊙E)ᵀ)·(s·B)ᵀ`.
    *
    * @param x Input `[rows, in]`.

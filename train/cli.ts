@@ -32,6 +32,7 @@ import { formatSeedSummary, formatTable } from "./seed_summary.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
 import type { ProgressWriter } from "./progress.ts";
+import { parallelSettings } from "./worker_pool.ts";
 
 /**
  * Hyper-parameters of the planted demo, used for every hyper-parameter not given explicitly
@@ -243,6 +244,7 @@ function settingsOf(options: TrainOptions, seed: number): RunSettings {
     ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
     ...(options.evalEvery === undefined ? {} : { evalEvery: options.evalEvery }),
     ...(options.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
+    ...parallelSettings(options),
   };
 }
 

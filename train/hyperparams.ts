@@ -258,6 +258,10 @@ export interface TrainOptions extends HyperParams {
   readonly checkpointEvery?: number;
   /** Skip malformed GLUE rows and report how many (absent or false: a bad row is an error). */
   readonly skipBadRows?: boolean;
+  /** Examples per micro-batch (gradient accumulation within a step); absent: the whole batch. */
+  readonly microBatch?: number;
+  /** Data-parallel gradient workers: `auto` (the machine's cores) or a count; 1: in-process; absent: `auto`. */
+  readonly workers?: string;
 }
 
 /**
@@ -478,6 +482,24 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       max: INT_MAX,
       valueName: "<n>",
       description: "Checkpoint every N steps (default: after every evaluation)",
+    },
+    {
+      key: "microBatch",
+      flag: "micro-batch",
+      group: "Run",
+      kind: "int",
+      min: 1,
+      max: 65536,
+      valueName: "<n>",
+      description: "Examples per micro-batch: accumulate gradients, same result, less memory",
+    },
+    {
+      key: "workers",
+      flag: "workers",
+      group: "Run",
+      kind: "string",
+      valueName: "<n|auto>",
+      description: "Data-parallel gradient workers (default auto: one per core; 1: in-process)",
     },
     {
       key: "skipBadRows",

@@ -16,6 +16,8 @@ export * from "./seed_summary.ts";
 export * from "./svg/rank_heatmap.ts";
 export * from "./svg/line_chart.ts";
 export * from "./loop.ts";
+export * from "./gradients.ts";
+export * from "./worker_pool.ts";
 export * from "./controllers/controller.ts";
 export * from "./controllers/triadapt.ts";
 export * from "./controllers/lora.ts";

@@ -26,6 +26,7 @@ import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_ta
 import { openRunFolder, readLatestCheckpointDir, readRunConfig } from "./run_folder.ts";
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
+import { parallelSettings } from "./worker_pool.ts";
 
 /**
  * Options of {@linkcode createRealTask} (what the train CLI knows).
@@ -586,6 +587,7 @@ export async function runRealTraining(
           ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }),
           ...(opts.evalEvery === undefined ? {} : { evalEvery: opts.evalEvery }),
           ...(opts.checkpointEvery === undefined ? {} : { checkpointEvery: opts.checkpointEvery }),
+          ...parallelSettings(opts),
         },
         dir,
         resume,

@@ -55,6 +55,7 @@ import {
   writeRunConfig,
 } from "./run_folder.ts";
 import { lossChartSvg } from "./svg/line_chart.ts";
+import { createWorkerPool, type WorkerPool } from "./worker_pool.ts";
 import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
 
 /**
@@ -84,6 +85,16 @@ export interface RunSettings {
   readonly logEvery: number;
   /** Checkpoint every N steps (absent: after every evaluation). */
   readonly checkpointEvery?: number;
+  /**
+   * Examples per micro-batch: one optimizer step accumulates the gradients of its micro-batches
+   * (absent: the whole batch at once, or one share per worker).
+   */
+  readonly microBatch?: number;
+  /**
+   * Data-parallel gradient workers (absent or 1: in-process). Needs a task whose `describe()`
+   * `taskFromDescription` can rebuild (GLUE, SQuAD 2.0, planted).
+   */
+  readonly workers?: number;
 }
 
 /**
@@ -312,7 +323,36 @@ function increloraInput(hyper: HyperParams, totalSteps: number): Record<string, 
   };
 }
 
-function buildAdapters(
+/**
+ * Builds and injects the adapters of a run (module order), seeded from the run seed and the
+ * module index — `runTraining` and every data-parallel worker build them the same way.
+ *
+ * @param trainerModel The model to inject into.
+ * @param method The adapter method.
+ * @param hyper Hyper-parameters (rank, alpha, dropout, EMA factors).
+ * @param seed Run seed.
+ * @returns The adapters in module order.
+ *
+ * @example LoRA on a tiny planted model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { buildAdapters } from "./run.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4,
+ *   trainExamples: 8, evalExamples: 2,
+ * });
+ * const model = task.buildModel(1);
+ * const adapters = buildAdapters(model, "lora", { ...defaultHyperParams(), refRank: 2 }, 1);
+ * assert.ok(adapters.length > 0 && adapters.every((a) => a.rank === 2));
+ * for (const a of adapters) a.dispose();
+ * model.dispose();
+ * task.dispose();
+ * ```
+ */
+export function buildAdapters(
   trainerModel: ReturnType<TrainingTask["buildModel"]>,
   method: TrainMethod,
   hyper: HyperParams,
@@ -784,6 +824,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
   await ensureDefaultBackend();
   const model = task.buildModel(settings.seed);
   let trainer: Trainer | undefined;
+  let pool: WorkerPool | undefined;
   try {
     // The one wiring of adapters, controller and optimizer, shared with library users.
     const adapted = await adaptModel(model, {
@@ -792,9 +833,25 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
       totalSteps,
       seed: settings.seed,
     });
-    trainer = new Trainer({ task, ...adapted });
+    if ((settings.workers ?? 1) > 1) {
+      pool = await createWorkerPool({
+        backend: options.backend.requested,
+        taskInfo: task.describe(),
+        method: settings.method,
+        hyper,
+        seed: settings.seed,
+        orthRegWeight: adapted.hyper.orthRegWeight,
+      }, settings.workers as number);
+    }
+    trainer = new Trainer({
+      task,
+      ...adapted,
+      ...(settings.microBatch === undefined ? {} : { microBatch: settings.microBatch }),
+      ...(pool === undefined ? {} : { gradients: pool }),
+    });
     return await drive(trainer, folder, options, totalSteps, started);
   } finally {
+    await pool?.dispose();
     if (trainer !== undefined) trainer.dispose();
     else model.dispose();
   }
