@@ -97,7 +97,7 @@ export function adaptedModules(shape: EncoderShape): ModuleSpec[] {
   return out;
 }
 
-/** The RTE allocation schedule of PAPER-NOTES §4 (first linear event at step 200 grows k = 13 of 72). */
+/** The RTE allocation schedule of docs/METHOD.md §7 (first linear event at step 200 grows k = 13 of 72). */
 const TRI_CONFIG: AllocationConfig = {
   initWarmup: 100,
   interval: 100,
@@ -419,7 +419,7 @@ function conclusion(costs: readonly RankCost[], amortised: readonly Amortised[])
     `IncreLoRA/TriAdaptLoRA = ${Math.min(...vsIncre).toFixed(0)}–${
       Math.max(...vsIncre).toFixed(0)
     }×. ` +
-    "IncreLoRA's score as implemented here (PAPER-NOTES §6, `ops/increlora.ts`) forms the d×n product " +
+    "IncreLoRA's score as implemented here (docs/METHOD.md §13, `ops/increlora.ts`) forms the d×n product " +
     "ΔW ⊙ (dyᵀ·x) in the backward pass, so its cost is O(rows·d·n) per module, well above the " +
     "O((rn+dr)M) of the claim; AdaLoRA's EMAs are the O((rn+dr)M) case.",
   ];

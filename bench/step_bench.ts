@@ -33,6 +33,13 @@ import {
   initBackend,
   orthogonalityPenalty,
 } from "../ops/mod.ts";
+import type { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
+import { createLoraController } from "../train/controllers/lora.ts";
+import { defaultHyperParams } from "../train/hyperparams.ts";
+import { Trainer } from "../train/loop.ts";
+import { createPlantedTask } from "../train/planted/planted_task.ts";
+import { buildAdapters } from "../train/run.ts";
+import { createWorkerPool, type WorkerPool } from "../train/worker_pool.ts";
 import {
   type BenchContext,
   type BenchSectionResult,
@@ -113,7 +120,7 @@ export const STEP_METHODS: readonly StepMethod[] = Object.freeze([
   "increlora",
 ]);
 
-/** Weight of the orthogonality penalty in the adaptive methods' loss (PAPER-NOTES §5). */
+/** Weight of the orthogonality penalty in the adaptive methods' loss (docs/METHOD.md §9). */
 const ORTH_WEIGHT = 0.1;
 
 /** A model with its fixed batch, reused by every method row. */
@@ -307,6 +314,320 @@ export function attachMethod(bench: BenchModel, method: StepMethod): MethodRig {
       optimizer.dispose();
     },
   };
+}
+
+/**
+ * One row of the trainer-path table (issue 12): the real `Trainer` step on the planted task at a
+ * shape, in-process or across gradient workers, with or without micro-batches and recompute.
+ */
+export interface TrainerRowSpec {
+  /** Row label. */
+  readonly label: string;
+  /** Adapter method (TriAdaptLoRA is grown 1 → 5 → 8 like the step table's row). */
+  readonly method: "lora" | "triadapt";
+  /** Examples per micro-batch (absent: whole batch, or one share per worker). */
+  readonly microBatch?: number;
+  /**
+   * Gradient workers: 0 computes in-process; N ≥ 1 starts a pool of N (each its own wasm heap;
+   * a row that runs out of memory there fails alone and is reported).
+   */
+  readonly workers: number;
+  /**
+   * Activation recompute in the encoder: applied through the model's `setRecompute(on)` where
+   * the model has it (issue 12 point 1); absent: the model's default. Rows report `n/a` when
+   * asked for recompute on a model without it.
+   */
+  readonly recompute?: boolean;
+}
+
+/** A measured trainer-path row. */
+export interface TrainerRow {
+  /** The spec. */
+  readonly spec: TrainerRowSpec;
+  /** Step timing (ms; `Trainer.runStep`, clock stopped when the step's loss was read). */
+  readonly timing: Timing;
+  /** Recompute as applied: `on`, `off`, `default`, or `n/a` (asked, model lacks it). */
+  readonly recompute: "on" | "off" | "default" | "n/a";
+  /** Main thread's tensor count unchanged over the timed steps. */
+  readonly mainFlat: boolean;
+  /** Every worker's tensor count unchanged over the timed steps (true without workers). */
+  readonly workersFlat: boolean;
+  /** Peak tensor bytes of one profiled step per heap: main first, then each worker. */
+  readonly peakBytes: readonly number[];
+  /** wasm heap size per heap after the row (its high-water mark; -1 on other backends). */
+  readonly heapBytes: readonly number[];
+  /** Why the row failed (e.g. a worker ran out of memory); timing is empty then. */
+  readonly error?: string;
+}
+
+function wasmHeapBytes(): number {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.length ?? -1;
+}
+
+/**
+ * Measures trainer-path rows on one shape: the planted task (random base weights, MSE to a
+ * planted teacher; 32 position buckets where the v3 config has 256) through `Trainer.runStep`,
+ * so micro-batches and workers run exactly as in training. Each row builds its own model,
+ * adapters and worker pool, and disposes them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { measureTrainerSteps } from "./step_bench.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend("wasm");
+ *
+ * const shape = { label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 4, seq: 4 };
+ * const rows = await measureTrainerSteps(shape, [
+ *   { label: "in-process", method: "lora", workers: 1 },
+ *   { label: "micro 2", method: "triadapt", workers: 1, microBatch: 2 },
+ * ], { warmup: 1, repeats: 2, memorySteps: 3 });
+ * assert.equal(rows.length, 2);
+ * assert.ok(rows.every((r) => r.mainFlat && r.workersFlat && r.peakBytes.length === 1));
+ * ```
+ *
+ * @param shape Encoder shape and batch.
+ * @param specs Rows to run.
+ * @param plan Warm-up and timed steps (`memorySteps` is not used: flatness is read over the
+ *   timed steps).
+ * @param log Progress sink.
+ * @returns The rows.
+ */
+export async function measureTrainerSteps(
+  shape: EncoderShape,
+  specs: readonly TrainerRowSpec[],
+  plan: StepPlan,
+  log: (message: string) => void = () => {},
+): Promise<TrainerRow[]> {
+  const task = await createPlantedTask({
+    seed: 1,
+    layers: shape.layers,
+    hidden: shape.hidden,
+    heads: shape.heads,
+    intermediate: shape.intermediate,
+    vocab: shape.vocab,
+    seqLength: shape.seq,
+    trainExamples: shape.batch,
+    evalExamples: 1,
+    maxRank: 8,
+    strength: 1,
+  });
+  const rows: TrainerRow[] = [];
+  try {
+    for (const spec of specs) {
+      log(`step: ${shape.label} trainer row ${spec.label}`);
+      const hyper = {
+        ...defaultHyperParams(),
+        batchSize: shape.batch,
+        refRank: 8,
+        initRank: 1,
+        dropout: 0,
+        warmupSteps: 0,
+        orthRegWeight: spec.method === "lora" ? 0 : ORTH_WEIGHT,
+      };
+      const model = task.buildModel(1);
+      const withRecompute = model as DebertaModel & { setRecompute?: (on: boolean) => void };
+      let recompute: TrainerRow["recompute"] = "default";
+      if (spec.recompute !== undefined) {
+        if (withRecompute.setRecompute === undefined) recompute = "n/a";
+        else {
+          withRecompute.setRecompute(spec.recompute);
+          recompute = spec.recompute ? "on" : "off";
+        }
+      }
+      const adapters = buildAdapters(model, spec.method, hyper, 1);
+      if (spec.method === "triadapt") {
+        for (const a of adapters as TriAdaptLoraAdapter[]) {
+          a.grow(4);
+          a.grow(3);
+        }
+      }
+      let pool: WorkerPool | undefined;
+      let trainer: Trainer | undefined;
+      try {
+        if (spec.workers >= 1) {
+          pool = await createWorkerPool({
+            backend: tf.getBackend() as BackendName,
+            taskInfo: task.describe(),
+            method: spec.method,
+            hyper,
+            seed: 1,
+            orthRegWeight: hyper.orthRegWeight,
+            ...(spec.recompute === undefined ? {} : { recompute: spec.recompute }),
+          }, spec.workers);
+        }
+        trainer = new Trainer({
+          task,
+          model,
+          adapters,
+          controller: createLoraController(adapters),
+          hyper,
+          totalSteps: 1_000_000,
+          seed: 1,
+          ...(spec.microBatch === undefined ? {} : { microBatch: spec.microBatch }),
+          ...(pool === undefined ? {} : { gradients: pool }),
+        });
+        for (let i = 0; i < plan.warmup; i++) await trainer.runStep();
+        const mainBefore = tf.memory().numTensors;
+        const workersBefore = [...(pool?.workerTensors ?? [])];
+        const times: number[] = [];
+        for (let i = 0; i < plan.repeats; i++) {
+          const t0 = performance.now();
+          await trainer.runStep();
+          times.push(performance.now() - t0);
+        }
+        const mainFlat = tf.memory().numTensors === mainBefore;
+        const workersFlat = (pool?.workerTensors ?? []).every((n, w) => n === workersBefore[w]);
+        pool?.profileNextStep();
+        const t = trainer;
+        const profile = await tf.profile(async () => {
+          await t.runStep();
+        });
+        rows.push({
+          spec,
+          timing: summarise(times),
+          recompute,
+          mainFlat,
+          workersFlat,
+          peakBytes: [profile.peakBytes, ...(pool?.workerMemory ?? []).map((m) => m.peakBytes)],
+          heapBytes: [wasmHeapBytes(), ...(pool?.workerMemory ?? []).map((m) => m.heapBytes)],
+        });
+      } catch (error) {
+        if (spec.workers === 0) throw error; // the main heap may be broken: stop
+        const message = (error as Error).message.split("\n")[0] ?? String(error);
+        log(`step: ${spec.label} failed: ${message}`);
+        rows.push({
+          spec,
+          timing: summarise([NaN]),
+          recompute,
+          mainFlat: true,
+          workersFlat: true,
+          peakBytes: [],
+          heapBytes: [],
+          error: message,
+        });
+      } finally {
+        await pool?.dispose();
+        if (trainer !== undefined) trainer.dispose();
+        else {
+          for (const a of adapters) a.dispose();
+          model.dispose();
+        }
+      }
+    }
+  } finally {
+    task.dispose();
+  }
+  return rows;
+}
+
+/**
+ * The issue-12 rows on a shape: LoRA and TriAdaptLoRA (grown to r = 8) with 1 and 2 gradient
+ * workers, with micro-batches, and with recompute (rows say `n/a` where the model lacks it).
+ * `inProcess` adds in-process rows (small shapes; at the base shape a step that runs out of
+ * memory aborts the process, so there every row runs in workers, whose heaps fail alone).
+ *
+ * @param shape The shape (its batch sizes the micro-batches).
+ * @param options `recompute`: ask for it; `inProcess`: add in-process rows.
+ * @returns Row specs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BASE_SHAPE, trainerRowSpecs } from "./step_bench.ts";
+ *
+ * const specs = trainerRowSpecs(BASE_SHAPE, { recompute: true, inProcess: false });
+ * assert.ok(specs.every((s) => s.workers >= 1));
+ * assert.ok(specs.some((s) => s.workers === 2) && specs.some((s) => s.microBatch === 1));
+ * ```
+ */
+export function trainerRowSpecs(
+  shape: EncoderShape,
+  options: { readonly recompute: boolean; readonly inProcess: boolean },
+): TrainerRowSpec[] {
+  const half = Math.max(1, Math.floor(shape.batch / 2));
+  const rc = { recompute: options.recompute };
+  const inProcess: TrainerRowSpec[] = options.inProcess
+    ? [
+      { label: "LoRA r=8, in-process", method: "lora", workers: 0, ...rc },
+      { label: "TriAdaptLoRA r=8, in-process", method: "triadapt", workers: 0, ...rc },
+      {
+        label: "TriAdaptLoRA r=8, in-process, micro-batch 1",
+        method: "triadapt",
+        workers: 0,
+        microBatch: 1,
+        ...rc,
+      },
+    ]
+    : [];
+  return [
+    ...inProcess,
+    {
+      label: "LoRA r=8, 1 worker, micro-batch 1",
+      method: "lora",
+      workers: 1,
+      microBatch: 1,
+      ...rc,
+    },
+    {
+      label: "TriAdaptLoRA r=8, 1 worker, micro-batch 1",
+      method: "triadapt",
+      workers: 1,
+      microBatch: 1,
+      ...rc,
+    },
+    {
+      label: "TriAdaptLoRA r=8, 2 workers, micro-batch 1",
+      method: "triadapt",
+      workers: 2,
+      microBatch: 1,
+      ...rc,
+    },
+    {
+      label: `TriAdaptLoRA r=8, 1 worker, whole batch ${shape.batch}`,
+      method: "triadapt",
+      workers: 1,
+      ...rc,
+    },
+    {
+      label: `TriAdaptLoRA r=8, 2 workers, ${half} example${half === 1 ? "" : "s"} each`,
+      method: "triadapt",
+      workers: 2,
+      ...rc,
+    },
+  ];
+}
+
+function trainerTable(rows: readonly TrainerRow[]): string {
+  const lora = rows.find((r) => r.spec.method === "lora" && r.error === undefined)?.timing.median;
+  return markdownTable(
+    [
+      "row",
+      "recompute",
+      "median ms (min–max)",
+      "× first LoRA row",
+      "tensors flat (main / workers)",
+      "peak MiB per heap (main, workers…)",
+      "wasm heap MiB (main, workers…)",
+    ],
+    rows.map((r) =>
+      r.error !== undefined
+        ? [r.spec.label, r.recompute, `failed: ${r.error}`, "–", "–", "–", "–"]
+        : [
+          r.spec.label,
+          r.recompute,
+          formatTiming(r.timing),
+          lora === undefined ? "–" : (r.timing.median / lora).toFixed(2),
+          `${r.mainFlat ? "yes" : "**no**"} / ${
+            r.spec.workers >= 1 ? (r.workersFlat ? "yes" : "**no**") : "–"
+          }`,
+          r.peakBytes.map(formatMiB).join(", "),
+          r.heapBytes.map((b) => (b < 0 ? "–" : formatMiB(b))).join(", "),
+        ]
+    ),
+  );
 }
 
 /** One row of the step table. */
@@ -577,6 +898,15 @@ export interface StepBenchOptions {
   readonly quick: boolean;
   /** Backends for the comparison (the first that is active is the default); default wasm, cpu, tensorflow. */
   readonly backends?: readonly BackendName[];
+  /**
+   * The trainer-path rows (micro-batches, workers, recompute; issue 12): `also` (default) after
+   * the step table, `only` without the other tables, `none` to skip them.
+   */
+  readonly trainer?: "also" | "only" | "none";
+  /** Shape of the trainer-path rows; default the 12-layer base shape (quick: the tiny shape). */
+  readonly trainerShape?: EncoderShape;
+  /** Plan of the trainer-path rows; default 1 warm-up + 3 timed steps (quick: 1 + 2). */
+  readonly trainerPlan?: StepPlan;
 }
 
 /** Plans: small shape (memory after 50 steps), base shape (few repeats: seconds per step on wasm). */
@@ -616,7 +946,8 @@ export async function runStepBench(
   const md: string[] = ["## Step time and memory", ""];
   const data: Record<string, unknown> = { backend: active, shapes: [] as unknown[] };
   const shapeData = data["shapes"] as unknown[];
-  for (const [shape, plan, methods] of shapes) {
+  const trainer = options.trainer ?? "also";
+  for (const [shape, plan, methods] of trainer === "only" ? [] : shapes) {
     const { rows, buildSeconds, model } = await measureSteps(shape, methods, plan, ctx.log);
     md.push(
       `### ${shape.label} (${shape.layers} layers, hidden ${shape.hidden}, FFN ${shape.intermediate}, M = ${
@@ -641,10 +972,40 @@ export async function runStepBench(
     );
     shapeData.push({ shape, plan, buildSeconds, rows });
   }
-  const comparison = await backendComparison(options, active, ctx);
-  md.push(...comparison.markdown);
-  data["backendComparison"] = comparison.data;
+  if (trainer !== "none") {
+    const shape = options.trainerShape ?? (options.quick ? TINY_SHAPE : BASE_SHAPE);
+    const plan = options.trainerPlan ??
+      (options.quick
+        ? { warmup: 1, repeats: 2, memorySteps: 3 }
+        : { warmup: 1, repeats: 3, memorySteps: 4 });
+    const all = trainerRowSpecs(shape, { recompute: true, inProcess: shape !== BASE_SHAPE });
+    // Quick: in-process and 2-worker rows only (each worker pool takes seconds to start).
+    const specs = options.quick ? all.filter((r) => r.workers !== 1) : all;
+    const rows = await measureTrainerSteps(shape, specs, plan, ctx.log);
+    md.push(...trainerSection(shape, plan, rows));
+    data["trainer"] = { shape, plan, rows };
+  }
+  if (trainer !== "only") {
+    const comparison = await backendComparison(options, active, ctx);
+    md.push(...comparison.markdown);
+    data["backendComparison"] = comparison.data;
+  }
   return { markdown: md.join("\n"), data };
+}
+
+function trainerSection(
+  shape: EncoderShape,
+  plan: StepPlan,
+  rows: readonly TrainerRow[],
+): string[] {
+  return [
+    `### Training step through \`Trainer\`: micro-batches, workers, recompute (${shape.label}, ${shape.layers} layers, batch ${shape.batch} × ${shape.seq}, backend \`${tf.getBackend()}\`)`,
+    "",
+    `The planted task at this shape (random weights; 32 position buckets where v3-base has 256, so c2p/p2c cost a little less than in a real step) through \`Trainer.runStep\`: ${plan.warmup} warm-up + ${plan.repeats} timed steps per row, then one profiled step. Workers: each holds its own replica and wasm heap; the main thread sums their gradients and runs AdamW. Peak: \`tf.profile\` of one step per heap (main first); heap: the wasm memory size (its high-water mark). Recompute \`n/a\`: the encoder has no \`setRecompute\` in this build. Navigator cores: ${navigator.hardwareConcurrency}.`,
+    "",
+    trainerTable(rows),
+    "",
+  ];
 }
 
 function shapeNote(shape: EncoderShape, rows: readonly StepRow[]): string[] {
@@ -715,10 +1076,35 @@ async function backendComparison(
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { quick: { type: "boolean", default: false } },
+    options: {
+      quick: { type: "boolean", default: false },
+      // `--trainer only --shape base|small|tiny`: the issue-12 rows alone.
+      trainer: { type: "string", default: "also" },
+      shape: { type: "string" },
+      repeats: { type: "string" },
+    },
   });
+  const trainer = values.trainer as "also" | "only" | "none";
+  if (!["also", "only", "none"].includes(trainer)) {
+    throw new TypeError(`--trainer must be also, only or none: current value is ${trainer}`);
+  }
+  const shapes: Record<string, EncoderShape> = {
+    base: BASE_SHAPE,
+    small: SMALL_SHAPE,
+    tiny: TINY_SHAPE,
+  };
+  const trainerShape = values.shape === undefined ? undefined : shapes[values.shape];
+  if (values.shape !== undefined && trainerShape === undefined) {
+    throw new TypeError(`--shape must be base, small or tiny: current value is ${values.shape}`);
+  }
+  const repeats = values.repeats === undefined ? undefined : Number(values.repeats);
   await initBackend("wasm");
-  const result = await runStepBench({ quick: values.quick ?? false }, {
+  const result = await runStepBench({
+    quick: values.quick ?? false,
+    trainer,
+    ...(trainerShape === undefined ? {} : { trainerShape }),
+    ...(repeats === undefined ? {} : { trainerPlan: { warmup: 1, repeats, memorySteps: 0 } }),
+  }, {
     quick: values.quick ?? false,
     backend: "wasm",
     log: (m) => console.error(m),

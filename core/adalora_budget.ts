@@ -1,5 +1,5 @@
 /**
- * AdaLoRA's cubic budget schedule (PAPER-NOTES §6).
+ * AdaLoRA's cubic budget schedule (docs/METHOD.md §12).
  *
  * @module
  */
@@ -75,7 +75,7 @@ export interface AdaLoraBudget {
  * @returns `{ budget, mask }`.
  * @throws {RangeError} On invalid integers or `tinit + tfinal >= totalSteps`.
  *
- * @example PAPER-NOTES §6 check values (M = 72, 864 → 576, tinit 600, tfinal 1800, T 3900)
+ * @example docs/METHOD.md §12 check values (M = 72, 864 → 576, tinit 600, tfinal 1800, T 3900)
  * ```ts
  * import { adaloraBudget } from "./adalora_budget.ts";
  * import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * When rank allocation runs (PAPER-NOTES §4).
+ * When rank allocation runs (docs/METHOD.md §6).
  *
  * @module
  */
@@ -35,7 +35,7 @@ export interface AllocationSchedule {
  * `step <= T` and budget remains (`remaining > 0`).
  *
  * The bound `step <= T` only excludes steps that a run of `T` steps never reaches (where
- * `α > 1`); within a run the rule is exactly PAPER-NOTES §4.
+ * `α > 1`); within a run the rule is exactly docs/METHOD.md §6.
  *
  * @param step Optimizer step (1-based, non-negative integer).
  * @param schedule `initWarmup`, `interval`, `totalSteps`.

@@ -14,7 +14,7 @@ import type { Normalisation } from "./importance.ts";
 import type { Rounding, ThresholdMode } from "./threshold.ts";
 
 /**
- * Plain LoRA with a fixed rank (PAPER-NOTES §6).
+ * Plain LoRA with a fixed rank (docs/METHOD.md §11).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -23,7 +23,7 @@ import type { Rounding, ThresholdMode } from "./threshold.ts";
  * import assert from "node:assert/strict";
  *
  * const config: LoraConfig = parseLoraConfig({});
- * assert.deepEqual(config, { method: "lora", rank: 8, loraAlpha: 16, dropout: 0 });
+ * assert.deepEqual(config, { method: "lora", rank: 8, loraAlpha: 32, dropout: 0 });
  * ```
  */
 export interface LoraConfig {
@@ -31,14 +31,14 @@ export interface LoraConfig {
   readonly method: "lora";
   /** Fixed rank `r` (positive integer, default 8). */
   readonly rank: number;
-  /** LoRA scaling numerator (`ΔW = (loraAlpha / r)·B·A`, default 16). */
+  /** LoRA scaling numerator (`ΔW = (loraAlpha / r)·B·A`, default 32). */
   readonly loraAlpha: number;
   /** Dropout on the adapter input, in `[0, 1)` (default 0). */
   readonly dropout: number;
 }
 
 /**
- * TriAdaptLoRA (PAPER-NOTES §1–§5).
+ * TriAdaptLoRA (docs/METHOD.md §2–§9).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -89,7 +89,7 @@ export interface TriAdaptConfig {
 }
 
 /**
- * AdaLoRA (PAPER-NOTES §6).
+ * AdaLoRA (docs/METHOD.md §12).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -131,7 +131,7 @@ export interface AdaLoraConfig {
 }
 
 /**
- * IncreLoRA (PAPER-NOTES §6).
+ * IncreLoRA (docs/METHOD.md §13).
  *
  * @example Defaults filled in by the parser
  * ```ts
@@ -301,7 +301,7 @@ function checkSchedule(r: Reader, initWarmup: number, totalSteps: number): void 
  * import { parseLoraConfig } from "./config.ts";
  * import assert from "node:assert/strict";
  *
- * assert.deepEqual(parseLoraConfig({ rank: 4 }), { method: "lora", rank: 4, loraAlpha: 16, dropout: 0 });
+ * assert.deepEqual(parseLoraConfig({ rank: 4 }), { method: "lora", rank: 4, loraAlpha: 32, dropout: 0 });
  * assert.throws(() => parseLoraConfig({ rank: 0 }), RangeError);
  * ```
  */
@@ -310,7 +310,7 @@ export function parseLoraConfig(input: unknown): LoraConfig {
   return Object.freeze({
     method: "lora",
     rank: r.number("rank", "int1", 8),
-    loraAlpha: r.number("loraAlpha", "positive", 16),
+    loraAlpha: r.number("loraAlpha", "positive", 32),
     dropout: r.number("dropout", "unit", 0),
   });
 }

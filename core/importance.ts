@@ -1,5 +1,5 @@
 /**
- * Importance scores from triangular-core norms (PAPER-NOTES §3, eq. 11).
+ * Importance scores from triangular-core norms (docs/METHOD.md §4, eq. 11).
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { assertFiniteArray, assertInteger, show } from "./_validate.ts";
  *
  * Note: the reference code divides by the number of parameter blocks of the module
  * (`len(lora_C_row)` = 1 + growths so far), not by `r`; with `initRank` 1 and `Δr` 4 that is
- * `1 + ⌈(r − 1)/4⌉`. PAPER-NOTES §3 specifies `r`; that variant is not offered here.
+ * `1 + ⌈(r − 1)/4⌉`. docs/METHOD.md §4 specifies `r`; that variant is not offered here.
  *
  * @example Each mode's divisor for rank 4
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * IncreLoRA's fixed-k rule (PAPER-NOTES §6).
+ * IncreLoRA's fixed-k rule (docs/METHOD.md §13).
  *
  * @module
  */

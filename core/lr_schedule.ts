@@ -1,5 +1,5 @@
 /**
- * Per-block learning-rate multiplier (IncreLoRA's per-group schedule, PAPER-NOTES §2).
+ * Per-block learning-rate multiplier (IncreLoRA's per-group schedule, docs/METHOD.md §10).
  *
  * @module
  */

@@ -89,7 +89,7 @@ export interface PlanEvent {
  * @returns The events in step order.
  * @throws {RangeError} On invalid integers or `initWarmup >= totalSteps`.
  *
- * @example RTE, linear (PAPER-NOTES §4)
+ * @example RTE, linear (docs/METHOD.md §7)
  * ```ts
  * import { planAllocation } from "./planner.ts";
  * import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Top-k selection with deterministic tie-breaking (PAPER-NOTES §4, [ours]).
+ * Top-k selection with deterministic tie-breaking (docs/METHOD.md §8, [ours]).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * How many modules grow at an allocation event (PAPER-NOTES §4).
+ * How many modules grow at an allocation event (docs/METHOD.md §7).
  *
  * @module
  */

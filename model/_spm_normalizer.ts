@@ -24,10 +24,10 @@ import type { SpmNormalizerSpec } from "./_spm_proto.ts";
  * import type { Normalized } from "./_spm_normalizer.ts";
  * import { createSpmNormalizer } from "./_spm_normalizer.ts";
  * import { parseSpmModel } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
- * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const model = parseSpmModel(tinySpmModel(), "tiny.model"); // a model built in memory
  * const out: Normalized = createSpmNormalizer(model.normalizer, [], false).normalize(new TextEncoder().encode("ab"));
  * assert.equal(new TextDecoder().decode(out.bytes), "▁ab"); // 3 + 2 bytes
  * assert.deepEqual([...out.normToOrig], [0, 0, 0, 0, 1, 2]);
@@ -50,10 +50,10 @@ const REPLACEMENT = [0xef, 0xbf, 0xbd] as const; // U+FFFD
  * import type { SpmNormalizer } from "./_spm_normalizer.ts";
  * import { createSpmNormalizer } from "./_spm_normalizer.ts";
  * import { parseSpmModel } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
- * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const model = parseSpmModel(tinySpmModel(), "tiny.model"); // a model built in memory
  * const n: SpmNormalizer = createSpmNormalizer(model.normalizer, [], false);
  * const text = new TextDecoder().decode(n.normalize(new TextEncoder().encode("a   b ")).bytes);
  * assert.equal(text, "▁a▁b");
@@ -150,14 +150,15 @@ function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
  * ```ts
  * import { createSpmNormalizer } from "./_spm_normalizer.ts";
  * import { parseSpmModel } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
- * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const model = parseSpmModel(tinySpmModel(), "tiny.model"); // a model built in memory
  * const n = createSpmNormalizer(model.normalizer, [], false);
- * const out = n.normalize(new TextEncoder().encode("  ﬁ  x"));
- * assert.equal(new TextDecoder().decode(out.bytes), "▁fi▁x");
- * assert.deepEqual([...out.normToOrig], [2, 2, 2, 2, 2, 5, 5, 5, 7, 8]);
+ * const out = n.normalize(new TextEncoder().encode("  hi  x"));
+ * assert.equal(new TextDecoder().decode(out.bytes), "▁hi▁x");
+ * assert.deepEqual([...out.normToOrig], [2, 2, 2, 2, 3, 4, 4, 4, 6, 7]);
+ * // With a trained model's NFKC table, "ﬁ" becomes "fi" and both bytes map to the ligature.
  * ```
  */
 export function createSpmNormalizer(

@@ -38,14 +38,14 @@ export const PIECE_TYPE: {
 /**
  * One vocabulary entry.
  *
- * @example The control pieces of the golden model
+ * @example A control piece
  * ```ts
  * import type { SpmPiece } from "./_spm_proto.ts";
  * import { parseSpmModel, PIECE_TYPE } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
- * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const model = parseSpmModel(tinySpmModel(), "tiny.model"); // a model built in memory
  * const cls: SpmPiece = model.pieces[1]!;
  * assert.deepEqual(cls, { piece: "[CLS]", score: 0, type: PIECE_TYPE.CONTROL });
  * ```
@@ -62,18 +62,18 @@ export interface SpmPiece {
 /**
  * The normalisation settings of a model (`NormalizerSpec`).
  *
- * @example NFKC with the default whitespace handling
+ * @example The identity normaliser with the default whitespace handling
  * ```ts
  * import type { SpmNormalizerSpec } from "./_spm_proto.ts";
  * import { parseSpmModel } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
- * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
+ * const model = parseSpmModel(tinySpmModel(), "tiny.model"); // a model built in memory
  * const spec: SpmNormalizerSpec = model.normalizer;
- * assert.equal(spec.name, "nmt_nfkc");
+ * assert.equal(spec.name, "identity"); // trained DeBERTa-v3 models: "nmt_nfkc" with a charsmap
  * assert.deepEqual([spec.addDummyPrefix, spec.removeExtraWhitespaces, spec.escapeWhitespaces], [true, true, true]);
- * assert.ok(spec.precompiledCharsmap.length > 0);
+ * assert.equal(spec.precompiledCharsmap.length, 0);
  * ```
  */
 export interface SpmNormalizerSpec {
@@ -87,16 +87,16 @@ export interface SpmNormalizerSpec {
 /**
  * The parsed model.
  *
- * @example Unigram and BPE models
+ * @example A unigram model
  * ```ts
  * import type { SpmModel } from "./_spm_proto.ts";
  * import { parseSpmModel } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const read = async (name: string): Promise<SpmModel> =>
- *   parseSpmModel(await Deno.readFile(new URL(`../testdata/golden/spm/${name}`, import.meta.url)), name);
- * assert.equal((await read("unigram.model")).modelType, 1);
- * assert.equal((await read("bpe.model")).modelType, 2);
+ * const model: SpmModel = parseSpmModel(tinySpmModel(), "tiny.model");
+ * assert.equal(model.modelType, 1); // 2 for BPE
+ * assert.deepEqual([model.byteFallback, model.treatWhitespaceAsSuffix], [false, false]);
  * ```
  */
 export interface SpmModel {
@@ -217,13 +217,14 @@ function parseNormalizer(buf: Uint8Array, where: string): SpmNormalizerSpec {
  * @example Read a model's pieces
  * ```ts
  * import { parseSpmModel, PIECE_TYPE } from "./_spm_proto.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
- * const model = parseSpmModel(await Deno.readFile(url), "unigram.model");
- * assert.equal(model.pieces.length, 2000);
+ * const bytes = tinySpmModel(); // or: await Deno.readFile("spm.model")
+ * const model = parseSpmModel(bytes, "tiny.model");
+ * assert.equal(model.pieces.length, 123);
  * assert.deepEqual(model.pieces[3], { piece: "[UNK]", score: 0, type: PIECE_TYPE.UNKNOWN });
- * assert.equal(model.normalizer.name, "nmt_nfkc");
+ * assert.equal(model.normalizer.name, "identity");
  * ```
  */
 export function parseSpmModel(bytes: Uint8Array, where: string): SpmModel {

@@ -18,10 +18,10 @@ import { Buffer } from "node:buffer";
  * ```ts
  * import type { SpmEncoder } from "./_spm_wasm.ts";
  * import { loadSpmEncoder } from "./_spm_wasm.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/bpe.model", import.meta.url);
- * const enc: SpmEncoder = await loadSpmEncoder(await Deno.readFile(url), "bpe.model");
+ * const enc: SpmEncoder = await loadSpmEncoder(tinySpmModel(), "tiny.model");
  * assert.equal(enc.encodeIds("Hello world!").length, enc.encodePieces("Hello world!").length);
  * ```
  */
@@ -49,11 +49,11 @@ interface ProcessorLike {
  * @example Encode with the official library
  * ```ts
  * import { loadSpmEncoder } from "./_spm_wasm.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/bpe.model", import.meta.url);
- * const enc = await loadSpmEncoder(await Deno.readFile(url), "bpe.model");
- * assert.deepEqual(enc.encodePieces("Hello world!"), ["▁H", "ell", "o", "▁world", "!"]);
+ * const enc = await loadSpmEncoder(tinySpmModel(), "tiny.model");
+ * assert.deepEqual(enc.encodePieces("Hello Zoe!"), ["▁Hello", "▁", "Z", "o", "e", "!"]);
  * ```
  */
 export async function loadSpmEncoder(bytes: Uint8Array, where: string): Promise<SpmEncoder> {

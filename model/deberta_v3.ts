@@ -21,6 +21,7 @@ import { geluErf } from "./activations.ts";
 import { disentangledAttention } from "./attention.ts";
 import { relativeEmbeddingRows } from "./relative_position.ts";
 import { frozenLinear, matMulPlain } from "./_matmul.ts";
+import { requireModelBackend } from "./_backend.ts";
 
 /**
  * A weight as the checkpoint readers return it (`RawTensor` fits).
@@ -498,6 +499,7 @@ export class DebertaModel {
    * @param options See {@link DebertaModelOptions}.
    */
   constructor(config: DebertaConfig, weights: DebertaWeights, options: DebertaModelOptions = {}) {
+    requireModelBackend("create the DeBERTa model");
     this.config = config;
     this.head = options.head ?? inferHead(weights);
     this.#hiddenDropout = checkRate(options.hiddenDropout ?? 0, "hiddenDropout");

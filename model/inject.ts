@@ -8,7 +8,7 @@ import type { LinearDelta } from "./linear_adapter.ts";
 import type { AdaptableModule } from "./deberta_v3.ts";
 
 /**
- * The paper's six adapted families per layer (PAPER-NOTES §7): query/key/value projections,
+ * The paper's six adapted families per layer (docs/METHOD.md §15): query/key/value projections,
  * the attention output dense, the intermediate dense and the output dense (M = 6 × layers).
  *
  * @example `output.dense` also matches `attention.output.dense` (PEFT suffix semantics)

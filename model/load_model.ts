@@ -16,23 +16,26 @@ import { parseSafetensors } from "./safetensors.ts";
 import type { StateDict } from "./safetensors.ts";
 import { mapDebertaWeights, readStateDict } from "./state_dict.ts";
 import type { DebertaHead } from "./state_dict.ts";
+import { ensureModelBackend } from "./_backend.ts";
 
 /**
  * What {@link loadModel} read and how the checkpoint mapped onto the model.
  *
- * @example The report of the tiny golden model
+ * @example The report of a tiny checkpoint
  * ```ts
  * import assert from "node:assert/strict";
  * import type { LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * let report: LoadReport | undefined;
  * const model = await loadModel(dir, { format: "safetensors", onLoad: (r) => (report = r) });
  * assert.equal(report?.format, "safetensors");
  * assert.equal(report?.head, "classification");
  * assert.deepEqual(report?.initialised, []);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface LoadReport {
@@ -55,19 +58,21 @@ export interface LoadReport {
 /**
  * Options of {@link loadModel}.
  *
- * @example A seeded question-answering head on the tiny golden model
+ * @example A seeded question-answering head on a classification checkpoint
  * ```ts
  * import assert from "node:assert/strict";
  * import type { LoadModelOptions, LoadReport } from "./load_model.ts";
  * import { loadModel } from "./load_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir());
  * const reports: LoadReport[] = [];
  * const options: LoadModelOptions = { head: "question-answering", seed: 3, onLoad: (r) => reports.push(r) };
  * const model = await loadModel(dir, options);
  * assert.equal(model.head, "question-answering");
  * assert.deepEqual(reports[0]?.initialised, ["qa_outputs.weight", "qa_outputs.bias"]);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface LoadModelOptions extends Omit<DebertaModelOptions, "head"> {
@@ -150,24 +155,27 @@ function inferCheckpointHead(stateDict: StateDict, config: DebertaConfig): Deber
  * Loads a DeBERTa-v2/v3 model folder: reads `config.json`, the weights (safetensors or torch
  * `.bin`), maps them strictly (`mapDebertaWeights`: missing base weights are an error; a missing
  * head is initialised from `options.seed` and, unless `onLoad` is given, a warning says so), and
- * builds the model.
+ * builds the model. When no TensorFlow.js backend is active it initialises the default one
+ * (`wasm`), so no `initBackend()` call is needed first.
  *
  * @param dir The model folder (path or `file:` URL).
  * @param options Head, weights format, dropout rates, seed (head init and dropout), report callback.
  * @returns The model; call `dispose()` when done.
  *
- * @example The tiny golden model
+ * @example A tiny checkpoint written from a seed
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadModel } from "./load_model.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
- * const model = await loadModel(dir, { format: "pytorch" });
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir(), { numLabels: 3 });
+ * const model = await loadModel(dir);
  * const out = model.forward({ inputIds: [[1, 17, 42, 2]] });
  * assert.deepEqual(out.logits.shape, [1, 3]);
  * out.logits.dispose();
  * out.lastHiddenState.dispose();
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadModel(
@@ -202,5 +210,7 @@ export async function loadModel(
     initialised: mapped.initialised,
   });
   const { format: _f, onLoad: _o, ...modelOptions } = options;
+  // Async already, so it readies the default backend itself (wasm) when none is active.
+  await ensureModelBackend();
   return createDebertaModel(config, mapped.weights, { ...modelOptions, head, seed });
 }

@@ -8,16 +8,19 @@
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { injectAdapters, loadModel } from "./mod.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  *
- * const model = await loadModel(new URL("../testdata/golden/deberta/tiny-a/", import.meta.url));
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random, 2 layers
+ * const model = await loadModel(dir);
  * const adapters = injectAdapters(model, (m) => ({
  *   delta: (x) => tf.zeros([x.shape[0], m.outFeatures]),
  * }));
  * assert.equal(adapters.size, 12); // 6 families × 2 layers
  * const out = model.forward({ inputIds: [[1, 17, 42, 2]], attentionMask: [[1, 1, 1, 1]] });
- * assert.deepEqual(out.logits.shape, [1, 3]);
+ * assert.deepEqual(out.logits.shape, [1, 2]);
  * tf.dispose([out.logits, out.lastHiddenState]);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
@@ -36,3 +39,4 @@ export * from "./deberta_v3.ts";
 export * from "./random_weights.ts";
 export * from "./inject.ts";
 export * from "./load_model.ts";
+export * from "./tiny_model.ts";

@@ -41,12 +41,13 @@ import { loadSpmEncoder, type SpmEncoder } from "./_spm_wasm.ts";
  * @example The span of a piece
  * ```ts
  * import type { Offset } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const text = "Hello world!";
- * const span: Offset = tok.encode(text).offsets[3]!;
+ * const span: Offset = tok.encode(text).offsets[1]!;
  * assert.equal(text.slice(...span), "world");
  * ```
  */
@@ -58,12 +59,13 @@ export type Offset = [number, number];
  * @example Ids, pieces and offsets line up
  * ```ts
  * import type { Encoding } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const e: Encoding = tok.encode("Hello world!");
- * assert.deepEqual(e.pieces, ["▁He", "ll", "o", "▁world", "!"]);
+ * assert.deepEqual(e.pieces, ["▁Hello", "▁world", "!"]);
  * assert.equal(e.ids.length, e.pieces.length);
  * assert.equal(e.offsets.length, e.pieces.length);
  * ```
@@ -83,10 +85,11 @@ export interface Encoding {
  * @example Segments of a pair
  * ```ts
  * import type { SequenceId } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const ids: SequenceId[] = tok.buildPair({ ids: [10, 11] }, { ids: [12] }).sequenceIds;
  * assert.deepEqual(ids, [null, 0, 0, null, 1, null]);
  * ```
@@ -99,10 +102,11 @@ export type SequenceId = 0 | 1 | null;
  * @example `[CLS] A [SEP] B [SEP]` from ids
  * ```ts
  * import type { PairEncoding } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const p: PairEncoding = tok.buildPair({ ids: [10, 11] }, { ids: [12] });
  * assert.deepEqual(p.inputIds, [tok.special.cls, 10, 11, tok.special.sep, 12, tok.special.sep]);
  * assert.deepEqual(p.tokenTypeIds, [0, 0, 0, 0, 1, 1]);
@@ -132,10 +136,11 @@ export interface PairEncoding {
  * @example Cutting A or only B
  * ```ts
  * import type { Truncation } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const cut = (truncation: Truncation): number[] =>
  *   tok.buildPair({ ids: [10, 11, 12, 13] }, { ids: [20, 21] }, { maxLength: 8, truncation }).inputIds;
  * assert.deepEqual(cut("longest_first"), [1, 10, 11, 12, 2, 20, 21, 2]);
@@ -150,10 +155,11 @@ export type Truncation = "longest_first" | "longest_first_fast" | "only_second";
  * @example Truncated, without offsets
  * ```ts
  * import type { EncodePairOptions } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const options: EncodePairOptions = { maxLength: 8, offsets: false };
  * const p = tok.encodePair("The cat sat.", "A cat.", options);
  * assert.equal(p.inputIds.length, 8);
@@ -184,10 +190,11 @@ export interface EncodePairOptions {
  * @example Offsets carry through, `[0, 0]` on special tokens
  * ```ts
  * import type { SegmentEncoding } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a 123-piece model built in memory
  * const a: SegmentEncoding = { ids: [10, 11], offsets: [[0, 1], [1, 2]] };
  * assert.deepEqual(tok.buildPair(a).offsets, [[0, 0], [0, 1], [1, 2], [0, 0]]);
  * ```
@@ -206,11 +213,11 @@ export interface SegmentEncoding {
  * ```ts
  * import type { SpecialTokenIds } from "./tokenizer.ts";
  * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = await Deno.readFile(new URL("../testdata/golden/spm/bpe.model", import.meta.url));
- * const special: SpecialTokenIds = (await createTokenizer(bytes)).special;
- * assert.deepEqual(special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 2000 }); // mask appended
+ * const special: SpecialTokenIds = (await createTokenizer(tinySpmModel())).special;
+ * assert.deepEqual(special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 123 }); // mask appended
  * ```
  */
 export interface SpecialTokenIds {
@@ -232,11 +239,12 @@ export interface SpecialTokenIds {
  * @example The appended `[MASK]` id
  * ```ts
  * import type { Tokenizer } from "./tokenizer.ts";
- * import { loadTokenizer } from "./tokenizer.ts";
+ * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok: Tokenizer = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
- * assert.equal(tok.vocabSize, 2001); // 2000 pieces + [MASK]
+ * const tok: Tokenizer = await createTokenizer(tinySpmModel());
+ * assert.equal(tok.vocabSize, 124); // 123 pieces + [MASK]
  * assert.equal(tok.idToPiece(tok.special.mask), "[MASK]");
  * assert.deepEqual(tok.encodeIds("Hello world!"), tok.encode("Hello world!").ids);
  * ```
@@ -269,13 +277,16 @@ export interface Tokenizer {
  * ```ts
  * import type { LoadTokenizerOptions } from "./tokenizer.ts";
  * import { loadTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const url = new URL("../testdata/golden/spm/unigram.model", import.meta.url);
+ * const path = await Deno.makeTempFile({ suffix: ".model" });
+ * await Deno.writeFile(path, tinySpmModel()); // a 123-piece model built in memory
  * const options: LoadTokenizerOptions = { doLowerCase: true };
- * const tok = await loadTokenizer(url, options);
+ * const tok = await loadTokenizer(path, options);
  * assert.equal(tok.doLowerCase, true);
  * assert.deepEqual(tok.encodeIds("HELLO"), tok.encodeIds("hello"));
+ * await Deno.remove(path);
  * ```
  */
 export interface LoadTokenizerOptions {
@@ -612,15 +623,18 @@ class SpmTokenizer implements Tokenizer {
  * @example Encode a sentence pair
  * ```ts
  * import { loadTokenizer } from "./tokenizer.ts";
+ * import { writeTinyModelFolder } from "./tiny_model.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../testdata/golden/spm/unigram.model", import.meta.url));
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // config, weights, spm.model
+ * const tok = await loadTokenizer(dir);
  * const e = tok.encode("Hello world!");
- * assert.deepEqual(e.pieces, ["▁He", "ll", "o", "▁world", "!"]);
- * assert.deepEqual(e.offsets[3], [6, 11]); // "world": the U+2581 marker is not in the span
+ * assert.deepEqual(e.pieces, ["▁Hello", "▁world", "!"]);
+ * assert.deepEqual(e.offsets[1], [6, 11]); // "world": the U+2581 marker is not in the span
  * const p = tok.encodePair("The cat sat.", "A cat.", { maxLength: 8 });
  * assert.equal(p.inputIds[0], tok.special.cls);
  * assert.equal(p.inputIds.length, 8);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadTokenizer(
@@ -663,13 +677,13 @@ export async function loadTokenizer(
  * ```ts
  * import type { CreateTokenizerOptions } from "./tokenizer.ts";
  * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = await Deno.readFile(new URL("../testdata/golden/spm/bpe.model", import.meta.url));
- * const options: CreateTokenizerOptions = { where: "bpe.model", added: new Map([["[MASK]", 5000]]) };
- * const tok = await createTokenizer(bytes, options);
+ * const options: CreateTokenizerOptions = { where: "tiny.model", added: new Map([["[MASK]", 5000]]) };
+ * const tok = await createTokenizer(tinySpmModel(), options);
  * assert.equal(tok.special.mask, 5000);
- * assert.deepEqual(tok.notes, ["[MASK] is not a piece of bpe.model; id 5000 from added_tokens.json"]);
+ * assert.deepEqual(tok.notes, ["[MASK] is not a piece of tiny.model; id 5000 from added_tokens.json"]);
  * ```
  */
 export interface CreateTokenizerOptions {
@@ -694,12 +708,12 @@ export interface CreateTokenizerOptions {
  * @example From bytes
  * ```ts
  * import { createTokenizer } from "./tokenizer.ts";
+ * import { tinySpmModel } from "./_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const bytes = await Deno.readFile(new URL("../testdata/golden/spm/bpe.model", import.meta.url));
- * const tok = await createTokenizer(bytes);
- * assert.deepEqual(tok.special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 2000 });
- * assert.equal(tok.vocabSize, 2001);
+ * const tok = await createTokenizer(tinySpmModel()); // the bytes of a .model file
+ * assert.deepEqual(tok.special, { pad: 0, cls: 1, sep: 2, unk: 3, mask: 123 });
+ * assert.equal(tok.vocabSize, 124);
  * ```
  */
 export async function createTokenizer(

@@ -116,7 +116,7 @@ export function assertAdapterShape(
 }
 
 /**
- * Reads and checks `alpha` (default 16, positive) and then `dropout` (default 0, in `[0, 1)`).
+ * Reads and checks `alpha` (default 32, as the CLI's schema default, positive) and then `dropout` (default 0, in `[0, 1)`).
  *
  * @internal
  * @param options The adapter's options.
@@ -125,7 +125,7 @@ export function assertAdapterShape(
 export function alphaAndDropout(
   options: { readonly alpha?: number; readonly dropout?: number },
 ): { alpha: number; dropout: number } {
-  const alpha = options.alpha ?? 16;
+  const alpha = options.alpha ?? 32;
   assertPositive("alpha", alpha);
   const dropout = options.dropout ?? 0;
   assertDropout(dropout);

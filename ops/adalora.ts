@@ -1,6 +1,6 @@
 /**
  * AdaLoRA: `ΔW = B·(A ⊙ E)·alpha/(r_init + eps)` with element-wise sensitivity EMAs, triplet
- * scores and budget masking of `E` (PAPER-NOTES §6).
+ * scores and budget masking of `E` (docs/METHOD.md §12).
  *
  * @module
  */
@@ -17,6 +17,7 @@ import {
   emaBetas,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 import { type Ema, updateEma } from "./_internal.ts";
@@ -48,7 +49,7 @@ export interface AdaLoraOptions {
   readonly seed: number;
   /** Initial rank `r_init`; default 12. */
   readonly initialRank?: number;
-  /** `alpha`; default 16. */
+  /** `alpha`; default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;
@@ -109,6 +110,7 @@ export class AdaLoraAdapter implements Adapter {
    */
   constructor(options: AdaLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const rank = options.initialRank ?? 12;
     assertPositiveInt("initialRank", rank);
     const { alpha, dropout } = alphaAndDropout(options);
@@ -138,6 +140,18 @@ export class AdaLoraAdapter implements Adapter {
     this.#e = makeVariable(tf.zeros([rank, 1]), `${this.name}.lora_E`);
     const zeroEma = (shape: number[]): Ema => ({ mean: tf.zeros(shape), unc: tf.zeros(shape) });
     this.#ema = { a: zeroEma([rank, n]), b: zeroEma([d, rank]), e: zeroEma([rank, 1]) };
+  }
+
+  /**
+   * Sets the dropout call counter (the trainer's per-step, per-micro-batch dropout index), so
+   * dropout masks derive from the step, not from how many forwards this replica ran (no-op
+   * when the adapter has no dropout).
+   *
+   * @param calls The counter value.
+   */
+  setDropoutStep(calls: number): void {
+    // The counter only seeds dropout: without dropout the state stays as it was.
+    if (this.dropout > 0) this.#dropoutCalls = calls;
   }
 
   /**

@@ -139,7 +139,7 @@ export interface AdapterSnapshot {
  * import assert from "node:assert/strict";
  *
  * const ad: Adapter = new LoraAdapter({ name: "ex.adapter", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
- * assert.deepEqual([ad.method, ad.rank, ad.scale], ["lora", 2, 8]);
+ * assert.deepEqual([ad.method, ad.rank, ad.scale], ["lora", 2, 16]); // alpha 32 / r 2
  * const dw = ad.deltaWeight();
  * assert.deepEqual(dw.shape, [3, 4]);
  * assert.ok(Array.from(await dw.data()).every((v) => v === 0)); // B = 0

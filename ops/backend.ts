@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { activeBackend, initPending } from "./_ready.ts";
 
 /**
  * Backends this package knows how to initialise.
@@ -189,4 +190,33 @@ export async function initBackend(
     packageName: pkg,
     summary: `backend ${name} (tfjs ${tfjsVersion}, ${pkg})`,
   };
+}
+
+export { requireBackend } from "./_ready.ts";
+
+/**
+ * Makes sure a backend is ready: waits for an initialisation in progress, and when no backend is
+ * active initialises the default one (`initBackend()`, i.e. `wasm`). A backend already chosen
+ * (by `initBackend` or `tf.setBackend`) is kept. Asynchronous entry points (`loadModel`,
+ * `adaptModel`, `runTraining`, …) call it, so library users need no explicit `initBackend()`.
+ *
+ * @example Keeps the backend already chosen
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ensureBackend, initBackend } from "./backend.ts";
+ *
+ * await initBackend("cpu");
+ * assert.equal(await ensureBackend(), "cpu");
+ * await initBackend("wasm");
+ * assert.equal(await ensureBackend(), "wasm");
+ * ```
+ *
+ * @returns The active backend's name.
+ */
+export async function ensureBackend(): Promise<string> {
+  if (!activeBackend()) {
+    if (initPending()) await tf.ready().catch(() => {});
+    if (!activeBackend()) await initBackend();
+  }
+  return tf.getBackend();
 }

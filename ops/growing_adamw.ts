@@ -1,11 +1,12 @@
 /**
  * AdamW (decoupled weight decay) whose state grows with its parameters: one step counter,
- * bias correction and learning-rate schedule per parameter block (PAPER-NOTES §2).
+ * bias correction and learning-rate schedule per parameter block (docs/METHOD.md §10).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ParameterBlock, TensorData } from "./adapter.ts";
+import { requireBackend } from "./_ready.ts";
 
 /**
  * Options of `GrowingAdamW`.
@@ -114,6 +115,20 @@ function checkNumber(what: string, value: number, lo: number, hiOpen: number): v
 }
 
 /**
+ * The message for gradients of variables the optimizer does not know: most often an adapter grew
+ * (`grow()`) and its new block was never registered, so it names the call that registers it.
+ */
+function unregisteredMessage(names: readonly string[], keys: readonly string[]): string {
+  const shown = (xs: readonly string[]): string =>
+    xs.length <= 6 ? xs.join(", ") : `${xs.slice(0, 6).join(", ")}, … (${xs.length} in all)`;
+  return `Cannot apply gradient as ${names.length === 1 ? "variable" : "variables"} ${
+    shown(names)
+  } must belong to a registered block: current blocks are ${
+    keys.length === 0 ? "none" : shown(keys)
+  }. After an adapter grows outside a Trainer, register its new blocks with \`optimizer.syncBlocks(adapters.flatMap((a) => a.parameterBlocks()))\` (a Trainer's optimizer: \`trainer.optimizer.syncBlocks(...)\`); for any other variable, \`optimizer.addBlock({ key, variables })\``;
+}
+
+/**
  * Global L2 norm of a set of gradients.
  *
  * @example
@@ -216,6 +231,7 @@ export class GrowingAdamW {
    * @param birthStep Global step at which it appears; default the current global step.
    */
   addBlock(block: ParameterBlock, birthStep: number = this.#globalStep): void {
+    requireBackend(`add optimizer block ${block.key}`);
     if (this.#blocks.has(block.key)) {
       throw new TypeError(
         `Cannot add optimizer block as key must be unique: current value is ${block.key}`,
@@ -280,15 +296,8 @@ export class GrowingAdamW {
    * the per-block multiplier from `core/`).
    */
   step(grads: tf.NamedTensorMap, learningRate: number | ((block: BlockStepInfo) => number)): void {
-    for (const name of Object.keys(grads)) {
-      if (!this.#owner.has(name)) {
-        throw new TypeError(
-          `Cannot apply gradient as variable ${name} must belong to a registered block: current blocks are ${
-            this.blockKeys.join(", ")
-          }`,
-        );
-      }
-    }
+    const unknown = Object.keys(grads).filter((name) => !this.#owner.has(name));
+    if (unknown.length > 0) throw new TypeError(unregisteredMessage(unknown, this.blockKeys));
     this.#globalStep++;
     const globalStep = this.#globalStep;
     const clip = this.clipNorm;

@@ -1,6 +1,6 @@
 /**
  * IncreLoRA: AdaLoRA's SVD form `ΔW = s·B·(A ⊙ E)` starting at rank 1 and growing by blocks,
- * with the per-matrix score `Σ|ΔW ⊙ ∂L/∂ΔW| / √(d·n)` smoothed by β1/β2 (PAPER-NOTES §6).
+ * with the per-matrix score `Σ|ΔW ⊙ ∂L/∂ΔW| / √(d·n)` smoothed by β1/β2 (docs/METHOD.md §13).
  *
  * @module
  */
@@ -17,6 +17,7 @@ import {
   emaBetas,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { updateEma } from "./_internal.ts";
 import { skinnyChain } from "./_skinny.ts";
@@ -48,7 +49,7 @@ export interface IncreLoraOptions {
   readonly seed: number;
   /** Initial rank; default 1. */
   readonly initialRank?: number;
-  /** `alpha` of `s = alpha/(r + 1e-5)` (r = current rank); default 16. */
+  /** `alpha` of `s = alpha/(r + 1e-5)` (r = current rank); default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;
@@ -114,7 +115,17 @@ export class IncreLoraAdapter implements Adapter {
   #seed: number;
   #std: number;
   #blocks: SvdBlock[] = [];
+  /**
+   * When true, training-mode backward passes sum `(∂L/∂ΔW)ᵀ` (`[n, d]`) instead of scoring each
+   * pass; `finishScoreGradient()` scores the sum once per optimizer step. The trainer switches it
+   * on for micro-batches and workers, so the step's score uses the accumulated gradient
+   * (docs/METHOD.md, "per step" under accumulation).
+   */
+  accumulateScoreGradient = false;
   #pending: tf.Scalar | null = null;
+  /** Summed `(∂L/∂ΔW)ᵀ` per call site of the forward (DeBERTa calls Wq/Wk twice). */
+  #pendingGrads: (tf.Tensor2D | null)[] = [];
+  #site = 0;
   #ema: { mean: tf.Tensor; unc: tf.Tensor };
   #dropoutCalls = 0;
 
@@ -125,6 +136,7 @@ export class IncreLoraAdapter implements Adapter {
    */
   constructor(options: IncreLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const { alpha, dropout } = alphaAndDropout(options);
     const initialRank = options.initialRank ?? 1;
     assertPositiveInt("initialRank", initialRank);
@@ -223,7 +235,17 @@ export class IncreLoraAdapter implements Adapter {
       const p = a.mul(e) as tf.Tensor2D;
       const q = b.mul(s) as tf.Tensor2D;
       if (!training || !this.trackScore) return skinnyChain(xd, p, q);
+      // The score sums over the forward's call sites (as a single backward pass does), so
+      // accumulation keeps one gradient sum per site.
+      const site = this.#site++;
       return skinnyChain(xd, p, q, (dy, xs, ps, qs) => {
+        if (this.accumulateScoreGradient) {
+          const g = tf.matMul(tf.transpose(xs), dy) as tf.Tensor2D;
+          const before = this.#pendingGrads[site] ?? null;
+          this.#pendingGrads[site] = tf.keep(before === null ? g : before.add(g));
+          before?.dispose();
+          return;
+        }
         // Backward only: ΔWᵀ = Pᵀ·Qᵀ and (∂L/∂ΔW)ᵀ = xᵀ·dy, both [n, d].
         const deltaWT = tf.matMul(tf.transpose(ps), tf.transpose(qs));
         const gradWT = tf.matMul(tf.transpose(xs), dy);
@@ -233,6 +255,80 @@ export class IncreLoraAdapter implements Adapter {
         previous?.dispose();
       });
     });
+  }
+
+  /**
+   * Marks the start of a training forward: call sites are numbered from 0 again, so the site
+   * sums of several micro-batches line up.
+   */
+  beginScoreForward(): void {
+    this.#site = 0;
+  }
+
+  /**
+   * Removes and returns the `(∂L/∂ΔW)ᵀ` summed per call site since the last call (`[n, d]`
+   * each, owned by the caller; empty when no backward pass ran in accumulation mode).
+   *
+   * @returns The summed gradient of each call site, in site order.
+   */
+  takeScoreGradient(): tf.Tensor2D[] {
+    const gs = this.#pendingGrads.map((g) => g ?? tf.zeros([this.inFeatures, this.outFeatures]));
+    this.#pendingGrads = [];
+    return gs as tf.Tensor2D[];
+  }
+
+  /**
+   * Adds a `(∂L/∂ΔW)ᵀ` computed elsewhere (a data-parallel worker) to the sum of a call site.
+   *
+   * @param site The call site (position in `takeScoreGradient()`'s list).
+   * @param gradWT `[n, d]`; copied, the caller keeps ownership.
+   */
+  addScoreGradient(site: number, gradWT: tf.Tensor2D): void {
+    if (gradWT.shape[0] !== this.inFeatures || gradWT.shape[1] !== this.outFeatures) {
+      throw new TypeError(
+        `Cannot add a score gradient to ${this.name} as its shape must be [${this.inFeatures}, ${this.outFeatures}]: current shape is [${gradWT.shape}]`,
+      );
+    }
+    const before = this.#pendingGrads[site] ?? null;
+    this.#pendingGrads[site] = tf.keep(before === null ? gradWT.clone() : before.add(gradWT));
+    before?.dispose();
+  }
+
+  /**
+   * Scores the summed gradients once: adds `Σ_sites Σ|ΔW ⊙ ∂L/∂ΔW|/√(d·n)` with the current
+   * `ΔW` to the pending score and clears the sums. Call it after the step's last backward pass
+   * and before the optimizer changes `ΔW`. No-op when nothing was summed.
+   */
+  finishScoreGradient(): void {
+    const gs = this.#pendingGrads.filter((g): g is tf.Tensor2D => g !== null);
+    this.#pendingGrads = [];
+    if (gs.length === 0) return;
+    const norm = Math.sqrt(this.inFeatures * this.outFeatures);
+    const s = this.scale;
+    const score = tf.tidy(() => {
+      const { a, b, e } = this.#factors();
+      const deltaWT = tf.matMul(tf.transpose(a.mul(e)), tf.transpose(b.mul(s)));
+      return tf.addN(gs.map((g) => tf.abs(deltaWT.mul(g)).sum().div(norm))) as tf.Scalar;
+    });
+    tf.dispose(gs);
+    const previous = this.#pending;
+    this.#pending = previous === null ? score : tf.tidy(() => previous.add(score));
+    if (previous !== null) {
+      previous.dispose();
+      score.dispose();
+    }
+  }
+
+  /**
+   * Sets the dropout call counter (the trainer's per-slice dropout index), so dropout masks
+   * derive from the step and micro-batch, not from how many forwards this replica ran (no-op
+   * when the adapter has no dropout).
+   *
+   * @param calls The counter value.
+   */
+  setDropoutStep(calls: number): void {
+    // The counter only seeds dropout: without dropout the state stays as it was.
+    if (this.dropout > 0) this.#dropoutCalls = calls;
   }
 
   /**
@@ -376,6 +472,8 @@ export class IncreLoraAdapter implements Adapter {
     this.#blocks = [];
     this.#pending?.dispose();
     this.#pending = null;
+    tf.dispose(this.#pendingGrads.filter((g): g is tf.Tensor2D => g !== null));
+    this.#pendingGrads = [];
     this.#ema.mean.dispose();
     this.#ema.unc.dispose();
   }

@@ -1,5 +1,5 @@
 /**
- * Plain LoRA (and rsLoRA): `ΔW = s·B·A`, `s = alpha/r` or `alpha/√r` (PAPER-NOTES §6).
+ * Plain LoRA (and rsLoRA): `ΔW = s·B·A`, `s = alpha/r` or `alpha/√r` (docs/METHOD.md §11).
  *
  * @module
  */
@@ -14,6 +14,7 @@ import {
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
@@ -28,7 +29,7 @@ import { skinnyChain } from "./_skinny.ts";
  *
  * const options: LoraOptions = { name: "ex.loraopt", inFeatures: 4, outFeatures: 3, seed: 1, rank: 4, useRsLora: true };
  * const ad = new LoraAdapter(options);
- * assert.deepEqual([ad.rank, ad.scale], [4, 8]); // 16 / √4
+ * assert.deepEqual([ad.rank, ad.scale], [4, 16]); // 32 / √4
  * ad.dispose();
  * ```
  */
@@ -43,7 +44,7 @@ export interface LoraOptions {
   readonly seed: number;
   /** Fixed rank `r`; default 8. */
   readonly rank?: number;
-  /** `alpha`; default 16. */
+  /** `alpha`; default 32. */
   readonly alpha?: number;
   /** Dropout on the adapter input; default 0. */
   readonly dropout?: number;
@@ -61,7 +62,7 @@ export interface LoraOptions {
  * import { LoraAdapter } from "./lora.ts";
  *
  * const ad = new LoraAdapter({ name: "ex.lora", inFeatures: 4, outFeatures: 3, seed: 1, rank: 2 });
- * assert.equal(ad.scale, 8); // 16 / 2
+ * assert.equal(ad.scale, 16); // alpha 32 (default) / rank 2
  * const y = ad.delta(tf.ones([2, 4]), false);
  * assert.deepEqual(y.shape, [2, 3]);
  * y.dispose();
@@ -95,6 +96,7 @@ export class LoraAdapter implements Adapter {
    */
   constructor(options: LoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const rank = options.rank ?? 8;
     assertPositiveInt("rank", rank);
     const { alpha, dropout } = alphaAndDropout(options);
@@ -117,6 +119,18 @@ export class LoraAdapter implements Adapter {
       `${this.name}.lora_A`,
     );
     this.#b = makeVariable(tf.zeros([options.outFeatures, rank]), `${this.name}.lora_B`);
+  }
+
+  /**
+   * Sets the dropout call counter (the trainer's per-step, per-micro-batch dropout index), so
+   * dropout masks derive from the step, not from how many forwards this replica ran (no-op
+   * when the adapter has no dropout).
+   *
+   * @param calls The counter value.
+   */
+  setDropoutStep(calls: number): void {
+    // The counter only seeds dropout: without dropout the state stays as it was.
+    if (this.dropout > 0) this.#dropoutCalls = calls;
   }
 
   /**

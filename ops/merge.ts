@@ -1,6 +1,6 @@
 /**
  * Merging adapters into frozen weights and exporting them as PEFT LoRA tensors
- * (PAPER-NOTES §8).
+ * (docs/METHOD.md §14).
  *
  * @module
  */

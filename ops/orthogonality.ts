@@ -1,5 +1,5 @@
 /**
- * The orthogonality penalty of PAPER-NOTES §5 (eq. 10, as coded: not squared).
+ * The orthogonality penalty of docs/METHOD.md §9 (eq. 10, as coded: not squared).
  *
  * @module
  */

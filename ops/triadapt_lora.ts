@@ -1,6 +1,6 @@
 /**
  * TriAdaptLoRA: `h = W0·x + b + s(r)·B·(L + U)·A·x` with triangular `L`, `U` that grow by blocks
- * (PAPER-NOTES §1, §2).
+ * (docs/METHOD.md §2, §3).
  *
  * @module
  */
@@ -16,6 +16,7 @@ import {
   deriveSeed,
   makeVariable,
 } from "./_internal.ts";
+import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
@@ -33,7 +34,7 @@ import { skinnyChain } from "./_skinny.ts";
 export const TRIADAPT_SCALE_EPS = 1e-5;
 
 /**
- * How new entries are initialised at growth (PAPER-NOTES §2).
+ * How new entries are initialised at growth (docs/METHOD.md §3).
  *
  * @example `"preserving"` keeps the scale, `"paper"` shrinks it
  * ```ts
@@ -78,7 +79,7 @@ export interface TriAdaptLoraOptions {
   readonly outFeatures: number;
   /** Seed of every random init (and of dropout). */
   readonly seed: number;
-  /** `alpha` of `s(r) = alpha/(r + 1e-5)`; default 16. */
+  /** `alpha` of `s(r) = alpha/(r + 1e-5)`; default 32. */
   readonly alpha?: number;
   /** Initial rank; default 1. */
   readonly initialRank?: number;
@@ -151,6 +152,7 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   constructor(options: TriAdaptLoraOptions) {
     assertAdapterShape(options);
+    requireBackend(`create adapter ${options.name}`);
     const { alpha, dropout } = alphaAndDropout(options);
     const initialRank = options.initialRank ?? 1;
     assertPositiveInt("initialRank", initialRank);
@@ -254,7 +256,7 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 
   /**
-   * Appends `deltaRank` ranks (PAPER-NOTES §2, eqs. 6–9): `A` gains rows, `B` columns, `L` a dense
+   * Appends `deltaRank` ranks (docs/METHOD.md §3, eqs. 6–9): `A` gains rows, `B` columns, `L` a dense
    * bottom block and a lower-triangular corner, `U` a dense right block and an upper-triangular
    * corner. Old entries are untouched (they are the same variables).
    * `"paper"`: every new entry ~ N(0, std²), new `B` columns included, so the function changes and
@@ -355,7 +357,7 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 
   /**
-   * PEFT factors (PAPER-NOTES §8): `lora_A = A`, `lora_B = B·D·s(r)`.
+   * PEFT factors (docs/METHOD.md §14): `lora_A = A`, `lora_B = B·D·s(r)`.
    *
    * @returns New tensors.
    */

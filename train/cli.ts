@@ -40,6 +40,7 @@ import {
 } from "./run.ts";
 import { formatSeedSummary, formatTable } from "./seed_summary.ts";
 import type { ProgressWriter } from "./progress.ts";
+import { parallelSettings } from "./worker_pool.ts";
 
 /**
  * Hyper-parameters of the planted demo, used for every hyper-parameter not given explicitly
@@ -63,7 +64,7 @@ export const PLANTED_HYPERPARAMS: Readonly<Partial<HyperParams>> = Object.freeze
   warmupSteps: 10,
   weightDecay: 0,
   clipNorm: 1,
-  alpha: 16,
+  alpha: 32,
   dropout: 0,
   orthRegWeight: 0.1,
   refRank: 4,
@@ -310,6 +311,7 @@ function settingsOf(options: TrainOptions, seed: number): RunSettings {
     ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
     ...(options.evalEvery === undefined ? {} : { evalEvery: options.evalEvery }),
     ...(options.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
+    ...parallelSettings(options),
   };
 }
 

@@ -74,12 +74,14 @@ export interface ExportRunOptions {
  * import { createGlueTask } from "./glue_task.ts";
  * import { defaultHyperParams } from "./hyperparams.ts";
  * import { runTraining } from "./run.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
  * await initBackend("wasm");
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
  * const task = await createGlueTask({
- *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
- *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ *   task: "rte", model: await writeTinyModelFolder(`${tmp}/model`), data: await writeTinyRte(`${tmp}/rte`),
+ *   maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
  * });
  * const dir = `${await Deno.makeTempDir()}/run`;
  * await runTraining({
@@ -92,6 +94,7 @@ export interface ExportRunOptions {
  * assert.equal(report.step, 2);
  * task.dispose();
  * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface ExportReport {

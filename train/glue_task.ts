@@ -22,6 +22,7 @@ import { createDebertaModel, type DebertaModel } from "../model/deberta_v3.ts";
 import type { RawTensor, StateDict } from "../model/safetensors.ts";
 import { type DebertaHead, mapDebertaWeights, readStateDict } from "../model/state_dict.ts";
 import { loadTokenizer, type Tokenizer } from "../model/tokenizer.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import { collate } from "./features/collate.ts";
 import { featurizeGlue, type GlueFeature } from "./features/glue.ts";
 import type { EvalContext, TaskEvaluation, TrainingTask } from "./loop.ts";
@@ -50,16 +51,18 @@ export type OutOfRangeIds = "error" | "unk";
 /**
  * A base model folder, read once, that builds fresh models with a task head.
  *
- * @example The tiny model relabelled for RTE
+ * @example A tiny checkpoint relabelled for RTE
  * ```ts
  * import assert from "node:assert/strict";
  * import type { BaseCheckpoint } from "./glue_task.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * const base: BaseCheckpoint = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
  * assert.equal(base.head, "classification");
  * assert.equal(base.rawConfig.num_labels, 2);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface BaseCheckpoint {
@@ -95,13 +98,15 @@ export interface BaseCheckpoint {
  * import assert from "node:assert/strict";
  * import type { BuildModelOptions } from "./glue_task.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir());
  * const base = await loadBaseCheckpoint(dir, "classification", ["yes", "no"]);
  * const options: BuildModelOptions = { modelDropout: false };
  * const model = base.build(0, options);
  * assert.equal(model.numLabels, 2);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface BuildModelOptions {
@@ -137,13 +142,15 @@ function pathOf(p: string | URL): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
- * const dir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
+ * const dir = await writeTinyModelFolder(await Deno.makeTempDir(), { numLabels: 3 });
  * const base = await loadBaseCheckpoint(dir, "classification", ["entailment", "not_entailment"]);
  * assert.deepEqual(base.dropped, ["classifier.bias", "classifier.weight"]);
  * const model = base.build(0);
  * assert.equal(model.numLabels, 2);
  * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadBaseCheckpoint(
@@ -213,6 +220,8 @@ export async function loadBaseCheckpoint(
     stateDict.set(key, t);
   }
   dropped.sort();
+  // `build` is synchronous and makes tensors: ready the default backend (wasm) now if none is.
+  await ensureDefaultBackend();
   return Object.freeze({
     dir: path,
     file,
@@ -341,16 +350,20 @@ export function absolutePaths<
  * import assert from "node:assert/strict";
  * import type { GlueTaskOptions } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const rteDir = await writeTinyRte(`${tmp}/rte`); // 8 train and 4 dev pairs
  * const options: GlueTaskOptions = {
- *   task: "RTE", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
- *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ *   task: "RTE", model: modelDir, data: rteDir, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
  * };
  * const task = await createGlueTask(options);
  * assert.equal(task.name, "rte");
  * assert.equal(task.numTrainExamples, 8);
  * task.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface GlueTaskOptions {
@@ -366,7 +379,7 @@ export interface GlueTaskOptions {
   readonly evalSplit?: string;
   /** Tokenizer folder or `.model` file; default the model folder. */
   readonly tokenizer?: string;
-  /** Maximum tokens per input; default the paper's (PAPER-NOTES §9) for the task. */
+  /** Maximum tokens per input; default the paper's (docs/METHOD.md §16) for the task. */
   readonly maxLength?: number;
   /** Ids beyond the model's vocabulary: `error` (default) or map them to `[UNK]`. */
   readonly outOfRangeIds?: OutOfRangeIds;
@@ -392,16 +405,20 @@ export interface GlueTaskOptions {
  * import assert from "node:assert/strict";
  * import type { SkippedCounts } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const rteDir = await writeTinyRte(`${tmp}/rte`); // 8 train and 4 dev pairs
  * const task = await createGlueTask({
- *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
- *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ *   task: "rte", model: modelDir, data: rteDir, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
  *   skipBadRows: true,
  * });
  * const skipped: SkippedCounts = task.skipped;
  * assert.deepEqual(skipped, { train: 0, eval: 0 });
  * task.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface SkippedCounts {
@@ -419,11 +436,14 @@ export interface SkippedCounts {
  * import assert from "node:assert/strict";
  * import type { GlueTask } from "./glue_task.ts";
  * import { createGlueTask } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const rteDir = await writeTinyRte(`${tmp}/rte`); // 8 train and 4 dev pairs
  * const task: GlueTask = await createGlueTask({
- *   task: "rte", model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`,
- *   outOfRangeIds: "unk", data: `${shared}data/glue/RTE`, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
+ *   task: "rte", model: modelDir, data: rteDir, maxLength: 32, maxTrainExamples: 8, maxEvalExamples: 4,
  * });
  * const model = task.buildModel(0);
  * const predictions = await task.predict(model);
@@ -431,6 +451,7 @@ export interface SkippedCounts {
  * assert.ok(predictions.every((p) => p === 0 || p === 1));
  * model.dispose();
  * task.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface GlueTask extends TrainingTask {
@@ -506,18 +527,20 @@ function inputsOf(
  * @throws {RangeError} On an unknown task, a bad count, or token ids beyond the model's vocabulary.
  * @throws {SyntaxError} `DataFormatError` on a malformed data row (it names the file and line).
  *
- * @example RTE on the tiny model (tokenizer ids beyond its 100-token vocabulary become [UNK])
+ * @example RTE on a tiny model (a 100-token checkpoint would need `outOfRangeIds: "unk"`)
  * ```ts
  * import assert from "node:assert/strict";
  * import { createGlueTask } from "./glue_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinyRte } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const rteDir = await writeTinyRte(`${tmp}/rte`); // 8 train and 4 dev pairs
  * const task = await createGlueTask({
  *   task: "rte",
- *   model: `${shared}golden/deberta/tiny-a`,
- *   tokenizer: `${shared}golden/spm/unigram.model`,
- *   outOfRangeIds: "unk",
- *   data: `${shared}data/glue/RTE`,
+ *   model: modelDir, // its spm.model is the tokenizer unless `tokenizer` names another
+ *   data: rteDir,
  *   maxLength: 32,
  *   maxTrainExamples: 8,
  *   maxEvalExamples: 4,
@@ -531,6 +554,7 @@ function inputsOf(
  * assert.ok(ev.value >= 0 && ev.value <= 1);
  * model.dispose();
  * task.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function createGlueTask(options: GlueTaskOptions): Promise<GlueTask> {

@@ -3,7 +3,7 @@
  * validation and the grouped `--help` text generated from the same table, so help and parsing
  * never drift apart.
  *
- * Defaults (no `--preset`) are the paper's RTE row of PAPER-NOTES §9 (RTE is the smallest GLUE
+ * Defaults (no `--preset`) are the paper's RTE row of docs/METHOD.md §16 (RTE is the smallest GLUE
  * task and the one the examples use); `--preset paper` replaces them with the row of the chosen
  * task (see `presets.ts`), and flags given explicitly always win.
  *
@@ -41,7 +41,7 @@ export type TrainTask =
   | "squad2";
 
 /**
- * The adapter method: TriAdaptLoRA or one of its baselines (PAPER-NOTES §6).
+ * The adapter method: TriAdaptLoRA or one of its baselines (docs/METHOD.md §11–§13).
  *
  * @example The method of a parsed command
  * ```ts
@@ -77,7 +77,7 @@ export type { GrowthInit, Normalisation, Rounding, ThresholdMode };
 export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
 
 /**
- * A named set of hyper-parameters: `paper` is PAPER-NOTES §9, `none` the schema defaults.
+ * A named set of hyper-parameters: `paper` is docs/METHOD.md §16, `none` the schema defaults.
  *
  * @example `none` leaves the explicit flags alone
  * ```ts
@@ -262,6 +262,10 @@ export interface TrainOptions extends HyperParams {
   readonly checkpointEvery?: number;
   /** Skip malformed GLUE rows and report how many (absent or false: a bad row is an error). */
   readonly skipBadRows?: boolean;
+  /** Examples per micro-batch (gradient accumulation within a step); absent: the whole batch. */
+  readonly microBatch?: number;
+  /** Data-parallel gradient workers: `auto` (the machine's cores) or a count; 1: in-process; absent: `auto`. */
+  readonly workers?: string;
 }
 
 /**
@@ -349,7 +353,7 @@ const INT_MAX = Number.MAX_SAFE_INTEGER;
 
 /**
  * The schema: one row per `TrainOptions` field, in help order. Defaults of the hyper-parameters
- * are the paper's RTE row (PAPER-NOTES §9) with r_ref 8 and batch 32.
+ * are the paper's RTE row (docs/METHOD.md §16) with r_ref 8 and batch 32.
  *
  * @example Look up a flag
  * ```ts
@@ -447,7 +451,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       kind: "string",
       valueName: "<run dir>",
       description:
-        "Continue a run folder with the options in its config.json. Any other flag must repeat the recorded value: a flag that would change the run is refused, --max-steps included (T sets the LR decay and every allocation schedule, so a resumed run could not match an uninterrupted one)",
+        "Continue a run folder with the options in its config.json. Any other flag must repeat the recorded value: a flag that would change the run is refused, --max-steps included (T sets the LR decay and every allocation schedule, so a resumed run could not match an uninterrupted one). Only flags marked 'may change on --resume' take a new value: they change how a step is computed, not what it computes (the run equals the uninterrupted one up to float32 round-off)",
     },
     {
       key: "checkpoint",
@@ -498,6 +502,26 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       max: INT_MAX,
       valueName: "<n>",
       description: "Checkpoint every N steps (default: after every evaluation)",
+    },
+    {
+      key: "microBatch",
+      flag: "micro-batch",
+      group: "Run",
+      kind: "int",
+      min: 1,
+      max: 65536,
+      valueName: "<n>",
+      description: "Examples per micro-batch: accumulate gradients, same result, less memory",
+      resumeMayChange: true,
+    },
+    {
+      key: "workers",
+      flag: "workers",
+      group: "Run",
+      kind: "string",
+      valueName: "<n|auto>",
+      description: "Data-parallel gradient workers (default auto: one per core; 1: in-process)",
+      resumeMayChange: true,
     },
     {
       key: "skipBadRows",
@@ -930,7 +954,7 @@ export function normaliseTaskName(name: string): TrainTask {
 }
 
 /**
- * The schema defaults of every hyper-parameter (the paper's RTE row, PAPER-NOTES §9).
+ * The schema defaults of every hyper-parameter (the paper's RTE row, docs/METHOD.md §16).
  *
  * @returns A frozen `HyperParams` record.
  *
@@ -1459,7 +1483,7 @@ export function formatTrainHelp(): string {
     summary: "Fine-tune DeBERTa-v3 with TriAdaptLoRA or a baseline (LoRA, AdaLoRA, IncreLoRA).",
     about: [
       "Without --preset the hyper-parameters default to the paper's RTE row; --preset paper takes",
-      "the row of --task and --method (docs/METHOD.md). Flags given explicitly always win.",
+      "the row of --task and --method (docs/METHOD.md §16). Flags given explicitly always win.",
       "--task planted runs the built-in synthetic task (no downloads; no --model or --data); no",
       "arguments at all run its demo.",
     ],

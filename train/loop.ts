@@ -15,8 +15,16 @@ import { lrMultiplier } from "../core/lr_schedule.ts";
 import type { DebertaModel } from "../model/deberta_v3.ts";
 import type { BlockStepInfo } from "../ops/growing_adamw.ts";
 import { GrowingAdamW } from "../ops/growing_adamw.ts";
-import { orthogonalityPenalty } from "../ops/orthogonality.ts";
 import type { Adapter } from "../ops/adapter.ts";
+import {
+  accumulateSlices,
+  finishScoreGradients,
+  type GradientSource,
+  planSlices,
+  setScoreGradientMode,
+  type StepGradients,
+  trainableList,
+} from "./gradients.ts";
 import { createSampler, type Sampler } from "./features/sampler.ts";
 import type { Controller, ControllerState } from "./controllers/controller.ts";
 
@@ -356,12 +364,20 @@ export class Trainer {
   /** Run seed. */
   readonly seed: number;
   readonly #hp: LoopHyperParams;
+  readonly #microBatch: number | undefined;
+  readonly #source: GradientSource | undefined;
   #step = 0;
 
   /**
    * Wires the pieces together and registers every initial parameter block (birth step 0).
+   * `new Trainer({ task, ...await adaptModel(model, config) })` takes the optimizer that
+   * `adaptModel` built; without one it builds its own from `hyper`.
    *
-   * @param parts Task, model, adapters, controller, hyper-parameters, T and seed.
+   * @param parts Task, model, adapters, controller, hyper-parameters, T and seed; optionally the
+   *   optimizer (as `adaptModel` builds it), `microBatch` (examples per micro-batch: gradients of
+   *   one optimizer step are accumulated over micro-batches, see `train/gradients.ts`) and
+   *   `gradients` (a data-parallel worker pool that computes the step's gradients; not owned, the
+   *   caller disposes it).
    */
   constructor(parts: {
     readonly task: TrainingTask;
@@ -371,6 +387,9 @@ export class Trainer {
     readonly hyper: LoopHyperParams;
     readonly totalSteps: number;
     readonly seed: number;
+    readonly optimizer?: GrowingAdamW;
+    readonly microBatch?: number;
+    readonly gradients?: GradientSource;
   }) {
     this.task = parts.task;
     this.model = parts.model;
@@ -380,7 +399,21 @@ export class Trainer {
     this.seed = parts.seed;
     this.#hp = parts.hyper;
     const hp = parts.hyper;
-    this.optimizer = new GrowingAdamW({
+    if (
+      parts.microBatch !== undefined &&
+      (!Number.isSafeInteger(parts.microBatch) || parts.microBatch < 1)
+    ) {
+      throw new RangeError(
+        `Cannot create a trainer as microBatch must be a positive integer: current value is ${parts.microBatch}`,
+      );
+    }
+    // Without an explicit micro-batch, workers split the batch into one slice each.
+    this.#microBatch = parts.microBatch ??
+      (parts.gradients === undefined
+        ? undefined
+        : Math.ceil(hp.batchSize / Math.max(1, parts.gradients.workers)));
+    this.#source = parts.gradients;
+    this.optimizer = parts.optimizer ?? new GrowingAdamW({
       beta1: hp.adamBeta1,
       beta2: hp.adamBeta2,
       epsilon: hp.adamEpsilon,
@@ -389,7 +422,9 @@ export class Trainer {
     });
     this.optimizer.syncBlocks(this.adapters.flatMap((a) => a.parameterBlocks()), 0);
     const head = this.model.trainableVariables();
-    if (head.length > 0) this.optimizer.addBlock({ key: "head", variables: head }, 0);
+    if (head.length > 0 && !this.optimizer.blockKeys.includes("head")) {
+      this.optimizer.addBlock({ key: "head", variables: head }, 0);
+    }
     this.sampler = createSampler({
       size: this.task.numTrainExamples,
       seed: this.seed,
@@ -431,26 +466,13 @@ export class Trainer {
   async runStep(): Promise<StepReport> {
     const step = this.#step + 1;
     const batch = this.sampler.batchAt(this.#step);
-    const varList = [
-      ...this.adapters.flatMap((a) => a.trainableVariables()),
-      ...this.model.trainableVariables(),
-    ];
-    // Dropout seeds derive from the step, so a resumed run draws the same masks.
-    for (const a of this.adapters) {
-      const withStep = a as Adapter & { setDropoutStep?: (calls: number) => void };
-      withStep.setDropoutStep?.(step);
-    }
-    const forwardSeed = (this.seed * 1_000_003 + step) % 2_147_483_647;
-    const orth = this.#hp.orthRegWeight;
-    const { value, grads } = tf.variableGrads(() =>
-      tf.tidy(() => {
-        const loss = this.task.loss(this.model, batch.indices, {
-          training: true,
-          seed: forwardSeed,
-        });
-        if (orth === 0) return loss;
-        return loss.add(orthogonalityPenalty(this.adapters).mul(orth)) as tf.Scalar;
-      }), varList);
+    // Dropout seeds derive from the step (and micro-batch), so a resumed run draws the same masks.
+    const slices = planSlices(batch.indices, {
+      step,
+      seed: this.seed,
+      ...(this.#microBatch === undefined ? {} : { microBatch: this.#microBatch }),
+    });
+    const { loss: value, grads } = await this.#gradients(slices);
     try {
       // Σ g·0 is 0 when every gradient entry is finite and NaN otherwise (no overflow, unlike a
       // sum of squares); loss and check come back in one read.
@@ -462,6 +484,8 @@ export class Trainer {
       check.dispose();
       if (!Number.isFinite(lossValue)) throw new NonFiniteError(step, "loss", lossValue);
       if (gradCheck !== 0) throw new NonFiniteError(step, "gradient", gradCheck);
+      // IncreLoRA scores the step's accumulated ∂L/∂ΔW once, with ΔW before the update.
+      finishScoreGradients(this.adapters);
       this.optimizer.step(grads, (info) => this.learningRate(info));
       this.#step = step;
       const event = await this.controller.afterStep(step, grads, this.optimizer);
@@ -475,6 +499,21 @@ export class Trainer {
       value.dispose();
       tf.dispose(Object.values(grads));
     }
+  }
+
+  /** The step's gradients: in-process (one or more slices) or from the worker pool. */
+  #gradients(slices: ReturnType<typeof planSlices>): Promise<StepGradients> {
+    const varList = trainableList(this.adapters, this.model);
+    const context = {
+      task: this.task,
+      model: this.model,
+      adapters: this.adapters,
+      orthRegWeight: this.#hp.orthRegWeight,
+    };
+    if (this.#source !== undefined) return this.#source.compute(context, slices, varList);
+    // One slice scores IncreLoRA in its backward pass as before; more sum ∂L/∂ΔW first.
+    setScoreGradientMode(this.adapters, slices.length > 1);
+    return Promise.resolve(accumulateSlices(context, slices, varList));
   }
 
   /**

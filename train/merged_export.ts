@@ -47,15 +47,17 @@ export const TOKENIZER_FILES: readonly string[] = Object.freeze([
  * import type { WriteMergedOptions } from "./merged_export.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { tinySpmModel } from "../model/_spm_tiny.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url);
- * const base = await loadBaseCheckpoint(new URL("golden/deberta/tiny-a/", shared), "classification", ["a", "b"]);
+ * const tmp = await Deno.makeTempDir();
+ * const base = await loadBaseCheckpoint(await writeTinyModelFolder(`${tmp}/base`), "classification", ["a", "b"]);
  * const model = base.build(1);
- * const dir = await Deno.makeTempDir();
- * const options: WriteMergedOptions = { tokenizer: new URL("golden/spm/unigram.model", shared).pathname };
- * assert.ok((await writeMergedFolder(dir, model, [], base, options)).files.includes("spm.model"));
+ * await Deno.writeFile(`${tmp}/tiny.model`, tinySpmModel());
+ * const options: WriteMergedOptions = { tokenizer: `${tmp}/tiny.model` };
+ * assert.ok((await writeMergedFolder(`${tmp}/out`, model, [], base, options)).files.includes("spm.model"));
  * model.dispose();
- * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface WriteMergedOptions {
@@ -75,17 +77,18 @@ export interface WriteMergedOptions {
  * import type { MergedFolder } from "./merged_export.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
- * const tiny = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url);
- * const base = await loadBaseCheckpoint(tiny, "classification", ["a", "b"]);
+ * const tmp = await Deno.makeTempDir();
+ * const base = await loadBaseCheckpoint(await writeTinyModelFolder(`${tmp}/base`), "classification", ["a", "b"]);
  * const model = base.build(1);
- * const dir = await Deno.makeTempDir();
+ * const dir = `${tmp}/out`;
  * const out: MergedFolder = await writeMergedFolder(dir, model, [], base);
  * assert.equal(out.dir, dir);
  * assert.deepEqual(out.merged, []);
  * assert.ok(out.files.includes("config.json"));
  * model.dispose();
- * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface MergedFolder {
@@ -148,19 +151,19 @@ async function copyTokenizer(from: string, dir: string): Promise<string[]> {
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { writeMergedFolder } from "./merged_export.ts";
  * import { loadModel } from "../model/load_model.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
- * const base = await loadBaseCheckpoint(
- *   new URL("../testdata/golden/deberta/tiny-a/", import.meta.url), "classification", ["a", "b"],
- * );
+ * const tmp = await Deno.makeTempDir();
+ * const base = await loadBaseCheckpoint(await writeTinyModelFolder(`${tmp}/base`), "classification", ["a", "b"]);
  * const model = base.build(1, { modelDropout: false });
- * const dir = await Deno.makeTempDir();
+ * const dir = `${tmp}/out`;
  * const out = await writeMergedFolder(dir, model, [], base);
  * assert.ok(out.files.includes("model.safetensors"));
  * const again = await loadModel(dir);
  * assert.equal(again.numLabels, 2);
  * again.dispose();
  * model.dispose();
- * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function writeMergedFolder(

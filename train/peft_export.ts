@@ -1,5 +1,5 @@
 /**
- * The `peft/` folder of a run: a Hugging Face PEFT LoRA adapter (PAPER-NOTES §8) that plain
+ * The `peft/` folder of a run: a Hugging Face PEFT LoRA adapter (docs/METHOD.md §14) that plain
  * `PeftModel.from_pretrained` loads. TriAdaptLoRA, AdaLoRA and IncreLoRA adapters are exported
  * losslessly as LoRA: `lora_A = A`, `lora_B = B·D·s(r)` (`ops/merge.ts` `exportPeft`), with
  * `rank_pattern[m] = alpha_pattern[m] = r_m` so PEFT's scaling is 1.
@@ -24,6 +24,7 @@ import { parseSafetensors, type RawTensor, writeSafetensors } from "../model/saf
 import type { DebertaHead } from "../model/state_dict.ts";
 import type { Adapter } from "../ops/adapter.ts";
 import { type LoraAdapter, loraFromPeft } from "../ops/lora.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import { exportPeft } from "../ops/merge.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
 import { loadBaseCheckpoint } from "./glue_task.ts";
@@ -245,8 +246,9 @@ export async function writePeftFolder(
  * import { loraFromPeft } from "../ops/lora.ts";
  * import { loadBaseCheckpoint } from "./glue_task.ts";
  * import { loadPeftFolder, writePeftFolder } from "./peft_export.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
  *
- * const baseDir = new URL("../testdata/golden/deberta/tiny-a/", import.meta.url).pathname;
+ * const baseDir = await writeTinyModelFolder(await Deno.makeTempDir()); // seeded random weights
  * const base = await loadBaseCheckpoint(baseDir, "classification", ["a", "b"]);
  * const model = base.build(1);
  * const m = model.adaptableModules()[0]!;
@@ -260,6 +262,7 @@ export async function writePeftFolder(
  * ad.dispose();
  * model.dispose();
  * await Deno.remove(dir, { recursive: true });
+ * await Deno.remove(baseDir, { recursive: true });
  * ```
  */
 export interface LoadedPeft {
@@ -317,6 +320,7 @@ export async function loadPeftFolder(
   }
   const file = join(dir, "adapter_model.safetensors");
   const tensors = parseSafetensors(await Deno.readFile(file), file);
+  await ensureDefaultBackend();
   const { head, labels } = headOf(tensors);
   const base = await loadBaseCheckpoint(
     options.baseModel ?? config.base_model_name_or_path,

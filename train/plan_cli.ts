@@ -91,7 +91,7 @@ export const PLAN_HELP: string = formatHelp({
       ],
     },
     {
-      title: "AdaLoRA (cubic budget per mask step, docs/METHOD.md)",
+      title: "AdaLoRA (cubic budget per mask step, docs/METHOD.md §12)",
       entries: [
         ["--init-budget <n>", "Initial total rank (default: init-rank × M, init-rank default 12)"],
         [

@@ -1,5 +1,5 @@
 /**
- * The paper's hyper-parameters (PAPER-NOTES §9, DeBERTaV3-base) as data, and `applyPreset`,
+ * The paper's hyper-parameters (docs/METHOD.md §16, DeBERTaV3-base) as data, and `applyPreset`,
  * which lays the explicit flags over a preset.
  *
  * The "default" dropout of CoLA, RTE and STS-B: the paper prints no number, so we use the
@@ -17,7 +17,7 @@
 import type { HyperParams, PresetName, TrainMethod, TrainTask } from "./hyperparams.ts";
 
 /**
- * One row of the paper's table (PAPER-NOTES §9) plus the per-task baseline settings.
+ * One row of the paper's table (docs/METHOD.md §16) plus the per-task baseline settings.
  *
  * @example The RTE row
  * ```ts
@@ -90,7 +90,7 @@ export const PAPER_ADALORA: Readonly<{ initRank: number; beta1: number; beta2: n
   .freeze({ initRank: 12, beta1: 0.85, beta2: 0.85 });
 
 /**
- * PAPER-NOTES §9 per task.
+ * docs/METHOD.md §16 per task.
  *
  * @example The RTE row
  * ```ts
@@ -338,7 +338,7 @@ export function paperHyperParams(task: TrainTask, method: TrainMethod): Partial<
  * the rest it knows, and fields neither sets are left out (the schema defaults fill them).
  * The `none` preset is empty, so it returns just the overrides.
  *
- * @param preset `paper` (PAPER-NOTES §9) or `none`.
+ * @param preset `paper` (docs/METHOD.md §16) or `none`.
  * @param task The task whose row to use.
  * @param method The method whose settings to use.
  * @param overrides Values given explicitly on the command line.

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { DebertaModel } from "../model/deberta_v3.ts";
 import { parseSafetensors, type RawTensor } from "../model/safetensors.ts";
 import type { Adapter, AdapterMethod, TensorData } from "../ops/adapter.ts";
-import { initBackend } from "../ops/backend.ts";
+import { ensureBackend, initBackend } from "../ops/backend.ts";
 import { createAdapter } from "../ops/registry.ts";
 import {
   type AdapterModuleEntry,
@@ -32,6 +32,7 @@ import { readLatestCheckpointDir, runFolderPaths } from "./run_folder.ts";
 import { findResumePoint, readResumeConfig, type ResumePoint } from "./run_resume.ts";
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
+import { parallelSettings } from "./worker_pool.ts";
 
 /**
  * Options of {@linkcode createRealTask} (what the train CLI knows).
@@ -368,12 +369,13 @@ export async function loadTrainedRun(
     throw new SyntaxError(`Cannot read ${statePath} as adapters must be a list`);
   }
   const hyper = record(config.hyper ?? {}, `${folder.configPath} hyper`);
-  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 16;
+  const alpha = typeof hyper.alpha === "number" ? hyper.alpha : 32;
   const seed = typeof config.seed === "number" ? config.seed : 0;
   const task = await taskFromDescription(
     record(config.taskInfo, `${folder.configPath} taskInfo`),
     options,
   );
+  await ensureBackend();
   let model: DebertaModel | undefined;
   const adapters: Adapter[] = [];
   try {
@@ -678,6 +680,7 @@ export async function runRealTraining(
           ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }),
           ...(opts.evalEvery === undefined ? {} : { evalEvery: opts.evalEvery }),
           ...(opts.checkpointEvery === undefined ? {} : { checkpointEvery: opts.checkpointEvery }),
+          ...parallelSettings(opts),
         },
         dir,
         resume,

@@ -16,10 +16,13 @@ import {
   parseTriAdaptConfig,
   type TriAdaptConfig,
 } from "../core/config.ts";
-import { injectAdapters } from "../model/inject.ts";
+import type { DebertaModel } from "../model/deberta_v3.ts";
+import { DEFAULT_TARGET_MODULES, injectAdapters } from "../model/inject.ts";
 import type { AdaLoraAdapter } from "../ops/adalora.ts";
 import type { Adapter } from "../ops/adapter.ts";
 import type { BackendInfo } from "../ops/backend.ts";
+import { GrowingAdamW } from "../ops/growing_adamw.ts";
+import { ensureDefaultBackend } from "../ops/_ready.ts";
 import type { IncreLoraAdapter } from "../ops/increlora.ts";
 import { createAdapter } from "../ops/registry.ts";
 import type { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
@@ -30,7 +33,12 @@ import { createAdaLoraController } from "./controllers/adalora.ts";
 import { createIncreLoraController } from "./controllers/increlora.ts";
 import { createLoraController } from "./controllers/lora.ts";
 import { createTriAdaptController } from "./controllers/triadapt.ts";
-import type { HyperParams, TrainMethod } from "./hyperparams.ts";
+import {
+  defaultHyperParams,
+  HYPERPARAM_KEYS,
+  type HyperParams,
+  type TrainMethod,
+} from "./hyperparams.ts";
 import { NonFiniteError, type TaskEvaluation, Trainer, type TrainingTask } from "./loop.ts";
 import { ProgressBar, type ProgressWriter } from "./progress.ts";
 import {
@@ -47,6 +55,7 @@ import {
   writeRunConfig,
 } from "./run_folder.ts";
 import { lossChartSvg } from "./svg/line_chart.ts";
+import { createWorkerPool, type WorkerPool } from "./worker_pool.ts";
 import { rankHeatmapSvg } from "./svg/rank_heatmap.ts";
 
 /**
@@ -76,6 +85,16 @@ export interface RunSettings {
   readonly logEvery: number;
   /** Checkpoint every N steps (absent: after every evaluation). */
   readonly checkpointEvery?: number;
+  /**
+   * Examples per micro-batch: one optimizer step accumulates the gradients of its micro-batches
+   * (absent: the whole batch at once, or one share per worker).
+   */
+  readonly microBatch?: number;
+  /**
+   * Data-parallel gradient workers (absent or 1: in-process). Needs a task whose `describe()`
+   * `taskFromDescription` can rebuild (GLUE, SQuAD 2.0, planted).
+   */
+  readonly workers?: number;
 }
 
 /**
@@ -321,11 +340,41 @@ function increloraInput(hyper: HyperParams, totalSteps: number): Record<string, 
   };
 }
 
-function buildAdapters(
+/**
+ * Builds and injects the adapters of a run (module order), seeded from the run seed and the
+ * module index — `runTraining` and every data-parallel worker build them the same way.
+ *
+ * @param trainerModel The model to inject into.
+ * @param method The adapter method.
+ * @param hyper Hyper-parameters (rank, alpha, dropout, EMA factors).
+ * @param seed Run seed.
+ * @returns The adapters in module order.
+ *
+ * @example LoRA on a tiny planted model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultHyperParams } from "./hyperparams.ts";
+ * import { createPlantedTask } from "./planted/planted_task.ts";
+ * import { buildAdapters } from "./run.ts";
+ *
+ * const task = await createPlantedTask({
+ *   seed: 1, layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 16, seqLength: 4,
+ *   trainExamples: 8, evalExamples: 2,
+ * });
+ * const model = task.buildModel(1);
+ * const adapters = buildAdapters(model, "lora", { ...defaultHyperParams(), refRank: 2 }, 1);
+ * assert.ok(adapters.length > 0 && adapters.every((a) => a.rank === 2));
+ * for (const a of adapters) a.dispose();
+ * model.dispose();
+ * task.dispose();
+ * ```
+ */
+export function buildAdapters(
   trainerModel: ReturnType<TrainingTask["buildModel"]>,
   method: TrainMethod,
   hyper: HyperParams,
   seed: number,
+  targets: readonly string[] | RegExp = DEFAULT_TARGET_MODULES,
 ): Adapter[] {
   let index = 0;
   const adapters = injectAdapters(trainerModel, (m) => {
@@ -367,7 +416,7 @@ function buildAdapters(
           beta2: hyper.beta2,
         }) as Adapter;
     }
-  });
+  }, targets);
   return [...adapters.values()];
 }
 
@@ -403,6 +452,266 @@ async function buildController(
         refRank: hyper.refRank,
       });
   }
+}
+
+/**
+ * What {@linkcode adaptModel} needs: the method, the run length T (every schedule is checked
+ * against it) and any hyper-parameter to override (the rest take the schema defaults of
+ * `defaultHyperParams()`: the paper's RTE row, `alpha` 32, `refRank` 8, linear threshold, …).
+ *
+ * @example A TriAdaptLoRA budget of `r_ref = 4` per matrix, grown by 2 every 10 steps
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AdaptConfig } from "./run.ts";
+ *
+ * const config: AdaptConfig = {
+ *   method: "triadapt", totalSteps: 100, refRank: 4, initRank: 1, deltaRank: 2,
+ *   initWarmup: 20, interval: 10, threshold: "linear", alpha: 32,
+ *   targets: ["query_proj", "value_proj"],
+ * };
+ * assert.equal(config.method, "triadapt");
+ * ```
+ */
+export interface AdaptConfig extends Partial<HyperParams> {
+  /** `triadapt` (TriAdaptLoRA), `lora`, `adalora` or `increlora`. */
+  readonly method: TrainMethod;
+  /** Total optimizer steps T of the run (schedules, budget and learning-rate decay use it). */
+  readonly totalSteps: number;
+  /** Seed of the adapter initialisation (and of the Trainer's sampler); default 0. */
+  readonly seed?: number;
+  /**
+   * Modules to adapt: name suffixes (default `DEFAULT_TARGET_MODULES`: the six linears of every
+   * layer) or a regular expression over the full module names.
+   */
+  readonly targets?: readonly string[] | RegExp;
+}
+
+/**
+ * A model made trainable by {@linkcode adaptModel}. Its fields are exactly what a
+ * {@linkcode Trainer} takes besides the task, so `new Trainer({ task, ...adapted })` works;
+ * `optimizer` and `controller` also drive a hand-written loop (`optimizer.step(grads, lr)` then
+ * `await controller.afterStep(step, grads, optimizer)`).
+ *
+ * @example A LoRA model's parts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AdaptedModel } from "./run.ts";
+ * import { adaptModel } from "./run.ts";
+ * import { createDebertaModel, parseDebertaConfig, randomDebertaWeights } from "../model/mod.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend();
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const adapted: AdaptedModel = await adaptModel(model, { method: "lora", totalSteps: 10, refRank: 2 });
+ * assert.equal(adapted.adapters.length, 6);
+ * assert.equal(adapted.controller.targetBudget, 12);
+ * assert.equal(adapted.hyper.orthRegWeight, 0); // LoRA has no orthogonality term
+ * adapted.dispose();
+ * model.dispose();
+ * ```
+ */
+export interface AdaptedModel {
+  /** The model, adapters attached. */
+  readonly model: DebertaModel;
+  /** The adapters, module order. */
+  readonly adapters: readonly Adapter[];
+  /** The method's allocation logic (grows, masks, or does nothing for LoRA). */
+  readonly controller: Controller;
+  /** The growing AdamW, every adapter block and the head already registered (birth step 0). */
+  readonly optimizer: GrowingAdamW;
+  /** The resolved hyper-parameters the parts were built with (LoRA: `orthRegWeight` 0). */
+  readonly hyper: HyperParams;
+  /** The method. */
+  readonly method: TrainMethod;
+  /** T. */
+  readonly totalSteps: number;
+  /** The seed. */
+  readonly seed: number;
+  /**
+   * Detaches and disposes the adapters, the controller and the optimizer state; the model itself
+   * stays (base weights and head), owned by the caller. A `Trainer` built from these parts
+   * disposes all of them and the model instead.
+   */
+  dispose(): void;
+}
+
+const ADAPT_KEYS: ReadonlySet<string> = new Set<string>([
+  ...HYPERPARAM_KEYS,
+  "method",
+  "totalSteps",
+  "seed",
+  "targets",
+]);
+
+const METHODS: readonly TrainMethod[] = ["triadapt", "lora", "adalora", "increlora"];
+
+function resolveConfig(config: AdaptConfig): { hyper: HyperParams; seed: number } {
+  if (typeof config !== "object" || config === null) {
+    throw new TypeError(
+      `Cannot adapt model as config must be an object: current value is ${String(config)}`,
+    );
+  }
+  for (const key of Object.keys(config)) {
+    if (!ADAPT_KEYS.has(key)) {
+      throw new TypeError(
+        `Cannot adapt model as every config field must be known (method, totalSteps, seed, targets or a HyperParams field): current field is ${key}`,
+      );
+    }
+  }
+  if (!METHODS.includes(config.method)) {
+    throw new RangeError(
+      `Cannot adapt model as method must be one of ${METHODS.join(", ")}: current value is ${
+        JSON.stringify(config.method)
+      }`,
+    );
+  }
+  if (!Number.isSafeInteger(config.totalSteps) || config.totalSteps < 1) {
+    throw new RangeError(
+      `Cannot adapt model as totalSteps must be an integer >= 1: current value is ${config.totalSteps}`,
+    );
+  }
+  const seed = config.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) {
+    throw new TypeError(`Cannot adapt model as seed must be an integer: current value is ${seed}`);
+  }
+  const defaults = defaultHyperParams();
+  const merged: Record<string, unknown> = {};
+  for (const key of HYPERPARAM_KEYS) {
+    const value = config[key];
+    if (value !== undefined && typeof value !== typeof defaults[key]) {
+      throw new TypeError(
+        `Cannot adapt model as ${key} must be a ${typeof defaults[key]}: current value is ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      throw new RangeError(
+        `Cannot adapt model as ${key} must be finite: current value is ${value}`,
+      );
+    }
+    merged[key] = value ?? defaults[key];
+  }
+  const hyper = merged as unknown as HyperParams;
+  if (hyper.initRank > hyper.refRank && config.method !== "lora") {
+    throw new RangeError(
+      `Cannot adapt model as initRank must be <= refRank: current values are ${hyper.initRank} > ${hyper.refRank}`,
+    );
+  }
+  if (config.method === "adalora" && hyper.adaloraInitRank < hyper.refRank) {
+    throw new RangeError(
+      `Cannot adapt model as adaloraInitRank must be >= refRank: current values are ${hyper.adaloraInitRank} < ${hyper.refRank}`,
+    );
+  }
+  // LoRA has no orthogonality term (its factors are not meant to be orthogonal).
+  const resolved = config.method === "lora" ? { ...hyper, orthRegWeight: 0 } : hyper;
+  return { hyper: Object.freeze(resolved), seed };
+}
+
+/**
+ * Turns a DeBERTa model into a trainable adaptive model, as PEFT's `get_peft_model(model,
+ * config)` does: checks the method's schedules against `totalSteps`, injects one adapter per
+ * target module (TriAdaptLoRA, LoRA, AdaLoRA or IncreLoRA, with the config's ranks, `alpha` and
+ * dropout), builds the method's controller (growth, masking, or nothing for LoRA) and a growing
+ * AdamW with every adapter block and the head registered. Initialises the default backend
+ * (`wasm`) first when none is active. `runTraining` and `deno task train` build their runs with
+ * this same function.
+ *
+ * After a growth the controller registers the new blocks with the optimizer; an adapter grown by
+ * hand needs `optimizer.syncBlocks(adapters.flatMap((a) => a.parameterBlocks()))` (the optimizer
+ * throws, naming that call, when it meets a gradient of an unregistered block).
+ *
+ * @param model A model from `loadModel` or `createDebertaModel` (no adapters attached yet).
+ * @param config Method, T and any hyper-parameter override (see {@linkcode AdaptConfig}).
+ * @returns The adapted parts (see {@linkcode AdaptedModel}).
+ * @throws {TypeError} On an unknown config field or a field of the wrong type.
+ * @throws {RangeError} On an unknown method or an inconsistent schedule, before any tensor is made.
+ *
+ * @example Adapt a small random model with TriAdaptLoRA and train it two steps
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { adaptModel } from "./run.ts";
+ * import { createDebertaModel, parseDebertaConfig, randomDebertaWeights } from "../model/mod.ts";
+ * import { initBackend } from "../ops/backend.ts";
+ *
+ * await initBackend();
+ * const config = parseDebertaConfig({
+ *   model_type: "deberta-v2", vocab_size: 20, hidden_size: 8, num_hidden_layers: 1,
+ *   num_attention_heads: 2, intermediate_size: 16, num_labels: 2,
+ * }, "inline");
+ * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
+ * const adapted = await adaptModel(model, {
+ *   method: "triadapt", totalSteps: 2, refRank: 2, initRank: 1, deltaRank: 1, initWarmup: 1,
+ *   interval: 1,
+ * });
+ * const { optimizer, controller } = adapted;
+ * const vars = [...adapted.adapters.flatMap((a) => a.trainableVariables()), ...model.trainableVariables()];
+ * for (let step = 1; step <= 2; step++) {
+ *   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+ *     const out = model.forward({ inputIds: [[1, 5, 6, 2]] }, { training: true, seed: step });
+ *     tf.dispose(out.lastHiddenState);
+ *     return tf.losses.softmaxCrossEntropy(tf.tensor2d([[0, 1]]), out.logits) as tf.Scalar;
+ *   }), vars);
+ *   optimizer.step(grads, 1e-3);
+ *   await controller.afterStep(step, grads, optimizer); // TriAdaptLoRA grows here
+ *   tf.dispose([value, ...Object.values(grads)]);
+ * }
+ * assert.equal(controller.events, 1);
+ * assert.ok(adapted.adapters.some((a) => a.rank > 1));
+ * adapted.dispose();
+ * model.dispose();
+ * ```
+ */
+export async function adaptModel(model: DebertaModel, config: AdaptConfig): Promise<AdaptedModel> {
+  const { hyper, seed } = resolveConfig(config);
+  const { method, totalSteps } = config;
+  const triadapt = validateSchedules(method, hyper, totalSteps);
+  await ensureDefaultBackend();
+  const adapters: Adapter[] = [];
+  let controller: Controller | undefined;
+  let optimizer: GrowingAdamW | undefined;
+  try {
+    adapters.push(...buildAdapters(model, method, hyper, seed, config.targets));
+    controller = await buildController(method, adapters, hyper, totalSteps, triadapt);
+    optimizer = new GrowingAdamW({
+      beta1: hyper.adamBeta1,
+      beta2: hyper.adamBeta2,
+      epsilon: hyper.adamEpsilon,
+      weightDecay: hyper.weightDecay,
+      ...(hyper.clipNorm > 0 ? { clipNorm: hyper.clipNorm } : {}),
+    });
+    optimizer.syncBlocks(adapters.flatMap((a) => a.parameterBlocks()), 0);
+    const head = model.trainableVariables();
+    if (head.length > 0) optimizer.addBlock({ key: "head", variables: head }, 0);
+  } catch (error) {
+    optimizer?.dispose();
+    controller?.dispose();
+    for (const a of adapters) model.setAdapter(a.name, undefined);
+    for (const a of adapters) a.dispose();
+    throw error;
+  }
+  const parts = { controller, optimizer };
+  return {
+    model,
+    adapters,
+    controller,
+    optimizer,
+    hyper,
+    method,
+    totalSteps,
+    seed,
+    dispose(): void {
+      parts.optimizer.dispose();
+      parts.controller.dispose();
+      for (const a of adapters) model.setAdapter(a.name, undefined);
+      for (const a of adapters) a.dispose();
+    },
+  };
 }
 
 const FAMILY_LABELS: readonly (readonly [string, string])[] = [
@@ -510,7 +819,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
   const started = performance.now();
   const { task, hyper, settings } = options;
   const totalSteps = totalStepsFor(task.numTrainExamples, hyper, settings.maxSteps);
-  const triadapt = validateSchedules(settings.method, hyper, totalSteps);
+  validateSchedules(settings.method, hyper, totalSteps);
   const folder: RunFolder = options.resume
     ? await openRunFolder(options.dir)
     : await createRunFolder(options.dir);
@@ -531,28 +840,37 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
       await writeJsonAtomic(join(folder.dir, name), value);
     }
   }
+  await ensureDefaultBackend();
   const model = task.buildModel(settings.seed);
   let trainer: Trainer | undefined;
+  let pool: WorkerPool | undefined;
   try {
-    const adapters = buildAdapters(model, settings.method, hyper, settings.seed);
-    const controller = await buildController(
-      settings.method,
-      adapters,
-      hyper,
-      totalSteps,
-      triadapt,
-    );
-    trainer = new Trainer({
-      task,
-      model,
-      adapters,
-      controller,
-      hyper: { ...hyper, orthRegWeight: settings.method === "lora" ? 0 : hyper.orthRegWeight },
+    // The one wiring of adapters, controller and optimizer, shared with library users.
+    const adapted = await adaptModel(model, {
+      ...hyper,
+      method: settings.method,
       totalSteps,
       seed: settings.seed,
     });
+    if ((settings.workers ?? 1) > 1) {
+      pool = await createWorkerPool({
+        backend: options.backend.requested,
+        taskInfo: task.describe(),
+        method: settings.method,
+        hyper,
+        seed: settings.seed,
+        orthRegWeight: adapted.hyper.orthRegWeight,
+      }, settings.workers as number);
+    }
+    trainer = new Trainer({
+      task,
+      ...adapted,
+      ...(settings.microBatch === undefined ? {} : { microBatch: settings.microBatch }),
+      ...(pool === undefined ? {} : { gradients: pool }),
+    });
     return await drive(trainer, folder, options, totalSteps, started);
   } finally {
+    await pool?.dispose();
     if (trainer !== undefined) trainer.dispose();
     else model.dispose();
   }

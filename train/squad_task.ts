@@ -37,17 +37,21 @@ import { readSquad2, type Squad2Example } from "./tasks/read_squad2.ts";
  * import assert from "node:assert/strict";
  * import type { SquadTaskOptions } from "./squad_task.ts";
  * import { createSquadTask } from "./squad_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const data = await writeTinySquad(tmp); // 6 questions, 2 unanswerable
  * const options: SquadTaskOptions = {
- *   model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`, outOfRangeIds: "unk",
- *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`, maxLength: 64, docStride: 16, maxQueryLength: 16,
+ *   model: modelDir, data, maxLength: 64, docStride: 16, maxQueryLength: 16,
  *   maxTrainExamples: 2, maxEvalExamples: 2,
  * };
  * const task = await createSquadTask(options);
  * assert.equal(task.metricName, "f1");
  * assert.equal(task.numEvalExamples, 2);
  * task.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface SquadTaskOptions {
@@ -64,7 +68,7 @@ export interface SquadTaskOptions {
   readonly evalData?: string;
   /** Tokenizer folder or `.model` file; default the model folder. */
   readonly tokenizer?: string;
-  /** Window length including special tokens (default 384, PAPER-NOTES §9). */
+  /** Window length including special tokens (default 384, docs/METHOD.md §16). */
   readonly maxLength?: number;
   /** Overlap between windows (default 128). */
   readonly docStride?: number;
@@ -98,11 +102,14 @@ export interface SquadTaskOptions {
  * import assert from "node:assert/strict";
  * import type { SquadTask } from "./squad_task.ts";
  * import { createSquadTask } from "./squad_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const data = await writeTinySquad(tmp); // 6 questions, 2 unanswerable
  * const task: SquadTask = await createSquadTask({
- *   model: `${shared}golden/deberta/tiny-a`, tokenizer: `${shared}golden/spm/unigram.model`, outOfRangeIds: "unk",
- *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`, maxLength: 64, docStride: 16, maxQueryLength: 16,
+ *   model: modelDir, data, maxLength: 64, docStride: 16, maxQueryLength: 16,
  *   maxTrainExamples: 2, maxEvalExamples: 2,
  * });
  * const model = task.buildModel(0);
@@ -111,6 +118,7 @@ export interface SquadTaskOptions {
  * assert.deepEqual(Object.keys(naProbs), Object.keys(predictions));
  * model.dispose();
  * task.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export interface SquadTask extends TrainingTask {
@@ -185,13 +193,15 @@ function asSquadExamples(examples: readonly Squad2Example[]): SquadExample[] {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createSquadTask } from "./squad_task.ts";
+ * import { writeTinyModelFolder } from "../model/tiny_model.ts";
+ * import { writeTinySquad } from "./tiny_data.ts";
  *
- * const shared = new URL("../testdata/", import.meta.url).pathname;
+ * const tmp = await Deno.makeTempDir();
+ * const modelDir = await writeTinyModelFolder(`${tmp}/model`); // seeded random weights + spm.model
+ * const data = await writeTinySquad(tmp); // 6 questions, 2 unanswerable
  * const task = await createSquadTask({
- *   model: `${shared}golden/deberta/tiny-a`,
- *   tokenizer: `${shared}golden/spm/unigram.model`,
- *   outOfRangeIds: "unk",
- *   data: `${shared}data/squad2/dev-v2.0.first2articles.json`,
+ *   model: modelDir, // its spm.model is the tokenizer unless `tokenizer` names another
+ *   data,
  *   maxLength: 64, docStride: 16, maxQueryLength: 16,
  *   maxTrainExamples: 2, maxEvalExamples: 2,
  * });
@@ -202,6 +212,7 @@ function asSquadExamples(examples: readonly Squad2Example[]): SquadExample[] {
  * const ev = await task.evaluate(model, { ranks: new Map() });
  * assert.equal(ev.metric, "f1");
  * model.dispose();
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function createSquadTask(options: SquadTaskOptions): Promise<SquadTask> {

@@ -136,6 +136,20 @@ Deno.test("--resume accepts flags that repeat the recorded values and says where
   assert.ok(before > 0 && summary.wallSeconds * 1000 > before, `${summary.wallSeconds} s`);
 });
 
+Deno.test("--resume lets --micro-batch and --workers take new values (they cannot change results)", async () => {
+  const dir = await freshRun("may-change");
+  const expected = await Deno.readFile(join(dir, "adapter", "adapter_model.safetensors"));
+  const { code, err } = await train([
+    ...["--resume", dir, "--checkpoint", CKPT_8, "--micro-batch", "2", "--workers", "1"],
+  ]);
+  assert.equal(code, 0, err);
+  assert.match(err, /resumed from step 8 of 12/);
+  assert.deepEqual(
+    await Deno.readFile(join(dir, "adapter", "adapter_model.safetensors")),
+    expected,
+  );
+});
+
 Deno.test("--resume --checkpoint step-N continues from that older checkpoint, bit-identically", async () => {
   const dir = await freshRun("older");
   const expected = await Deno.readFile(join(dir, "adapter", "adapter_model.safetensors"));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { collate } from "../../train/features/collate.ts";
 import { featurizeGlue, maxLengthFor } from "../../train/features/glue.ts";
-import { glueExamples, SHARED, unigramTokenizer } from "./_shared.ts";
+import { FIXTURES, glueExamples, unigramTokenizer } from "./_fixtures.ts";
 import { GLUE_TASKS, readGlue, SQUAD2_TASK } from "../../train/tasks/mod.ts";
 
 Deno.test("featurizeGlue() encodes real RTE pairs within the task's maximum length", async () => {
@@ -119,7 +119,7 @@ Deno.test("maxLengthFor() agrees with the task table for every GLUE task and SQu
 
 Deno.test("featurizeGlue() takes readGlue()'s examples as they are (CoLA, header-less)", async () => {
   const tok = await unigramTokenizer();
-  const examples = await readGlue("cola", "dev", new URL("data/glue/CoLA/dev.tsv", SHARED));
+  const examples = await readGlue("cola", "dev", new URL("data/glue/CoLA/dev.tsv", FIXTURES));
   const features = featurizeGlue(examples.slice(0, 50), tok, { maxLength: maxLengthFor("cola") });
   assert.deepEqual(features.map((f) => f.label), examples.slice(0, 50).map((e) => e.label));
   assert.deepEqual(features.map((f) => f.idx), examples.slice(0, 50).map((e) => e.idx));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SquadExample, SquadFeature } from "../../train/features/squad.ts";
 import { featurizeSquad } from "../../train/features/squad.ts";
 import { postprocessSquad } from "../../train/features/squad_postprocess.ts";
-import { squadExamples, unigramTokenizer } from "./_shared.ts";
+import { squadExamples, unigramTokenizer } from "./_fixtures.ts";
 
 // "[CLS] q [SEP] Paris is in France . [SEP]" with hand-set offsets into the context.
 const context = "Paris is in France. Rome is in Italy.";

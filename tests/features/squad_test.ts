@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fc } from "../_fc.ts";
 import { featurizeSquad, type SquadFeature } from "../../train/features/squad.ts";
-import { SHARED, squadExamples, unigramTokenizer } from "./_shared.ts";
+import { FIXTURES, squadExamples, unigramTokenizer } from "./_fixtures.ts";
 import { readSquad2 } from "../../train/tasks/read_squad2.ts";
 
 /** Settings: the paper's, and short windows that split every context many times. */
@@ -177,7 +177,7 @@ Deno.test("featurizeSquad() keeps the whole question with maxQueryLength Infinit
 Deno.test("featurizeSquad() takes readSquad2()'s examples as they are", async () => {
   const tok = await unigramTokenizer();
   const examples = await readSquad2(
-    new URL("data/squad2/dev-v2.0.first2articles.json", SHARED),
+    new URL("data/squad2/dev-v2.0.first2articles.json", FIXTURES),
   );
   const features = featurizeSquad(examples.slice(0, 40), tok);
   assert.deepEqual(new Set(features.map((f) => f.exampleIndex)).size, 40);

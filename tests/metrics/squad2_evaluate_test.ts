@@ -8,8 +8,8 @@ import {
 } from "../../train/metrics/mod.ts";
 import { readSquad2, type Squad2Example } from "../../train/tasks/mod.ts";
 
-const SHARED = new URL("../../testdata/", import.meta.url);
-const GOLDEN = new URL("golden/metrics/squad2/", SHARED);
+const FIXTURES = new URL("../../testdata/", import.meta.url);
+const GOLDEN = new URL("golden/metrics/squad2/", FIXTURES);
 // Figures are compared to 1e-12 as the golden README asks; in practice every key is identical
 // to the official script's output, which the second assertion checks.
 const TOL = 1e-12;
@@ -25,7 +25,9 @@ async function json<T>(url: URL): Promise<T> {
 
 async function load(prefix: string) {
   const expected = await json<Expected>(new URL(`${prefix}.expected.json`, GOLDEN));
-  const dataset = await readSquad2(new URL(expected.data_file.replace(/^shared\//, ""), SHARED));
+  // data_file is relative to the reference folder the goldens came from; testdata/ has its layout.
+  const dataFile = expected.data_file.slice(expected.data_file.indexOf("/") + 1);
+  const dataset = await readSquad2(new URL(dataFile, FIXTURES));
   const predictions = await json<Record<string, string>>(
     new URL(`${prefix}.predictions.json`, GOLDEN),
   );
@@ -85,7 +87,7 @@ Deno.test("squad2Evaluate() gives the same figures for a Map of na_probs in file
 Deno.test("squad2Evaluate() accepts the raw official JSON document", async () => {
   const { dataset, predictions } = await load("first2articles");
   const raw = await json<{ data: unknown }>(
-    new URL("data/squad2/dev-v2.0.first2articles.json", SHARED),
+    new URL("data/squad2/dev-v2.0.first2articles.json", FIXTURES),
   );
   assert.deepEqual(squad2Evaluate(raw, predictions), squad2Evaluate(dataset, predictions));
 });

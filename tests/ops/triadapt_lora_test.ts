@@ -21,7 +21,7 @@ import {
 
 await useWasm();
 
-const SHARED = new URL("../../testdata/", import.meta.url);
+const FIXTURES = new URL("../../testdata/", import.meta.url);
 
 /** Rebuilds A, B, L, U in float64 from a snapshot, independently of the adapter's assembly. */
 function factorsFromSnapshot(s: AdapterSnapshot, n: number, d: number): {
@@ -78,7 +78,7 @@ Deno.test("TriAdaptLoraAdapter() starts at rank 1 with B = 0 and N(0, 0.02²) A,
   const ad = new TriAdaptLoraAdapter({ name: "t.init", inFeatures: 64, outFeatures: 32, seed: 7 });
   const s = await ad.snapshot();
   assert.equal(ad.rank, 1);
-  assert.ok(Math.abs(ad.scale - 16 / (1 + 1e-5)) < 1e-12);
+  assert.ok(Math.abs(ad.scale - 32 / (1 + 1e-5)) < 1e-12); // default alpha 32
   assert.ok(s.tensors["lora_B.0"]!.data.every((v) => v === 0));
   const a = s.tensors["lora_A.0"]!.data;
   const std = Math.sqrt(a.reduce((x, v) => x + v * v, 0) / a.length);
@@ -274,7 +274,7 @@ Deno.test("TriAdaptLoraAdapter keeps L lower- and U upper-triangular under any g
 });
 
 Deno.test("TriAdaptLoraAdapter reproduces lora_case.json W_merged to 1e-5", async () => {
-  const dir = new URL("golden/deberta/tiny-a/", SHARED);
+  const dir = new URL("golden/deberta/tiny-a/", FIXTURES);
   const c = JSON.parse(await Deno.readTextFile(new URL("lora_case.json", dir))) as {
     r: number;
     s: number;

@@ -9,7 +9,7 @@ import {
   validateTrainOptions,
 } from "../../train/hyperparams.ts";
 
-const NOTES = new URL("../../testdata/PAPER-NOTES.md", import.meta.url);
+const METHOD = new URL("../../docs/METHOD.md", import.meta.url);
 const TITLE_TO_TASK: Record<string, TrainTask> = {
   "MNLI": "mnli",
   "SST-2": "sst2",
@@ -22,23 +22,28 @@ const TITLE_TO_TASK: Record<string, TrainTask> = {
   "SQuAD 2.0": "squad2",
 };
 
-/** Section 9 of the real PAPER-NOTES.md, read in place. */
-async function section9(): Promise<string> {
-  const text = await Deno.readTextFile(NOTES);
-  const start = text.indexOf("## 9.");
-  const end = text.indexOf("## 10.");
-  assert.ok(start >= 0 && end > start, "PAPER-NOTES.md has sections 9 and 10");
+/** §16 (the paper's hyper-parameter tables) of docs/METHOD.md, read in place. */
+async function section16(): Promise<string> {
+  const text = await Deno.readTextFile(METHOD);
+  const start = text.indexOf("## §16 ");
+  const end = text.indexOf("## §17 ");
+  assert.ok(start >= 0 && end > start, "docs/METHOD.md has sections §16 and §17");
   return text.slice(start, end);
 }
 
-Deno.test("PAPER_ROWS matches every row of the PAPER-NOTES §9 table", async () => {
-  // Arrange: parse the markdown table of the real notes.
-  const rows = (await section9()).split("\n").filter((l) =>
-    /^\| [A-Z]/.test(l) && !l.startsWith("| task")
-  );
+/** The cells of every body row of the §16 tables that have `width` columns. */
+async function tableRows(width: number): Promise<string[][]> {
+  return (await section16()).split("\n")
+    .filter((l) => /^\| [A-Z]/.test(l) && !l.startsWith("| task"))
+    .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()))
+    .filter((cells) => cells.length === width);
+}
+
+Deno.test("PAPER_ROWS matches every row of the docs/METHOD.md §16 table", async () => {
+  // Arrange: parse the markdown table of the method document.
+  const rows = await tableRows(10);
   assert.equal(rows.length, 9);
-  for (const line of rows) {
-    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+  for (const cells of rows) {
     const [title, epochsCell, lr, dr, wd, warmup, alpha, dropout, maxLen, orth] = cells;
     const task = TITLE_TO_TASK[title ?? ""];
     assert.ok(task !== undefined, `unknown task ${title}`);
@@ -58,25 +63,16 @@ Deno.test("PAPER_ROWS matches every row of the PAPER-NOTES §9 table", async () 
   }
 });
 
-Deno.test("PAPER_ROWS matches the AdaLoRA and IncreLoRA lines of PAPER-NOTES §9", async () => {
-  const text = await section9();
-  const ada = /AdaLoRA-only \(Table V\)[^=]*=\s*([^;]+);/s.exec(text)?.[1] ?? "";
-  const adaEntries = [...ada.matchAll(/([A-Z][A-Za-z0-9-]*) (\d+)\/(\d+)\/(\d+)/g)];
-  assert.equal(adaEntries.length, 8);
-  for (const [, title, tinit, tfinal, deltaT] of adaEntries) {
+Deno.test("PAPER_ROWS matches the AdaLoRA and IncreLoRA table of docs/METHOD.md §16", async () => {
+  const rows = await tableRows(5);
+  assert.equal(rows.length, 8);
+  for (const [title, tinit, tfinal, deltaT, topH] of rows) {
     const task = TITLE_TO_TASK[title ?? ""];
     assert.ok(task !== undefined, `unknown task ${title}`);
     assert.equal(PAPER_ROWS[task].tinit, Number(tinit), `${task} tinit`);
     assert.equal(PAPER_ROWS[task].tfinal, Number(tfinal), `${task} tfinal`);
     assert.equal(PAPER_ROWS[task].deltaT, Number(deltaT), `${task} deltaT`);
-  }
-  const topH = /\(`topH`\): ([^\n]+)/.exec(text)?.[1] ?? "";
-  const topEntries = [...topH.matchAll(/([A-Z][A-Za-z0-9-]*) (\d+)/g)];
-  assert.equal(topEntries.length, 8);
-  for (const [, title, k] of topEntries) {
-    const task = TITLE_TO_TASK[title ?? ""];
-    assert.ok(task !== undefined, `unknown task ${title}`);
-    assert.equal(PAPER_ROWS[task].topH, Number(k), `${task} topH`);
+    assert.equal(PAPER_ROWS[task].topH, Number(topH), `${task} topH`);
   }
   assert.equal(PAPER_ROWS.squad2.tinit, undefined);
 });

@@ -16,11 +16,12 @@ export type { GlueExample };
  * @example A single sentence keeps its `idx`
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { GlueFeature } from "./glue.ts";
  * import { featurizeGlue } from "./glue.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const [f]: GlueFeature[] = featurizeGlue([{ textA: "Fine.", idx: 7 }], tok, { maxLength: 16 });
  * assert.equal(f?.idx, 7);
  * assert.equal(f?.label, undefined);
@@ -44,11 +45,12 @@ export interface GlueFeature {
  * @example Truncation to `maxLength`, `[SEP]` kept last
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { FeaturizeGlueOptions } from "./glue.ts";
  * import { featurizeGlue } from "./glue.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const options: FeaturizeGlueOptions = { maxLength: 8, truncation: "longest_first" };
  * const [f] = featurizeGlue([{ textA: "The cat sat on the mat. ".repeat(4) }], tok, options);
  * assert.equal(f?.inputIds.length, 8);
@@ -66,7 +68,7 @@ export interface FeaturizeGlueOptions {
 }
 
 /**
- * Maximum sequence length per task for DeBERTa-v3-base (PAPER-NOTES §9).
+ * Maximum sequence length per task for DeBERTa-v3-base (docs/METHOD.md §16).
  *
  * @example Look up RTE
  * ```ts
@@ -93,7 +95,7 @@ export const GLUE_MAX_LENGTH: Readonly<Record<string, number>> = Object.freeze({
  * case, `-` and `_` are ignored).
  *
  * @param task The task name.
- * @returns The maximum length including special tokens (PAPER-NOTES §9).
+ * @returns The maximum length including special tokens (docs/METHOD.md §16).
  *
  * @example Names are normalised
  * ```ts
@@ -133,10 +135,11 @@ export function maxLengthFor(task: string): number {
  * @example A pair
  * ```ts
  * import { featurizeGlue } from "./glue.ts";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const [f] = featurizeGlue([{ textA: "A cat sat.", textB: "A cat.", label: 1 }], tok, { maxLength: 64 });
  * assert.equal(f?.inputIds[0], tok.special.cls);
  * assert.equal(f?.label, 1);

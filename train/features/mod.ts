@@ -6,9 +6,10 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { collate, createSampler, featurizeGlue, maxLengthFor } from "./mod.ts";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const examples = [
  *   { textA: "A man is playing a guitar.", textB: "A man plays music.", label: 0 },
  *   { textA: "The cat sat.", textB: "Nobody sat.", label: 1 },

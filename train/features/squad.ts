@@ -15,11 +15,12 @@ import type { Encoding, Offset, Tokenizer } from "../../model/tokenizer.ts";
  * @example An unanswerable question labels `[CLS]`
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { SquadExample } from "./squad.ts";
  * import { featurizeSquad } from "./squad.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const example: SquadExample = { id: "q", question: "Why?", context: "Rollo was Norse.", answers: [], isImpossible: true };
  * const [f] = featurizeSquad([example], tok);
  * assert.deepEqual([f?.exampleId, f?.startPosition, f?.endPosition], ["q", 0, 0]);
@@ -44,17 +45,18 @@ export interface SquadExample {
  * @example Offsets map the labelled span back to the context
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { SquadFeature } from "./squad.ts";
  * import { featurizeSquad } from "./squad.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
- * const context = "Rollo was a Viking.";
- * const [f]: SquadFeature[] = featurizeSquad([{ id: "q", question: "Who?", context, isImpossible: false,
- *   answers: [{ text: "Rollo", answerStart: 0 }] }], tok);
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
+ * const context = "The cat sat on the mat.";
+ * const [f]: SquadFeature[] = featurizeSquad([{ id: "q", question: "Who sat?", context, isImpossible: false,
+ *   answers: [{ text: "The cat", answerStart: 0 }] }], tok);
  * assert.equal(f?.offsets[0], null);
  * assert.equal(f?.startPosition, f?.contextStart);
- * assert.equal(context.slice(f!.offsets[f!.startPosition]![0], f!.offsets[f!.endPosition]![1]), "Rollo");
+ * assert.equal(context.slice(f!.offsets[f!.startPosition]![0], f!.offsets[f!.endPosition]![1]), "The cat");
  * ```
  */
 export interface SquadFeature {
@@ -84,11 +86,12 @@ export interface SquadFeature {
  * @example A short `maxLength` gives several windows
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import type { FeaturizeSquadOptions } from "./squad.ts";
  * import { featurizeSquad } from "./squad.ts";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const options: FeaturizeSquadOptions = { maxLength: 32, docStride: 8, maxQueryLength: 8 };
  * const features = featurizeSquad([{ id: "q", question: "Who?", context: "Rollo was Norse. ".repeat(10),
  *   answers: [], isImpossible: true }], tok, options);
@@ -158,10 +161,11 @@ function checkInt(name: string, v: number, min: number, infinite = false): void 
  * @example Two windows over a long context
  * ```ts
  * import { featurizeSquad } from "./squad.ts";
- * import { loadTokenizer } from "../../model/tokenizer.ts";
+ * import { createTokenizer } from "../../model/tokenizer.ts";
+ * import { tinySpmModel } from "../../model/_spm_tiny.ts";
  * import assert from "node:assert/strict";
  *
- * const tok = await loadTokenizer(new URL("../../testdata/golden/spm/unigram.model", import.meta.url));
+ * const tok = await createTokenizer(tinySpmModel()); // a tiny in-memory SentencePiece model
  * const context = "The Normans were in Normandy. ".repeat(8) + "They came from France.";
  * const features = featurizeSquad([{
  *   id: "q1", question: "Where from?", context, isImpossible: false,

@@ -21,6 +21,7 @@ import type { RawTensor } from "../../model/safetensors.ts";
 import { spearman } from "../metrics/correlation.ts";
 import type { EvalContext, TaskEvaluation, TrainingTask } from "../loop.ts";
 import { mulberry32 } from "../../model/_prng.ts";
+import { ensureDefaultBackend } from "../../ops/_ready.ts";
 
 /**
  * Sizes and seeds of the planted task.
@@ -419,6 +420,7 @@ export async function createPlantedTask(options: PlantedTaskOptions): Promise<Pl
     return tf.stack((o.hiddenStates ?? []).slice(1), 1); // [n, K, L, H]
   };
 
+  await ensureDefaultBackend();
   const teacher = createDebertaModel(config, teacherWeights, { head: "none" });
   const targetsOf = async (
     source: DebertaModel,

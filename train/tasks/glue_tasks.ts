@@ -132,13 +132,13 @@ export interface GlueTaskSpec {
   readonly hf: { readonly textA: string; readonly textB?: string };
   /** Figures `glueMetrics` reports for the task, in output order. */
   readonly metrics: readonly GlueMetricName[];
-  /** The paper's main metric (PAPER-NOTES §10). */
+  /** The paper's main metric (docs/METHOD.md §17). */
   readonly main: GlueMetricName;
   /** The GLUE leaderboard's per-task figure (MRPC/QQP: mean of accuracy and F1, …). */
   readonly glueScore: GlueMetricName;
   /** Official number of examples per split. */
   readonly sizes: Readonly<Partial<Record<GlueSplit, number>>>;
-  /** Maximum sequence length from PAPER-NOTES §9. */
+  /** Maximum sequence length from docs/METHOD.md §16. */
   readonly maxLength: number;
 }
 

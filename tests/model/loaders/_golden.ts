@@ -1,5 +1,5 @@
 /**
- * Paths of the tiny-a golden checkpoint, read in place from `/work/shared`.
+ * Paths of the tiny-a golden checkpoint in the repository's `testdata/`.
  *
  * @module
  */

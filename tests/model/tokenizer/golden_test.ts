@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { goldenCases, goldenTokenizer } from "./_shared.ts";
+import { goldenCases, goldenTokenizer } from "./_fixtures.ts";
 
 for (const type of ["unigram", "bpe"] as const) {
   Deno.test(`encode() reproduces every golden ${type} case exactly (ids and pieces)`, async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadTokenizer, padBatch } from "../../../model/tokenizer.ts";
-import { spmModelUrl } from "./_shared.ts";
+import { spmModelUrl } from "./_fixtures.ts";
 
 async function hfFolder(files: Record<string, unknown>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "triadapt_tok_" });

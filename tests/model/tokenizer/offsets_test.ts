@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fc } from "../../_fc.ts";
 import type { Encoding } from "../../../model/tokenizer.ts";
-import { goldenTokenizer, rtePairs, SHARED } from "./_shared.ts";
+import { FIXTURES, goldenTokenizer, rtePairs } from "./_fixtures.ts";
 
 const MARK = "\u2581";
 
@@ -26,7 +26,7 @@ function bare(piece: string): string {
 Deno.test("encode() offsets slice back to each piece's text on real RTE and SQuAD text", async () => {
   // Arrange: every RTE dev sentence and every SQuAD context of the two-article file.
   const squad = JSON.parse(
-    await Deno.readTextFile(new URL("data/squad2/dev-v2.0.first2articles.json", SHARED)),
+    await Deno.readTextFile(new URL("data/squad2/dev-v2.0.first2articles.json", FIXTURES)),
   ) as { data: { paragraphs: { context: string }[] }[] };
   const texts = [
     ...(await rtePairs()).flat(),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Truncation } from "../../../model/tokenizer.ts";
-import { goldenTokenizer, rtePairs } from "./_shared.ts";
+import { goldenTokenizer, rtePairs } from "./_fixtures.ts";
 
 Deno.test("encodePair() lays out [CLS] A [SEP] B [SEP] on real RTE pairs", async () => {
   const tok = await goldenTokenizer("unigram");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { adaloraBudget, adaloraBudgetConfig, parseAdaLoraConfig } from "../../../core/mod.ts";
 
-Deno.test("adaloraBudget() matches the PAPER-NOTES §6 check values (M 72, 864 → 576, RTE)", () => {
+Deno.test("adaloraBudget() matches the docs/METHOD.md §12 check values (M 72, 864 → 576, RTE)", () => {
   const config = adaloraBudgetConfig(
     parseAdaLoraConfig({ tinit: 600, tfinal: 1800, deltaT: 1, totalSteps: 3900 }),
     72,

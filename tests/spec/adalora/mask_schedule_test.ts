@@ -1,5 +1,5 @@
 /**
- * AdaLoRA masks (PAPER-NOTES §6, PEFT `budget_schedule`): never up to `tinit`; during budgeting
+ * AdaLoRA masks (docs/METHOD.md §12, PEFT `budget_schedule`): never up to `tinit`; during budgeting
  * on steps with `step % deltaT == 0` (the global step, not the step since `tinit`); at every step
  * after `T − tfinal`. Step `T − tfinal` itself is still a budgeting step (its budget is already
  * the target).

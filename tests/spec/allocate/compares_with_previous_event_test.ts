@@ -1,5 +1,5 @@
 /**
- * Eq. 11 compares with the previous allocation *event* `t'` (PAPER-NOTES §3), not with the
+ * Eq. 11 compares with the previous allocation *event* `t'` (docs/METHOD.md §4), not with the
  * previous call: `allocate()` hands back, as `previous`, this step's normalised norms (with the
  * ranks before growth) after an event, and its input unchanged otherwise.
  */

@@ -1,5 +1,5 @@
 /**
- * `allocate()` takes a plain config; omitted options mean PAPER-NOTES §3–§4 defaults:
+ * `allocate()` takes a plain config; omitted options mean docs/METHOD.md §4–§8 defaults:
  * `normalisation: "rank"`, `rounding: "floor"` (the code's) and `allowOvershoot: false` ([ours]).
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Selection inside a decision (PAPER-NOTES §4): the `k` modules with the highest eq. 11 scores
+ * Selection inside a decision (docs/METHOD.md §8): the `k` modules with the highest eq. 11 scores
  * grow, listed best first, ties by module order; the grant order matters because the last one
  * receives the remainder.
  */

@@ -1,6 +1,6 @@
 /**
  * Equivariance holds when scores are distinct; with ties, selection follows module order
- * ([ours], PAPER-NOTES §4), which a permutation changes by design (see the example). The
+ * ([ours], docs/METHOD.md §8), which a permutation changes by design (see the example). The
  * property therefore builds scores that are distinct by construction: normalised norms are
  * distinct integers and previous values lie in [0, 0.5).
  */

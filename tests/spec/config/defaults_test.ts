@@ -1,5 +1,5 @@
 /**
- * Defaults are part of the method (PAPER-NOTES §1, §4, §6, §9): TriAdaptLoRA starts at rank 1
+ * Defaults are part of the method (docs/METHOD.md §2–§8, §12, §13): TriAdaptLoRA starts at rank 1
  * with `r_ref = 8`, `Δr = 4`, the linear threshold, the code's `floor` rounding, no overshoot
  * ([ours]), `N(r) = r`; AdaLoRA starts at rank 12 with target 8 and `β1 = β2 = 0.85`; IncreLoRA
  * grows by 1.
@@ -13,8 +13,8 @@ import {
   parseTriAdaptConfig,
 } from "../../../core/mod.ts";
 
-Deno.test("parse…Config() fills the PAPER-NOTES defaults: examples", () => {
-  assert.deepEqual(parseLoraConfig({}), { method: "lora", rank: 8, loraAlpha: 16, dropout: 0 });
+Deno.test("parse…Config() fills the docs/METHOD.md defaults: examples", () => {
+  assert.deepEqual(parseLoraConfig({}), { method: "lora", rank: 8, loraAlpha: 32, dropout: 0 });
   assert.deepEqual(parseTriAdaptConfig({ initWarmup: 100, interval: 100, totalSteps: 3900 }), {
     method: "triadapt",
     initRank: 1,

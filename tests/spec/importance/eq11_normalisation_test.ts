@@ -1,5 +1,5 @@
 /**
- * Eq. 11 (PAPER-NOTES §3): `S_m = ‖D_m(t)‖_F / N(r_m(t)) − ‖D_m(t')‖_F / N(r_m(t'))` with
+ * Eq. 11 (docs/METHOD.md §4): `S_m = ‖D_m(t)‖_F / N(r_m(t)) − ‖D_m(t')‖_F / N(r_m(t'))` with
  * `N(r) = r` ("rank", the default), `sqrt(r)` or `1` ("none"). The property builds norms whose
  * normalised value is known exactly: `‖D‖ = a · N(r)` with `r = q²`, so every `N(r)` is an
  * integer and the division is exact.

@@ -1,6 +1,6 @@
 /**
  * The reference code's event sequences for RTE (M 72, r_ref 8, Δr 4, t0 100, interval 100,
- * T 3900, floor; PAPER-NOTES §4). Both sequences come out identically in the default
+ * T 3900, floor; docs/METHOD.md §7). Both sequences come out identically in the default
  * no-overshoot mode and with `allowOvershoot`: the budget R = 504 stays a multiple of Δr = 4 and
  * every k·Δr ≤ R, so the clamp never binds. Each test states its mode.
  */

@@ -1,5 +1,5 @@
 /**
- * Rounding (PAPER-NOTES §4): the paper writes `ceil`, the code uses `floor` (our default). At the
+ * Rounding (docs/METHOD.md §7): the paper writes `ceil`, the code uses `floor` (our default). At the
  * same `R` and `α`, `ceil` grants at least as many modules as `floor` and at most one more.
  */
 import assert from "node:assert/strict";

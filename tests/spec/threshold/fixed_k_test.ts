@@ -1,5 +1,5 @@
 /**
- * Fixed-k threshold (IncreLoRA's constant per event, PAPER-NOTES §4): `k = topH` whatever `α`,
+ * Fixed-k threshold (IncreLoRA's constant per event, docs/METHOD.md §7): `k = topH` whatever `α`,
  * then the same clamps as every mode: `min(k, M)` and, without overshoot, `min(k, ⌈R/Δr⌉)`.
  */
 import assert from "node:assert/strict";

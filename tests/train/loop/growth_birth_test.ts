@@ -1,6 +1,6 @@
 /**
  * Growth in the loop: the parameter blocks a controller adds at an allocation event are born at
- * that step (PAPER-NOTES §2: fresh Adam state, a step counter per block, their own warm-up from
+ * that step (docs/METHOD.md §10: fresh Adam state, a step counter per block, their own warm-up from
  * the event), for TriAdaptLoRA and IncreLoRA; and the controller runs after the optimizer step.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Shared fixtures of the real-data tests: paths into `../shared`, quiet writers, logits of a
+ * Fixtures of the real-data tests: paths into `testdata/`, quiet writers, logits of a
  * model on a fixed batch of RTE dev pairs.
  *
  * The tiny golden model `tiny-a` has a 100-token vocabulary and ships no tokenizer; the tests use
@@ -23,19 +23,19 @@ import { featurizeGlue } from "../../../train/features/glue.ts";
 import { fitTokenIds } from "../../../train/glue_task.ts";
 import { readGlue } from "../../../train/tasks/read_glue.ts";
 
-const SHARED = new URL("../../../testdata/", import.meta.url);
+const FIXTURES = new URL("../../../testdata/", import.meta.url);
 
-/** Absolute path of a file under `/work/shared`. */
-export function sharedPath(rel: string): string {
-  return decodeURIComponent(new URL(rel, SHARED).pathname);
+/** Absolute path of a file under the repository's `testdata/`. */
+export function fixturePath(rel: string): string {
+  return decodeURIComponent(new URL(rel, FIXTURES).pathname);
 }
 
 /** The tiny golden model folder. */
-export const TINY_MODEL: string = sharedPath("golden/deberta/tiny-a");
+export const TINY_MODEL: string = fixturePath("golden/deberta/tiny-a");
 /** The test tokenizer (see the module doc). */
-export const TOKENIZER: string = sharedPath("golden/spm/unigram.model");
+export const TOKENIZER: string = fixturePath("golden/spm/unigram.model");
 /** RTE in the original GLUE layout. */
-export const RTE: string = sharedPath("data/glue/RTE");
+export const RTE: string = fixturePath("data/glue/RTE");
 
 /** A writer that keeps what it is given. */
 export function capture(): { writeSync(b: Uint8Array): number; text(): string } {

@@ -14,8 +14,8 @@ import { readGlue } from "../../../train/tasks/read_glue.ts";
 import { createSquadTask } from "../../../train/squad_task.ts";
 import { assertNoTensorLeak } from "../../_tensor_helpers.ts";
 import {
+  fixturePath,
   RTE,
-  sharedPath,
   TINY_MODEL,
   TOKENIZER,
   useWasm,
@@ -69,7 +69,7 @@ Deno.test("createGlueTask() trains STS-B as one-output regression with MSE and r
   const task = await createGlueTask({
     ...TINY,
     task: "STS-B",
-    data: sharedPath("data/glue/STS-B"),
+    data: fixturePath("data/glue/STS-B"),
     maxLength: 48,
     maxTrainExamples: 5,
     maxEvalExamples: 8,
@@ -82,7 +82,7 @@ Deno.test("createGlueTask() trains STS-B as one-output regression with MSE and r
     const loss = task.loss(model, [0, 1, 2, 3], { training: false, seed: 0 });
     const got = (await loss.data())[0] as number;
     loss.dispose();
-    const examples = (await readGlue("stsb", "train", sharedPath("data/glue/STS-B"))).slice(0, 4);
+    const examples = (await readGlue("stsb", "train", fixturePath("data/glue/STS-B"))).slice(0, 4);
     const features = featurizeGlue(examples, task.tokenizer, { maxLength: 48 });
     fitTokenIds(features, 100, task.tokenizer.special.unk, "unk", TOKENIZER);
     const batch = collate(features, [0, 1, 2, 3], { padId: 0 });
@@ -195,7 +195,7 @@ Deno.test("createGlueTask() and createSquadTask() evaluate and loss leak no tens
   });
   const squad = await createSquadTask({
     ...TINY,
-    data: sharedPath("data/squad2/dev-v2.0.first2articles.json"),
+    data: fixturePath("data/squad2/dev-v2.0.first2articles.json"),
     maxLength: 48,
     docStride: 8,
     maxQueryLength: 12,

@@ -14,15 +14,15 @@ import { loadPeftFolder } from "../../../train/peft_export.ts";
 import { loadTrainedRun } from "../../../train/real_task.ts";
 import { runTraining } from "../../../train/run.ts";
 import {
+  fixturePath,
   logitsOf,
   maxAbsDiff,
-  sharedPath,
   TINY_MODEL,
   TOKENIZER,
   useWasm,
 } from "./_real_helpers.ts";
 
-const DATA = sharedPath("data/squad2/dev-v2.0.first2articles.json");
+const DATA = fixturePath("data/squad2/dev-v2.0.first2articles.json");
 
 Deno.test("createSquadTask() trains, evaluates with the official metric and exports a span head", async () => {
   await useWasm();

@@ -1,18 +1,18 @@
 /**
  * Shared helpers for the tokenizer tests: the golden SentencePiece models and real GLUE text,
- * read in place from `../shared`.
+ * read from the repository's `testdata/`.
  *
  * @module
  */
 
 import { loadTokenizer, type Tokenizer } from "../../../model/tokenizer.ts";
 
-/** `/work/shared` (or CI's equivalent), located from this file. */
-export const SHARED: URL = new URL("../../../testdata/", import.meta.url);
+/** The repository's `testdata/` folder, located from this file. */
+export const FIXTURES: URL = new URL("../../../testdata/", import.meta.url);
 
 /** A golden model file. */
 export function spmModelUrl(type: "unigram" | "bpe"): URL {
-  return new URL(`golden/spm/${type}.model`, SHARED);
+  return new URL(`golden/spm/${type}.model`, FIXTURES);
 }
 
 const cache = new Map<string, Promise<Tokenizer>>();
@@ -43,12 +43,12 @@ export interface GoldenCases {
 
 /** Reads `golden/spm/cases.json`. */
 export async function goldenCases(): Promise<GoldenCases> {
-  return JSON.parse(await Deno.readTextFile(new URL("golden/spm/cases.json", SHARED)));
+  return JSON.parse(await Deno.readTextFile(new URL("golden/spm/cases.json", FIXTURES)));
 }
 
 /** The (sentence1, sentence2) pairs of RTE's dev split. */
 export async function rtePairs(): Promise<[string, string][]> {
-  const text = await Deno.readTextFile(new URL("data/glue/RTE/dev.tsv", SHARED));
+  const text = await Deno.readTextFile(new URL("data/glue/RTE/dev.tsv", FIXTURES));
   return text.split("\n").slice(1).filter((l) => l.length > 0).map((l) => {
     const cols = l.split("\t");
     return [cols[1] ?? "", cols[2] ?? ""];

@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the featurisation tests: the golden unigram tokenizer and real GLUE/SQuAD
- * data, read in place from `../shared` (the real DeBERTa spm.model is not available).
+ * data, read from the repository's `testdata/` (the real DeBERTa spm.model is not available).
  *
  * @module
  */
@@ -9,14 +9,14 @@ import { loadTokenizer, type Tokenizer } from "../../model/tokenizer.ts";
 import type { GlueExample } from "../../train/tasks/parse_glue.ts";
 import type { SquadExample } from "../../train/features/squad.ts";
 
-/** `/work/shared` (or CI's equivalent), located from this file. */
-export const SHARED: URL = new URL("../../testdata/", import.meta.url);
+/** The repository's `testdata/` folder, located from this file. */
+export const FIXTURES: URL = new URL("../../testdata/", import.meta.url);
 
 let tok: Promise<Tokenizer> | undefined;
 
 /** The tokenizer of the golden unigram model (loaded once per test file). */
 export function unigramTokenizer(): Promise<Tokenizer> {
-  tok ??= loadTokenizer(new URL("golden/spm/unigram.model", SHARED));
+  tok ??= loadTokenizer(new URL("golden/spm/unigram.model", FIXTURES));
   return tok;
 }
 
@@ -27,7 +27,7 @@ export async function glueExamples(
   labelColumn: string,
   labelOf: (v: string) => number,
 ): Promise<GlueExample[]> {
-  const lines = (await Deno.readTextFile(new URL(`data/glue/${file}`, SHARED))).split("\n");
+  const lines = (await Deno.readTextFile(new URL(`data/glue/${file}`, FIXTURES))).split("\n");
   const header = (lines[0] ?? "").split("\t");
   const col = (name: string): number => header.indexOf(name);
   return lines.slice(1).filter((l) => l.length > 0).map((l, i) => {
@@ -43,7 +43,7 @@ export async function glueExamples(
 /** The SQuAD 2.0 dev examples of the two-article file. */
 export async function squadExamples(): Promise<SquadExample[]> {
   const raw = JSON.parse(
-    await Deno.readTextFile(new URL("data/squad2/dev-v2.0.first2articles.json", SHARED)),
+    await Deno.readTextFile(new URL("data/squad2/dev-v2.0.first2articles.json", FIXTURES)),
   ) as {
     data: {
       paragraphs: {
