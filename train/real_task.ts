@@ -22,7 +22,14 @@ import {
   readJsonNamed,
 } from "./checkpoint.ts";
 import { createGlueTask, type GlueTask, type GlueTaskOptions } from "./glue_task.ts";
-import { FLAG_SPECS, inFlagTerms, type TrainOptions, validateTrainOptions } from "./hyperparams.ts";
+import {
+  FLAG_SPECS,
+  HYPERPARAM_KEYS,
+  type HyperParams,
+  inFlagTerms,
+  type TrainOptions,
+  validateTrainOptions,
+} from "./hyperparams.ts";
 import { NonFiniteError, type TrainingTask } from "./loop.ts";
 import type { ProgressWriter } from "./progress.ts";
 import { type RunResult, runTraining, totalStepsFor, validateSchedules } from "./run.ts";
@@ -672,7 +679,10 @@ export async function runRealTraining(
       const dir = seeds.length > 1 ? join(out, `seed-${seed}`) : out;
       const result = await runTraining({
         task,
-        hyper: opts,
+        // Only the hyper-parameters (runTraining refuses the CLI's other fields).
+        hyper: Object.fromEntries(
+          HYPERPARAM_KEYS.map((k) => [k, opts[k]]),
+        ) as unknown as HyperParams,
         settings: {
           method: opts.method,
           seed,
