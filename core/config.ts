@@ -12,6 +12,7 @@
 import { show } from "./_validate.ts";
 import type { Normalisation } from "./importance.ts";
 import type { Rounding, ThresholdMode } from "./threshold.ts";
+import { SCORE_KINDS, type ScoreKind } from "./update_score.ts";
 
 /**
  * Plain LoRA with a fixed rank (docs/METHOD.md §11).
@@ -86,6 +87,8 @@ export interface TriAdaptConfig {
   readonly orthRegWeight: number;
   /** Initialisation of grown entries: `"paper"` (default) or `"preserving"` ([ours]). */
   readonly growthInit: "paper" | "preserving";
+  /** Allocation score: `"paper"` (eq. 11, default), `"update"` or `"spectrum"` ([ours], §20). */
+  readonly score: ScoreKind;
 }
 
 /**
@@ -357,6 +360,7 @@ export function parseTriAdaptConfig(input: unknown): TriAdaptConfig {
     "dropout",
     "orthRegWeight",
     "growthInit",
+    "score",
   ]);
   const initRank = r.number("initRank", "int1", 1);
   const refRank = r.number("refRank", "int1", 8);
@@ -393,6 +397,7 @@ export function parseTriAdaptConfig(input: unknown): TriAdaptConfig {
     dropout: r.number("dropout", "unit", 0),
     orthRegWeight: r.number("orthRegWeight", "nonneg", 0.1),
     growthInit: r.choice<"paper" | "preserving">("growthInit", ["paper", "preserving"], "paper"),
+    score: r.choice<ScoreKind>("score", SCORE_KINDS, "paper"),
   };
   return Object.freeze(topH === undefined ? base : { ...base, topH });
 }
