@@ -128,13 +128,16 @@ export async function createTriAdaptController(
     ): Promise<AllocationEvent | undefined> {
       if (!isAllocationStep(step, config, state.remaining)) return undefined;
       const now = await values();
-      // The update scores enter `allocate` as precomputed scores (normalisation 1, previous 0).
-      const decision = score === "paper" ? allocate(state, now, previous, step, config) : allocate(
+      // With N = 1, eq. 11's difference `now − before` is `updateScores(score, now, previous)`:
+      // `before` is the previous event's values ("update") or 0 ("spectrum").
+      const scores = score === "paper" ? [] : updateScores(score, now, previous);
+      const before = score === "paper" ? previous : now.map((v, i) => v - (scores[i] as number));
+      const decision = allocate(
         state,
-        updateScores(score, now, previous),
-        now.map(() => 0),
+        now,
+        before,
         step,
-        { ...config, normalisation: "none" },
+        score === "paper" ? config : { ...config, normalisation: "none" },
       );
       if (!decision.event) return undefined;
       for (const g of decision.grown) {
