@@ -6,7 +6,8 @@
  * (`{ name, description, run(ctx) }` returning markdown and JSON data).
  *
  * ```sh
- * deno task bench                      # everything (< 15 min on 2 cores)
+ * deno task bench --only adapter,encoder,step,allocation,planted   # ~10 min + planted (below)
+ * deno task bench --only planted-1024  # the long allocation-quality sections: see README
  * deno task bench --quick              # small shapes only (< 2 min)
  * deno task bench --only step,allocation --backend wasm --out runs/my-bench
  * ```

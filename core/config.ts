@@ -12,7 +12,7 @@
 import { show } from "./_validate.ts";
 import type { Normalisation } from "./importance.ts";
 import type { Rounding, ThresholdMode } from "./threshold.ts";
-import { SCORE_KINDS, type ScoreKind } from "./update_score.ts";
+import { type GrantRule, SCORE_KINDS, type ScoreKind } from "./update_score.ts";
 
 /**
  * Plain LoRA with a fixed rank (docs/METHOD.md §11).
@@ -89,6 +89,8 @@ export interface TriAdaptConfig {
   readonly growthInit: "paper" | "preserving";
   /** Allocation score: `"paper"` (eq. 11, default), `"update"` or `"spectrum"` ([ours], §20). */
   readonly score: ScoreKind;
+  /** Sharing of an event's units: `"equal"` (default, §8) or `"proportional"` ([ours], §20). */
+  readonly grants: GrantRule;
 }
 
 /**
@@ -361,6 +363,7 @@ export function parseTriAdaptConfig(input: unknown): TriAdaptConfig {
     "orthRegWeight",
     "growthInit",
     "score",
+    "grants",
   ]);
   const initRank = r.number("initRank", "int1", 1);
   const refRank = r.number("refRank", "int1", 8);
@@ -398,6 +401,7 @@ export function parseTriAdaptConfig(input: unknown): TriAdaptConfig {
     orthRegWeight: r.number("orthRegWeight", "nonneg", 0.1),
     growthInit: r.choice<"paper" | "preserving">("growthInit", ["paper", "preserving"], "paper"),
     score: r.choice<ScoreKind>("score", SCORE_KINDS, "paper"),
+    grants: r.choice<GrantRule>("grants", ["equal", "proportional"], "equal"),
   };
   return Object.freeze(topH === undefined ? base : { ...base, topH });
 }

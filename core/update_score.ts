@@ -295,3 +295,77 @@ export function updateScores(
   }
   return kind === "update" ? values.map((v, i) => v - (previous[i] as number)) : [...values];
 }
+
+/**
+ * How an event's rank units are shared out (docs/METHOD.md §20): `"equal"` gives each of the `k`
+ * selected matrices `Δr` (§8, the paper's); `"proportional"` [ours] shares the same total out in
+ * proportion to the positive scores, by {@linkcode proportionalGrants}.
+ *
+ * @example
+ * ```ts
+ * import type { GrantRule } from "./update_score.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rule: GrantRule = "proportional";
+ * assert.notEqual(rule, "equal");
+ * ```
+ */
+export type GrantRule = "equal" | "proportional";
+
+/**
+ * Shares `units` rank units out over the modules in proportion to their scores, one unit at a
+ * time by the highest quotient `score / (granted + 1)` (D'Hondt), a module receiving at most its
+ * current rank in one event (its rank at most doubles). Modules with a positive score come first;
+ * when they are all at their cap, the rest go by score order, and only when every module is at its
+ * cap is the cap lifted. Ties go to the lower index. Deterministic and pure.
+ *
+ * @example 5 units over scores 3, 1, 0 at ranks 4, 4, 4
+ * ```ts
+ * import { proportionalGrants } from "./update_score.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(proportionalGrants([3, 1, 0], [4, 4, 4], 5), [4, 1, 0]);
+ * ```
+ *
+ * @param scores One score per module.
+ * @param ranks Current rank per module (the caps).
+ * @param units Rank units to share out (non-negative integer).
+ * @returns Units per module, module order; they sum to `units`.
+ * @throws {TypeError} When the lengths differ.
+ */
+export function proportionalGrants(
+  scores: readonly number[],
+  ranks: readonly number[],
+  units: number,
+): number[] {
+  if (scores.length !== ranks.length) {
+    throw new TypeError(
+      `Cannot share rank units as ranks must have one value per score: current lengths are ${ranks.length} and ${scores.length}`,
+    );
+  }
+  scores.forEach((s) => assertFinite("share rank units", "scores", s));
+  const granted = scores.map(() => 0);
+  if (scores.length === 0) return granted;
+  let capped = true;
+  for (let u = 0; u < units; u++) {
+    let best = -1;
+    let bestKey: [number, number] = [-Infinity, -Infinity];
+    scores.forEach((s, i) => {
+      const g = granted[i] as number;
+      if (capped && g >= Math.max(1, ranks[i] as number)) return;
+      // Positive scores by D'Hondt quotient; the others after them, by score.
+      const key: [number, number] = s > 0 ? [1, s / (g + 1)] : [0, s - g];
+      if (key[0] > bestKey[0] || (key[0] === bestKey[0] && key[1] > bestKey[1])) {
+        best = i;
+        bestKey = key;
+      }
+    });
+    if (best < 0) {
+      capped = false;
+      u--;
+      continue;
+    }
+    granted[best] = (granted[best] as number) + 1;
+  }
+  return granted;
+}

@@ -12,6 +12,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  type GrantRule,
   type Normalisation,
   type Rounding,
   SCORE_KINDS,
@@ -205,6 +206,8 @@ export interface HyperParams {
   readonly growthInit: GrowthInit;
   /** TriAdaptLoRA allocation score (docs/METHOD.md §20). */
   readonly score: ScoreKind;
+  /** How TriAdaptLoRA shares an event's rank units (docs/METHOD.md §20). */
+  readonly grants: GrantRule;
   /** Matrices grown per event for IncreLoRA and TriAdaptLoRA fixed-k (`top_h`). */
   readonly topH: number;
   /** AdaLoRA: steps at the initial budget (`init_warmup`, tinit). */
@@ -707,6 +710,16 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
         "TriAdaptLoRA score: eq. 11 (paper), change of the update norm (update) or its smallest singular value (spectrum) [ours]",
     },
     {
+      key: "grants",
+      flag: "grants",
+      group: "Allocation",
+      kind: "choice",
+      choices: ["equal", "proportional"],
+      default: "equal",
+      description:
+        "TriAdaptLoRA units per event: Δr to each of the k best (equal) or shared by score (proportional) [ours]",
+    },
+    {
       key: "allowOvershoot",
       flag: "allow-overshoot",
       group: "Allocation",
@@ -924,6 +937,7 @@ export const HYPERPARAM_KEYS: readonly (keyof HyperParams)[] = Object.freeze([
   "normalisation",
   "growthInit",
   "score",
+  "grants",
   "topH",
   "tinit",
   "tfinal",

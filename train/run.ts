@@ -296,6 +296,7 @@ export function validateSchedules(
         orthRegWeight: hyper.orthRegWeight,
         growthInit: hyper.growthInit,
         score: hyper.score,
+        grants: hyper.grants,
       });
     case "adalora":
       parseAdaLoraConfig(adaloraInput(hyper, totalSteps));
