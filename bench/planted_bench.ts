@@ -543,7 +543,7 @@ export function plantedVsAllocatedSvg(panels: readonly RankPanel[]): string {
 
 /**
  * Ranks over time of one row: one line per planted rank `p` (the mean allocated rank over the
- * matrices planted at rank `p` and over the seeds), as a step function through the events.
+ * matrices planted at rank `p` and over the seeds), a step function that jumps at the events.
  *
  * @example
  * ```ts
@@ -565,25 +565,35 @@ export function rankOverTimeSvg(
   trajectories: readonly (readonly (readonly [number, readonly number[]])[])[],
 ): string {
   const steps = [...new Set(trajectories.flatMap((t) => t.map(([s]) => s)))].sort((a, b) => a - b);
-  const at = (t: readonly (readonly [number, readonly number[]])[], step: number) => {
+  // Ranks in force at `step` (`before`: just before the event at `step`, if any).
+  const at = (
+    t: readonly (readonly [number, readonly number[]])[],
+    step: number,
+    before: boolean,
+  ) => {
     let ranks = t[0]?.[1] ?? [];
-    for (const [s, r] of t) if (s <= step) ranks = r;
+    for (const [s, r] of t) if (before ? s < step : s <= step) ranks = r;
     return ranks;
   };
   const levels = [...new Set(planted.flat())].sort((a, b) => a - b);
+  const mean = (p: number, step: number, before: boolean): number => {
+    let sum = 0;
+    let n = 0;
+    trajectories.forEach((t, si) => {
+      const ranks = at(t, step, before);
+      (planted[si] ?? []).forEach((q, i) => {
+        if (q === p) (sum += ranks[i] ?? 0, n++);
+      });
+    });
+    return n === 0 ? NaN : sum / n;
+  };
+  // A step function: at each event step, the value before it and the value after it.
   const series = levels.map((p) => ({
     name: `planted rank ${p}`,
-    points: steps.map((step): [number, number] => {
-      let sum = 0;
-      let n = 0;
-      trajectories.forEach((t, si) => {
-        const ranks = at(t, step);
-        (planted[si] ?? []).forEach((q, i) => {
-          if (q === p) (sum += ranks[i] ?? 0, n++);
-        });
-      });
-      return [step, n === 0 ? NaN : sum / n];
-    }),
+    points: steps.flatMap((step): [number, number][] => [
+      [step, mean(p, step, true)],
+      [step, mean(p, step, false)],
+    ]),
   }));
   return lossChartSvg({
     series,
