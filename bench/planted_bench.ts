@@ -40,7 +40,8 @@ export interface PlantedVariant {
  * The rows of the full form: TriAdaptLoRA linear / nonlinear / fixed-k (normalisation `rank`,
  * growth `paper`, score `paper`), TriAdaptLoRA linear with normalisation `sqrt` and `none`, with
  * output-preserving growth, with the update scores `update` and `spectrum` [ours] (the `spectrum`
- * score with preserving growth too); LoRA at uniform `r_ref`, AdaLoRA, IncreLoRA. Each option is
+ * score with preserving growth, with and without proportional grants); LoRA at uniform `r_ref`,
+ * AdaLoRA, IncreLoRA. Each option is
  * varied from the linear row, which stands for its own default (not run twice).
  *
  * @example
@@ -48,8 +49,8 @@ export interface PlantedVariant {
  * import assert from "node:assert/strict";
  * import { PLANTED_VARIANTS } from "./planted_bench.ts";
  *
- * assert.equal(PLANTED_VARIANTS.length, 12);
- * assert.equal(PLANTED_VARIANTS.filter((v) => v.method === "triadapt").length, 9);
+ * assert.equal(PLANTED_VARIANTS.length, 13);
+ * assert.equal(PLANTED_VARIANTS.filter((v) => v.method === "triadapt").length, 10);
  * assert.deepEqual(
  *   PLANTED_VARIANTS.slice(-3).map((v) => v.method),
  *   ["lora", "adalora", "increlora"],
@@ -91,6 +92,16 @@ export const PLANTED_VARIANTS: readonly PlantedVariant[] = Object.freeze(
       method: "triadapt",
       hyper: { threshold: "linear", score: "spectrum", growthInit: "preserving" },
     },
+    {
+      label: "TriAdaptLoRA linear, score spectrum, preserving, proportional [ours]",
+      method: "triadapt",
+      hyper: {
+        threshold: "linear",
+        score: "spectrum",
+        growthInit: "preserving",
+        grants: "proportional",
+      },
+    },
     { label: "LoRA (uniform r_ref)", method: "lora" },
     { label: "AdaLoRA", method: "adalora" },
     { label: "IncreLoRA", method: "increlora" },
@@ -124,7 +135,7 @@ export interface PlantedBenchConfig {
  *
  * assert.equal(PLANTED_FULL.task.layers, 4);
  * assert.equal(PLANTED_FULL.seeds.length, 5);
- * assert.equal(PLANTED_FULL.variants.length, 12);
+ * assert.equal(PLANTED_FULL.variants.length, 13);
  * ```
  */
 export const PLANTED_FULL: PlantedBenchConfig = Object.freeze({
@@ -244,7 +255,7 @@ export const PLANTED_QUICK: PlantedBenchConfig = Object.freeze({
   },
   steps: 24,
   seeds: [0, 1],
-  variants: [PLANTED_VARIANTS[0] as PlantedVariant, PLANTED_VARIANTS[9] as PlantedVariant],
+  variants: [PLANTED_VARIANTS[0] as PlantedVariant, PLANTED_VARIANTS[10] as PlantedVariant],
 });
 
 /**
