@@ -253,6 +253,8 @@ export class TriAdaptLoraAdapter implements Adapter {
       ),
     };
     this.#blocks.push(block);
+    // The r×r triangle masks of `factors()`, made now so tensors only change at growth.
+    this.#mask(this.rank);
   }
 
   /**
@@ -287,29 +289,45 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   factors(): { a: tf.Tensor2D; b: tf.Tensor2D; l: tf.Tensor2D; u: tf.Tensor2D } {
     return tf.tidy(() => {
+      const { a, b } = this.#ab();
       const r = this.rank;
-      const a = tf.concat(this.#blocks.map((blk) => blk.a), 0) as tf.Tensor2D;
-      const b = tf.concat(this.#blocks.map((blk) => blk.b), 1) as tf.Tensor2D;
-      const lRows = this.#blocks.map((blk) => {
-        const parts: tf.Tensor2D[] = [];
-        if (blk.lDown !== null) parts.push(blk.lDown as tf.Tensor2D);
-        parts.push((blk.lAug as tf.Tensor2D).mul(this.#mask(blk.rank).lower));
+      const blocks = this.#blocks;
+      // Row block k of L is [L_down | L_aug | 0] and column block k of U is [U_up; U_aug; 0]; the
+      // triangles come from one mask product on the assembled r×r matrix (the same values and
+      // gradients as masking each corner, with fewer kernels per growth block).
+      const lRows = blocks.map((blk) => {
+        const aug = blk.lAug as tf.Tensor2D;
+        const row = blk.lDown === null ? aug : tf.concat([blk.lDown as tf.Tensor2D, aug], 1);
         const right = r - blk.offset - blk.rank;
-        if (right > 0) parts.push(tf.zeros([blk.rank, right]));
-        return parts.length === 1 ? parts[0] as tf.Tensor2D : tf.concat(parts, 1);
+        return right > 0 ? tf.pad(row, [[0, 0], [0, right]]) : row;
       });
-      const uCols = this.#blocks.map((blk) => {
-        const parts: tf.Tensor2D[] = [];
-        if (blk.uUp !== null) parts.push(blk.uUp as tf.Tensor2D);
-        parts.push((blk.uAug as tf.Tensor2D).mul(this.#mask(blk.rank).upper));
+      const uCols = blocks.map((blk) => {
+        const aug = blk.uAug as tf.Tensor2D;
+        const col = blk.uUp === null ? aug : tf.concat([blk.uUp as tf.Tensor2D, aug], 0);
         const below = r - blk.offset - blk.rank;
-        if (below > 0) parts.push(tf.zeros([below, blk.rank]));
-        return parts.length === 1 ? parts[0] as tf.Tensor2D : tf.concat(parts, 0);
+        return below > 0 ? tf.pad(col, [[0, below], [0, 0]]) : col;
       });
-      const l = (lRows.length === 1 ? lRows[0] : tf.concat(lRows, 0)) as tf.Tensor2D;
-      const u = (uCols.length === 1 ? uCols[0] : tf.concat(uCols, 1)) as tf.Tensor2D;
+      const mask = this.#mask(r);
+      const l = (lRows.length === 1 ? lRows[0]! : tf.concat(lRows, 0)).mul(
+        mask.lower,
+      ) as tf.Tensor2D;
+      const u = (uCols.length === 1 ? uCols[0]! : tf.concat(uCols, 1)).mul(
+        mask.upper,
+      ) as tf.Tensor2D;
       return { a, b, l, u };
     });
+  }
+
+  /** `A` and `B` alone (the orthogonality penalty needs no `L`, `U`). */
+  #ab(): { a: tf.Tensor2D; b: tf.Tensor2D } {
+    const blocks = this.#blocks;
+    if (blocks.length === 1) {
+      return { a: blocks[0]!.a as tf.Tensor2D, b: blocks[0]!.b as tf.Tensor2D };
+    }
+    return {
+      a: tf.concat(blocks.map((blk) => blk.a), 0) as tf.Tensor2D,
+      b: tf.concat(blocks.map((blk) => blk.b), 1) as tf.Tensor2D,
+    };
   }
 
   /**
@@ -375,8 +393,9 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   orthogonalityFactors(): { a: tf.Tensor2D; b: tf.Tensor2D } {
     return tf.tidy(() => {
-      const { a, b } = this.factors();
-      return { a, b };
+      const { a, b } = this.#ab();
+      // One block: `#ab` hands out the variables themselves; the caller owns what it gets.
+      return this.#blocks.length === 1 ? { a: a.clone(), b: b.clone() } : { a, b };
     });
   }
 
