@@ -200,19 +200,29 @@ export class TriAdaptLoraAdapter implements Adapter {
     this.#dropoutCalls = calls;
   }
 
+  /**
+   * The `size×size` lower and upper triangle masks (0/1). Only the current rank's pair is kept
+   * (replaced at growth, so a growth adds no mask tensor); other sizes are made in the caller's
+   * scope.
+   */
   #mask(size: number): { lower: tf.Tensor2D; upper: tf.Tensor2D } {
-    let m = this.#masks.get(size);
-    if (m === undefined) {
-      m = tf.tidy(() => {
-        const ones = tf.ones([size, size]) as tf.Tensor2D;
-        return {
-          lower: tf.keep(tf.linalg.bandPart(ones, -1, 0)),
-          upper: tf.keep(tf.linalg.bandPart(ones, 0, -1)),
-        };
-      });
-      this.#masks.set(size, m);
-    }
-    return m;
+    const cached = this.#masks.get(size);
+    if (cached !== undefined) return cached;
+    return tf.tidy(() => {
+      const ones = tf.ones([size, size]) as tf.Tensor2D;
+      return {
+        lower: tf.linalg.bandPart(ones, -1, 0),
+        upper: tf.linalg.bandPart(ones, 0, -1),
+      };
+    });
+  }
+
+  #cacheMask(size: number): void {
+    if (this.#masks.has(size)) return;
+    const m = this.#mask(size);
+    for (const old of this.#masks.values()) tf.dispose([old.lower, old.upper]);
+    this.#masks.clear();
+    this.#masks.set(size, m);
   }
 
   #addBlock(rank: number, isInit: boolean, preserving: boolean): void {
@@ -224,7 +234,6 @@ export class TriAdaptLoraAdapter implements Adapter {
     const seedOf = (p: string): number => deriveSeed(this.#seed, `${this.name}/${p}/${k}`);
     const normal = (shape: [number, number], p: string): tf.Tensor2D =>
       tf.randomNormal(shape, 0, std, "float32", seedOf(p));
-    const mask = this.#mask(rank);
     const base = this.name;
     const block: TriBlock = {
       rank,
@@ -238,7 +247,7 @@ export class TriAdaptLoraAdapter implements Adapter {
         ? makeVariable(normal([rank, offset], "L_down"), `${base}.lora_L_down.${k}`)
         : null,
       lAug: makeVariable(
-        tf.tidy(() => normal([rank, rank], "L_aug").mul(mask.lower)),
+        tf.tidy(() => normal([rank, rank], "L_aug").mul(this.#mask(rank).lower)),
         `${base}.lora_L_aug.${k}`,
       ),
       uUp: offset > 0
@@ -248,13 +257,13 @@ export class TriAdaptLoraAdapter implements Adapter {
         )
         : null,
       uAug: makeVariable(
-        tf.tidy(() => normal([rank, rank], "U_aug").mul(mask.upper)),
+        tf.tidy(() => normal([rank, rank], "U_aug").mul(this.#mask(rank).upper)),
         `${base}.lora_U_aug.${k}`,
       ),
     };
     this.#blocks.push(block);
     // The r×r triangle masks of `factors()`, made now so tensors only change at growth.
-    this.#mask(this.rank);
+    this.#cacheMask(this.rank);
   }
 
   /**
@@ -393,9 +402,7 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   orthogonalityFactors(): { a: tf.Tensor2D; b: tf.Tensor2D } {
     return tf.tidy(() => {
-      const { a, b } = this.#ab();
-      // One block: `#ab` hands out the variables themselves; the caller owns what it gets.
-      return this.#blocks.length === 1 ? { a: a.clone(), b: b.clone() } : { a, b };
+      return this.#ab();
     });
   }
 
@@ -471,12 +478,12 @@ export class TriAdaptLoraAdapter implements Adapter {
     }
     for (const [key, v] of Object.entries(this.#named())) assignFrom(snapshot, key, v);
     for (const blk of this.#blocks) {
-      const m = this.#mask(blk.rank);
-      const off = tf.tidy(() =>
-        tf.abs(blk.lAug.mul(tf.sub(1, m.lower))).sum().add(
+      const off = tf.tidy(() => {
+        const m = this.#mask(blk.rank);
+        return tf.abs(blk.lAug.mul(tf.sub(1, m.lower))).sum().add(
           tf.abs(blk.uAug.mul(tf.sub(1, m.upper))).sum(),
-        )
-      );
+        );
+      });
       const bad = off.dataSync()[0] !== 0;
       off.dispose();
       if (bad) {
