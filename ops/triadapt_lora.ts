@@ -219,7 +219,9 @@ export class TriAdaptLoraAdapter implements Adapter {
 
   #cacheMask(size: number): void {
     if (this.#masks.has(size)) return;
-    const m = this.#mask(size);
+    const made = this.#mask(size);
+    // Kept: an adapter may be built or grown inside a caller's `tf.tidy`.
+    const m = { lower: tf.keep(made.lower), upper: tf.keep(made.upper) };
     for (const old of this.#masks.values()) tf.dispose([old.lower, old.upper]);
     this.#masks.clear();
     this.#masks.set(size, m);
@@ -329,10 +331,8 @@ export class TriAdaptLoraAdapter implements Adapter {
 
   /** `A` and `B` alone (the orthogonality penalty needs no `L`, `U`). */
   #ab(): { a: tf.Tensor2D; b: tf.Tensor2D } {
+    // `tf.concat` of one tensor is a copy: callers own (and may dispose) what they get.
     const blocks = this.#blocks;
-    if (blocks.length === 1) {
-      return { a: blocks[0]!.a as tf.Tensor2D, b: blocks[0]!.b as tf.Tensor2D };
-    }
     return {
       a: tf.concat(blocks.map((blk) => blk.a), 0) as tf.Tensor2D,
       b: tf.concat(blocks.map((blk) => blk.b), 1) as tf.Tensor2D,
