@@ -349,13 +349,19 @@ export function proportionalGrants(
   let capped = true;
   for (let u = 0; u < units; u++) {
     let best = -1;
-    let bestKey: [number, number] = [-Infinity, -Infinity];
+    let bestKey: [number, number, number] = [-Infinity, -Infinity, -Infinity];
     scores.forEach((s, i) => {
       const g = granted[i] as number;
       if (capped && g >= Math.max(1, ranks[i] as number)) return;
-      // Positive scores by D'Hondt quotient; the others after them, by score.
-      const key: [number, number] = s > 0 ? [1, s / (g + 1)] : [0, s - g];
-      if (key[0] > bestKey[0] || (key[0] === bestKey[0] && key[1] > bestKey[1])) {
+      // Positive scores by D'Hondt quotient; the others after them, by score. Rounding is
+      // monotone, so a quotient never inverts an exact order, but it can tie one (subnormal scores,
+      // adjacent doubles): a tie goes to the higher score, then to the lower index.
+      const key: [number, number, number] = s > 0 ? [1, s / (g + 1), s] : [0, s - g, s];
+      if (
+        key[0] > bestKey[0] ||
+        (key[0] === bestKey[0] &&
+          (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] > bestKey[2])))
+      ) {
         best = i;
         bestKey = key;
       }

@@ -52,6 +52,14 @@ Deno.test("proportionalGrants(): at equal rank a higher positive score never get
   );
 });
 
+Deno.test("proportionalGrants(): a quotient tie from rounding goes to the higher score (subnormal scores)", () => {
+  // 5.4e-323/5 and 5e-323/4 round to the same subnormal; the higher score must still not fall behind
+  // (fast-check counterexample found in CI on 2026-12-03).
+  const g = proportionalGrants([5e-323, 5.4e-323, 0, 0], [40, 40, 40, 40], 9);
+  assert.ok((g[1] as number) >= (g[0] as number), `grants ${g}`);
+  assert.equal(g[0]! + g[1]!, 9);
+});
+
 Deno.test("proportionalGrants() gives nothing to non-positive scores while a positive one has room", () => {
   assert.deepEqual(proportionalGrants([2, -1, 0, 1], [3, 3, 3, 3], 4), [3, 0, 0, 1]);
   assert.deepEqual(proportionalGrants([2, -1, 0, 1], [1, 1, 1, 1], 4), [1, 1, 1, 1]);
