@@ -215,6 +215,19 @@ export interface ForwardOptions {
   readonly training?: boolean;
   /** Seed of this forward's dropout masks; default: the next seed of the model's own sequence. */
   readonly seed?: number;
+  /**
+   * Activation recomputation in training forwards (default: the model's
+   * {@link DebertaModel.setRecompute}): each encoder layer keeps only its input for the backward
+   * pass and runs again inside its gradient (docs/METHOD.md §22).
+   */
+  readonly recompute?: boolean;
+}
+
+/** The tensors every encoder layer reads besides its input. */
+interface LayerConstants {
+  readonly maskBias: tf.Tensor4D;
+  readonly relC2P?: tf.Tensor2D;
+  readonly relP2C?: tf.Tensor2D;
 }
 
 /**
@@ -489,6 +502,7 @@ export class DebertaModel {
   #classifierDropout: number;
   #seed: number;
   #trainingCalls = 0;
+  #recompute = false;
   #disposed = false;
 
   /**
@@ -679,6 +693,27 @@ export class DebertaModel {
   }
 
   /**
+   * Whether training forwards recompute each encoder layer's activations in its gradient
+   * (default false; see {@link DebertaModel.setRecompute}).
+   */
+  get recompute(): boolean {
+    return this.#recompute;
+  }
+
+  /**
+   * Switches activation recomputation for training forwards: each encoder layer then keeps only
+   * its input for the backward pass and recomputes its activations inside its gradient, so a
+   * step holds one layer's activations plus every layer's input (docs/METHOD.md §22). The
+   * gradients equal the plain path's up to float32 round-off. Every attached adapter must list
+   * its variables (`LinearDelta.trainableVariables`).
+   *
+   * @param on Recompute (true) or keep every activation (false).
+   */
+  setRecompute(on: boolean): void {
+    this.#recompute = on;
+  }
+
+  /**
    * Runs the encoder and the head. Usable inside `tf.variableGrads` (gradients reach the head
    * variables and any adapter variables; embeddings are not differentiated).
    *
@@ -776,11 +811,13 @@ export class DebertaModel {
         s,
       ]) as tf.Tensor4D;
 
-      for (let i = 0; i < config.numHiddenLayers; i++) {
+      // One encoder layer: `input` [b, s, h] → [b, s, h]; the constants come as arguments so
+      // that a recomputation (`#recomputeLayer`) can hand in copies kept for the backward pass.
+      const runLayer = (i: number, input: tf.Tensor3D, k: LayerConstants): tf.Tensor3D => {
         const p = `deberta.encoder.layer.${i}`;
-        const x = tf.reshape(hidden, [b * s, h]) as tf.Tensor2D;
-        const lin = (name: string, input: tf.Tensor2D): tf.Tensor2D =>
-          this.#applyLinear(`${p}.${name}`, input, training);
+        const x = tf.reshape(input, [b * s, h]) as tf.Tensor2D;
+        const lin = (name: string, inp: tf.Tensor2D): tf.Tensor2D =>
+          this.#applyLinear(`${p}.${name}`, inp, training);
         const qName = config.shareAttKey
           ? "attention.self.query_proj"
           : "attention.self.pos_query_proj";
@@ -791,13 +828,13 @@ export class DebertaModel {
           query: lin("attention.self.query_proj", x),
           key: lin("attention.self.key_proj", x),
           value: lin("attention.self.value_proj", x),
-          ...(relC2P !== undefined
-            ? { posKey: lin(kName, drop(relC2P, this.#hiddenDropout)) }
+          ...(k.relC2P !== undefined
+            ? { posKey: lin(kName, drop(k.relC2P, this.#hiddenDropout)) }
             : {}),
-          ...(relP2C !== undefined
-            ? { posQuery: lin(qName, drop(relP2C, this.#hiddenDropout)) }
+          ...(k.relP2C !== undefined
+            ? { posQuery: lin(qName, drop(k.relP2C, this.#hiddenDropout)) }
             : {}),
-          maskBias,
+          maskBias: k.maskBias,
           batch: b,
           seqLen: s,
           heads: config.numAttentionHeads,
@@ -817,7 +854,31 @@ export class DebertaModel {
           f(`${p}.output.LayerNorm.bias`),
           eps,
         );
-        hidden = tf.reshape(out, [b, s, h]);
+        return tf.reshape(out, [b, s, h]);
+      };
+      const constants: LayerConstants = {
+        maskBias,
+        ...(relC2P === undefined ? {} : { relC2P }),
+        ...(relP2C === undefined ? {} : { relP2C }),
+      };
+      const recompute = training && (options.recompute ?? this.#recompute);
+      for (let i = 0; i < config.numHiddenLayers; i++) {
+        if (recompute) {
+          const siteAtStart = site;
+          hidden = this.#recomputeLayer(i, hidden, constants, (input, k, replay) => {
+            if (!replay) return runLayer(i, input, k);
+            // The replay draws the same dropout masks: the forward's site numbers again.
+            const siteNow = site;
+            site = siteAtStart;
+            try {
+              return runLayer(i, input, k);
+            } finally {
+              site = siteNow;
+            }
+          });
+        } else {
+          hidden = runLayer(i, hidden, constants);
+        }
         states.push(hidden);
       }
 
@@ -877,6 +938,86 @@ export class DebertaModel {
     const y = frozenLinear(x, lin.weightT, lin.bias);
     const delta = this.#adapters.get(name);
     return delta === undefined ? y : tf.add(y, delta.delta(x, training));
+  }
+
+  /**
+   * Runs encoder layer `i` so that only its input (and the layer constants) is kept for the
+   * backward pass: a `tf.customGrad` whose inputs are the layer input and the variables of the
+   * layer's adapters, and whose gradient replays the layer under `tf.variableGrads` with the
+   * adapters' per-forward counters (dropout index, call site) set back to the forward's values.
+   */
+  #recomputeLayer(
+    i: number,
+    input: tf.Tensor3D,
+    k: LayerConstants,
+    run: (input: tf.Tensor3D, k: LayerConstants, replay: boolean) => tf.Tensor3D,
+  ): tf.Tensor3D {
+    const deltas: LinearDelta[] = [];
+    const vars: tf.Variable[] = [];
+    const seen = new Set<string>();
+    for (const name of layerLinearNames(this.config, i)) {
+      const d = this.#adapters.get(name);
+      if (d === undefined) continue;
+      if (d.trainableVariables === undefined) {
+        throw new TypeError(
+          `Cannot recompute encoder layer ${i} as the adapter of ${name} must list its variables (trainableVariables()): current adapter has none`,
+        );
+      }
+      deltas.push(d);
+      for (const v of d.trainableVariables()) {
+        if (v.trainable && !seen.has(v.name)) {
+          seen.add(v.name);
+          vars.push(v);
+        }
+      }
+    }
+    const states = deltas.map((d) => d.forwardState?.());
+    const rel = (["relC2P", "relP2C"] as const).filter((key) => k[key] !== undefined);
+    const layer = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const x = args[0] as tf.Tensor3D;
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      // Saved copies outlive the forward's tidy; the gradient engine frees them after backward.
+      save([x, k.maskBias, ...rel.map((key) => k[key] as tf.Tensor)]);
+      return {
+        value: run(x, k, false),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+          const [xs, maskBias, ...rest] = saved as [tf.Tensor3D, tf.Tensor4D, ...tf.Tensor2D[]];
+          const kk: LayerConstants = {
+            maskBias,
+            ...Object.fromEntries(rel.map((key, j) => [key, rest[j]])),
+          };
+          const now = deltas.map((d) => d.forwardState?.());
+          deltas.forEach((d, j) => {
+            const st = states[j];
+            if (st !== undefined) d.restoreForwardState?.(st);
+          });
+          // A gradient inside a backward pass: the engine's tape is replaced by the inner
+          // call and must be handed back for the outer pass to free its saved tensors.
+          const engine = tf.engine();
+          const outerTape = engine.state.activeTape;
+          const xv = tf.variable(xs, true);
+          try {
+            const { value, grads } = tf.variableGrads(
+              () => tf.sum(tf.mul(run(xv as tf.Tensor as tf.Tensor3D, kk, true), dy)),
+              [xv, ...vars],
+            );
+            value.dispose();
+            return [
+              grads[xv.name] as tf.Tensor,
+              ...vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
+            ];
+          } finally {
+            engine.state.activeTape = outerTape;
+            xv.dispose();
+            deltas.forEach((d, j) => {
+              const st = now[j];
+              if (st !== undefined) d.restoreForwardState?.(st);
+            });
+          }
+        },
+      };
+    });
+    return layer(input, ...vars) as tf.Tensor3D;
   }
 
   #applyHead(name: string, x: tf.Tensor2D): tf.Tensor2D {

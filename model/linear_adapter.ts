@@ -37,4 +37,20 @@ export interface LinearDelta {
    * @returns The additive update, `[rows, out]`.
    */
   delta(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
+  /**
+   * The variables `delta` differentiates through. Needed by activation recomputation
+   * (`DebertaModel.recompute`), which hands them to the layer's custom gradient.
+   */
+  trainableVariables?(): tf.Variable[];
+  /**
+   * The counters a training `delta` call advances (dropout index, call site), so that a
+   * recomputation can replay a layer with the same masks and site numbers. Absent: none.
+   */
+  forwardState?(): readonly number[];
+  /**
+   * Sets the counters back to a value of {@linkcode LinearDelta.forwardState}.
+   *
+   * @param state A value returned by `forwardState()`.
+   */
+  restoreForwardState?(state: readonly number[]): void;
 }

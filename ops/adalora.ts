@@ -143,6 +143,24 @@ export class AdaLoraAdapter implements Adapter {
   }
 
   /**
+   * The counter a training `delta` advances: `[dropout index]`.
+   *
+   * @returns The counter.
+   */
+  forwardState(): readonly number[] {
+    return [this.#dropoutCalls];
+  }
+
+  /**
+   * Sets the counter back to a value of `forwardState()` (layer recomputation).
+   *
+   * @param state `[dropout index]`.
+   */
+  restoreForwardState(state: readonly number[]): void {
+    this.#dropoutCalls = state[0] ?? this.#dropoutCalls;
+  }
+
+  /**
    * Sets the dropout call counter (the trainer's per-step, per-micro-batch dropout index), so
    * dropout masks derive from the step, not from how many forwards this replica ran (no-op
    * when the adapter has no dropout).

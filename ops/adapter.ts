@@ -162,6 +162,17 @@ export interface Adapter extends LinearDelta {
   readonly scale: number;
   /** All trainable variables, in a stable order. */
   trainableVariables(): tf.Variable[];
+  /**
+   * The counters a training `delta` advances (dropout index; IncreLoRA also its call site), for
+   * replaying a layer under activation recomputation (docs/METHOD.md §22).
+   */
+  forwardState(): readonly number[];
+  /**
+   * Sets the counters back to a value of `forwardState()`.
+   *
+   * @param state A value returned by `forwardState()`.
+   */
+  restoreForwardState(state: readonly number[]): void;
   /** The parameter blocks (one per init/growth), in creation order. */
   parameterBlocks(): ParameterBlock[];
   /**

@@ -320,6 +320,25 @@ export class IncreLoraAdapter implements Adapter {
   }
 
   /**
+   * The counters a training `delta` advances: `[dropout index, call site]`.
+   *
+   * @returns The counters.
+   */
+  forwardState(): readonly number[] {
+    return [this.#dropoutCalls, this.#site];
+  }
+
+  /**
+   * Sets the counters back to a value of `forwardState()` (layer recomputation).
+   *
+   * @param state `[dropout index, call site]`.
+   */
+  restoreForwardState(state: readonly number[]): void {
+    this.#dropoutCalls = state[0] ?? this.#dropoutCalls;
+    this.#site = state[1] ?? this.#site;
+  }
+
+  /**
    * Sets the dropout call counter (the trainer's per-slice dropout index), so dropout masks
    * derive from the step and micro-batch, not from how many forwards this replica ran (no-op
    * when the adapter has no dropout).

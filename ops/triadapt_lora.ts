@@ -191,6 +191,24 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 
   /**
+   * The counter a training `delta` advances: `[dropout index]`.
+   *
+   * @returns The counter.
+   */
+  forwardState(): readonly number[] {
+    return [this.#dropoutCalls];
+  }
+
+  /**
+   * Sets the counter back to a value of `forwardState()` (layer recomputation).
+   *
+   * @param state `[dropout index]`.
+   */
+  restoreForwardState(state: readonly number[]): void {
+    this.#dropoutCalls = state[0] ?? this.#dropoutCalls;
+  }
+
+  /**
    * Sets the dropout call counter, so a resumed run draws the same masks.
    *
    * @param calls Number of training-mode `delta` calls made so far.

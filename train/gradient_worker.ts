@@ -61,8 +61,7 @@ async function init(spec: ReplicaSpec): Promise<void> {
   await initBackend(spec.backend);
   const task = await taskFromDescription(spec.taskInfo, { loadTrain: true });
   const model = task.buildModel(spec.seed);
-  const withRecompute = model as DebertaModel & { setRecompute?: (on: boolean) => void };
-  if (spec.recompute !== undefined) withRecompute.setRecompute?.(spec.recompute);
+  if (spec.recompute !== undefined) model.setRecompute(spec.recompute);
   const adapters = buildAdapters(model, spec.method, spec.hyper, spec.seed);
   setScoreGradientMode(adapters, true);
   replica = { task, model, adapters, orthRegWeight: spec.orthRegWeight };

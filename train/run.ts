@@ -95,6 +95,12 @@ export interface RunSettings {
    * `taskFromDescription` can rebuild (GLUE, SQuAD 2.0, planted).
    */
   readonly workers?: number;
+  /**
+   * Activation recomputation (docs/METHOD.md §22): each encoder layer keeps only its input for
+   * the backward pass and is run again inside its gradient. Same gradients up to float32
+   * round-off, about one more forward of compute, far less memory. Absent: off.
+   */
+  readonly recompute?: boolean;
 }
 
 /**
@@ -847,6 +853,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
   }
   await ensureDefaultBackend();
   const model = task.buildModel(settings.seed);
+  model.setRecompute(settings.recompute ?? false);
   let trainer: Trainer | undefined;
   let pool: WorkerPool | undefined;
   try {
@@ -865,6 +872,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
         hyper,
         seed: settings.seed,
         orthRegWeight: adapted.hyper.orthRegWeight,
+        ...(settings.recompute === undefined ? {} : { recompute: settings.recompute }),
       }, settings.workers as number);
     }
     trainer = new Trainer({

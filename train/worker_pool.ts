@@ -62,10 +62,7 @@ export interface ReplicaSpec {
   readonly seed: number;
   /** Orthogonality penalty weight the trainer uses. */
   readonly orthRegWeight: number;
-  /**
-   * Activation recompute in the replica's encoder, where the model offers it
-   * (`setRecompute(on)`); absent: the model's default.
-   */
+  /** Activation recomputation in the replica's encoder (`setRecompute`); absent: off. */
   readonly recompute?: boolean;
 }
 
