@@ -41,3 +41,4 @@ export * from "./increlora.ts";
 export * from "./lr_schedule.ts";
 export * from "./config.ts";
 export * from "./update_score.ts";
+export * from "./memory_estimate.ts";

@@ -24,6 +24,14 @@ import {
 } from "./hyperparams.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "./planted/planted_task.ts";
 import { checkModelFolder, runRealTraining } from "./real_task.ts";
+import {
+  isOutOfMemory,
+  outOfMemoryError,
+  planStepMemory,
+  StepMemoryError,
+  type StepMemoryRequest,
+  stepMemoryRequest,
+} from "./memory_plan.ts";
 import { NonFiniteError } from "./loop.ts";
 import {
   findResumePoint,
@@ -436,6 +444,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     writeText(stderr, `error: ${message}\n`);
     return isInputError(error) ? 1 : 2;
   }
+  let memoryRequest: StepMemoryRequest | undefined;
   try {
     const backend = await initBackend(plan.options.backend);
     writeText(stderr, `triadapt train: ${backend.summary}\n`);
@@ -449,6 +458,12 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
         const plantedRanks = Object.fromEntries(
           task.planted.modules.map((m, i) => [m, task.planted.ranks[i] as number]),
         );
+        memoryRequest = stepMemoryRequest(
+          task.config,
+          { ...plan.options, maxLength: task.options.seqLength },
+          parallelSettings(plan.options).workers,
+        );
+        const memory = planStepMemory(memoryRequest);
         const result = await runTraining({
           task,
           // Only the hyper-parameters: the planted task has no model, data or GLUE task to
@@ -456,7 +471,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
           hyper: Object.fromEntries(
             HYPERPARAM_KEYS.map((k) => [k, plan.options[k]]),
           ) as unknown as HyperParams,
-          settings: settingsOf(plan.options, seed),
+          settings: { ...settingsOf(plan.options, seed), recompute: memory.recompute },
           dir,
           resume: resuming,
           ...(typeof plan.resumeFrom === "string" ? { resumeFrom: plan.resumeFrom } : {}),
@@ -504,10 +519,14 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     }
     return 0;
   } catch (error) {
+    if (memoryRequest !== undefined && isOutOfMemory(error)) {
+      writeText(stderr, `error: ${outOfMemoryError(error, memoryRequest).message}\n`);
+      return 1;
+    }
     writeText(stderr, `error: ${((error as Error).message ?? String(error)).split("\n")[0]}\n`);
-    // A checkpoint that does not fit the run (e.g. hand-edited) is bad input; the rest is a
-    // runtime failure.
-    return error instanceof SyntaxError ? 1 : 2;
+    // A checkpoint that does not fit the run (e.g. hand-edited) and a step that cannot fit the
+    // backend's memory are bad input; the rest is a runtime failure.
+    return error instanceof SyntaxError || error instanceof StepMemoryError ? 1 : 2;
   }
 }
 

@@ -277,6 +277,8 @@ export interface TrainOptions extends HyperParams {
   readonly microBatch?: number;
   /** Data-parallel gradient workers: `auto` (the machine's cores) or a count; 1: in-process; absent: `auto`. */
   readonly workers?: string;
+  /** Activation recomputation: `on`, `off` or `auto` (on when a plain step would not fit); absent: `auto`. */
+  readonly recompute?: "on" | "off" | "auto";
 }
 
 /**
@@ -532,6 +534,17 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       kind: "string",
       valueName: "<n|auto>",
       description: "Data-parallel gradient workers (default auto: one per core; 1: in-process)",
+      resumeMayChange: true,
+    },
+    {
+      key: "recompute",
+      flag: "recompute",
+      group: "Run",
+      kind: "choice",
+      choices: ["on", "off", "auto"],
+      valueName: "<on|off|auto>",
+      description:
+        "Recompute each layer's activations in backward: same gradients, far less memory (default auto: on when a step would not fit)",
       resumeMayChange: true,
     },
     {

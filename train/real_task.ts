@@ -40,6 +40,15 @@ import { findResumePoint, readResumeConfig, type ResumePoint } from "./run_resum
 import { createSquadTask, type SquadTask, type SquadTaskOptions } from "./squad_task.ts";
 import { resolveGlueTask } from "./tasks/glue_tasks.ts";
 import { parallelSettings } from "./worker_pool.ts";
+import {
+  isOutOfMemory,
+  outOfMemoryError,
+  planStepMemory,
+  type StepMemoryPlan,
+  type StepMemoryRequest,
+  stepMemoryRequest,
+} from "./memory_plan.ts";
+import { parseDebertaConfig } from "../model/config.ts";
 
 /**
  * Options of {@linkcode createRealTask} (what the train CLI knows).
@@ -622,6 +631,8 @@ export async function runRealTraining(
   let skipBadRows = extra.skipBadRows ?? options.skipBadRows ?? false;
   let task: GlueTask | SquadTask;
   let out: string;
+  let memoryRequest: StepMemoryRequest;
+  let memory: StepMemoryPlan;
   try {
     if (options.resume !== undefined) {
       const config = await readResumeConfig(options.resume);
@@ -642,6 +653,11 @@ export async function runRealTraining(
     }
     await checkModelFolder(opts.model);
     await checkDataPath(opts.data);
+    // The step's memory is planned from config.json before any weight is read (METHOD §22).
+    const configPath = join(opts.model, "config.json");
+    const encoder = parseDebertaConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
+    memoryRequest = stepMemoryRequest(encoder, opts, parallelSettings(opts).workers);
+    memory = planStepMemory(memoryRequest);
     task = await createRealTask({
       task: opts.task,
       model: opts.model,
@@ -691,6 +707,7 @@ export async function runRealTraining(
           ...(opts.evalEvery === undefined ? {} : { evalEvery: opts.evalEvery }),
           ...(opts.checkpointEvery === undefined ? {} : { checkpointEvery: opts.checkpointEvery }),
           ...parallelSettings(opts),
+          recompute: memory.recompute,
         },
         dir,
         resume,
@@ -734,6 +751,10 @@ export async function runRealTraining(
     }
     return 0;
   } catch (error) {
+    if (isOutOfMemory(error)) {
+      writeText(stderr, `error: ${outOfMemoryError(error, memoryRequest).message}\n`);
+      return 1;
+    }
     writeText(stderr, `error: ${(error as Error).message ?? String(error)}\n`);
     const input = isInputError(error) && !(error instanceof NonFiniteError) &&
       !(error instanceof Deno.errors.NotFound);
