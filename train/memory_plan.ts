@@ -174,7 +174,8 @@ function fixes(request: StepMemoryRequest, budget: number): string {
     if (m >= pass) continue;
     const bytes = needed(request, true, m);
     if (bytes <= budget) {
-      out.push(`--recompute on --micro-batch ${m} (about ${formatBytes(bytes)})`);
+      const flag = request.recompute === "off" ? "--recompute on " : "";
+      out.push(`${flag}--micro-batch ${m} (about ${formatBytes(bytes)})`);
       break;
     }
   }
@@ -281,7 +282,7 @@ export function outOfMemoryError(error: unknown, request: StepMemoryRequest): St
       formatBytes(bytes)
     }, ${describeStep(request, recompute)}; the backend has ${
       formatBytes(request.limitBytes)
-    }): use ${fixes({ ...request, recompute: recompute ? "on" : "off" }, budget)}`,
+    }): use ${fixes(request, budget)}`,
   );
 }
 
