@@ -8,11 +8,7 @@
  * @module
  */
 
-import {
-  estimateStepMemory,
-  examplesPerPass,
-  type StepShape,
-} from "../core/memory_estimate.ts";
+import { estimateStepMemory, examplesPerPass, type StepShape } from "../core/memory_estimate.ts";
 
 /** The wasm heap's ceiling: 32-bit addressing, 4 GiB. */
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;

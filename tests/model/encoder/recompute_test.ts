@@ -128,7 +128,11 @@ for (const method of ["triadaptlora", "lora", "adalora", "increlora"] as const) 
           largest = Math.max(largest, Math.abs(g[i] ?? 0));
         }
       }
-      console.log(`${method}: max |Δ grad| recompute vs plain = ${max.toExponential(2)} (largest |grad| ${largest.toExponential(2)})`);
+      console.log(
+        `${method}: max |Δ grad| recompute vs plain = ${max.toExponential(2)} (largest |grad| ${
+          largest.toExponential(2)
+        })`,
+      );
       assert.ok(largest > 1e-3, "the gradients must not be trivially zero");
       assert.ok(max <= TOL, `max |Δ grad| ${max}`);
       assert.equal(mid, before);

@@ -58,8 +58,26 @@ Deno.test("train CLI: a base-shaped step that cannot fit wasm stops with one lin
     const common = ["--model", model, "--task", "rte", "--data", data, "--out", out];
     const started = performance.now();
     // Act: plain activations at 8 × 128 (about 15 GiB), and 64 × 512 even with recomputation.
-    const plain = await train([...common, "--batch-size", "8", "--max-length", "128", "--recompute", "off", "--workers", "1"]);
-    const huge = await train([...common, "--batch-size", "64", "--max-length", "512", "--workers", "1"]);
+    const plain = await train([
+      ...common,
+      "--batch-size",
+      "8",
+      "--max-length",
+      "128",
+      "--recompute",
+      "off",
+      "--workers",
+      "1",
+    ]);
+    const huge = await train([
+      ...common,
+      "--batch-size",
+      "64",
+      "--max-length",
+      "512",
+      "--workers",
+      "1",
+    ]);
     const seconds = (performance.now() - started) / 1000;
     // Assert: one line each, exit 1, nothing built.
     assert.equal(plain.code, 1, plain.err);
@@ -70,7 +88,10 @@ Deno.test("train CLI: a base-shaped step that cannot fit wasm stops with one lin
     );
     assert.equal(huge.code, 1, huge.err);
     assert.equal(huge.err.trim().split("\n").length, 1, huge.err);
-    assert.match(huge.err, /recompute on\) and the backend has 4\.0 GiB: use --micro-batch \d+ \(about \d\.\d GiB\)/);
+    assert.match(
+      huge.err,
+      /recompute on\) and the backend has 4\.0 GiB: use --micro-batch \d+ \(about \d\.\d GiB\)/,
+    );
     await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
     assert.ok(seconds < 10, `the refusal must come before any weight is built: took ${seconds} s`);
   } finally {
@@ -96,7 +117,12 @@ Deno.test("train CLI: --recompute auto turns recomputation on where a plain base
     backend: "wasm",
   };
   assert.equal(planStepMemory(stepMemoryRequest(encoder, options, 1)).recompute, true);
-  assert.equal(planStepMemory(stepMemoryRequest({ ...encoder, numHiddenLayers: 1 }, { ...options, batchSize: 1 }, 1)).recompute, false);
+  assert.equal(
+    planStepMemory(
+      stepMemoryRequest({ ...encoder, numHiddenLayers: 1 }, { ...options, batchSize: 1 }, 1),
+    ).recompute,
+    false,
+  );
 });
 
 Deno.test("train CLI: a small checkpoint under a forced 1 MiB heap (TRIADAPT_HEAP_LIMIT_MIB) stops with the one line, exit 1", async () => {
@@ -107,12 +133,27 @@ Deno.test("train CLI: a small checkpoint under a forced 1 MiB heap (TRIADAPT_HEA
     const model = await writeSmallModelFolder(join(root, "model"));
     const data = await writeRteFolder(join(root, "RTE"), PAIRS, PAIRS);
     const r = await train([
-      "--model", model, "--task", "rte", "--data", data, "--out", join(root, "run"),
-      "--batch-size", "4", "--max-length", "32", "--workers", "1",
+      "--model",
+      model,
+      "--task",
+      "rte",
+      "--data",
+      data,
+      "--out",
+      join(root, "run"),
+      "--batch-size",
+      "4",
+      "--max-length",
+      "32",
+      "--workers",
+      "1",
     ]);
     assert.equal(r.code, 1, r.err);
     assert.equal(r.err.trim().split("\n").length, 1, r.err);
-    assert.match(r.err, /^error: Cannot run a training step as it needs about [\d.]+ MiB .* and the backend has 1\.0 MiB: use /);
+    assert.match(
+      r.err,
+      /^error: Cannot run a training step as it needs about [\d.]+ MiB .* and the backend has 1\.0 MiB: use /,
+    );
   } finally {
     if (before === undefined) Deno.env.delete("TRIADAPT_HEAP_LIMIT_MIB");
     else Deno.env.set("TRIADAPT_HEAP_LIMIT_MIB", before);
@@ -125,20 +166,39 @@ Deno.test("a wasm Aborted() or allocation failure during a step becomes one line
     "../../../train/memory_plan.ts"
   );
   const request = stepMemoryRequest(
-    { numHiddenLayers: 12, hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12, vocabSize: 128100 },
-    { batchSize: 8, maxLength: 128, refRank: 8, initRank: 4, adaloraInitRank: 12, backend: "wasm", recompute: "off" },
+    {
+      numHiddenLayers: 12,
+      hiddenSize: 768,
+      intermediateSize: 3072,
+      numAttentionHeads: 12,
+      vocabSize: 128100,
+    },
+    {
+      batchSize: 8,
+      maxLength: 128,
+      refRank: 8,
+      initRank: 4,
+      adaloraInitRank: 12,
+      backend: "wasm",
+      recompute: "off",
+    },
     1,
   );
-  for (const thrown of [
-    new Error("Aborted(). Build with -sASSERTIONS for more info."),
-    new RangeError("Array buffer allocation failed"),
-    new Error("WebAssembly.Memory.grow(): Maximum memory size exceeded\n  at stack"),
-  ]) {
+  for (
+    const thrown of [
+      new Error("Aborted(). Build with -sASSERTIONS for more info."),
+      new RangeError("Array buffer allocation failed"),
+      new Error("WebAssembly.Memory.grow(): Maximum memory size exceeded\n  at stack"),
+    ]
+  ) {
     assert.ok(isOutOfMemory(thrown), thrown.message);
     const e = outOfMemoryError(thrown, request);
     assert.ok(e instanceof StepMemoryError);
     assert.equal(e.message.split("\n").length, 1);
-    assert.match(e.message, /ran out of memory .*estimated need about 1\d\.\d GiB.*the backend has 4\.0 GiB\): use --recompute on/);
+    assert.match(
+      e.message,
+      /ran out of memory .*estimated need about 1\d\.\d GiB.*the backend has 4\.0 GiB\): use --recompute on/,
+    );
   }
   assert.ok(!isOutOfMemory(new RangeError("Cannot parse --lr as it must be positive")));
 });
