@@ -74,7 +74,7 @@ export type { GrowthInit, Normalisation, Rounding, ThresholdMode };
  * assert.equal(backend, "wasm");
  * ```
  */
-export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
+export type TrainBackend = "wasm" | "cpu" | "webgpu" | "tensorflow" | "tensorflow-gpu";
 
 /**
  * A named set of hyper-parameters: `paper` is docs/METHOD.md §16, `none` the schema defaults.
@@ -432,7 +432,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       flag: "backend",
       group: "Run",
       kind: "choice",
-      choices: ["wasm", "cpu", "tensorflow", "tensorflow-gpu"],
+      choices: ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"],
       default: "wasm",
       description: "TensorFlow.js backend",
     },

@@ -1,0 +1,10 @@
+import { main } from "../../train/cli.ts";
+import * as tf from "@tensorflow/tfjs";
+import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+const orig = WebGPUBackend.prototype.readSync;
+WebGPUBackend.prototype.readSync = function (id: any) { const d = (this as any).tensorMap.get(id); if (d && d.values == null) console.trace("GPU readSync"); return orig.call(this, id); };
+const backend = Deno.args[0] ?? "webgpu";
+const t0 = performance.now();
+const small = Deno.args[2] === "small" ? { planted: { layers: 1, hidden: 16, heads: 2, intermediate: 32, trainExamples: 64, evalExamples: 16 } } : {};
+const rc = await main(["--task", "planted", "--backend", backend, "--max-steps", Deno.args[1] ?? "20", "--init-warmup", "6", "--interval", "2", "--warmup-steps", "1", "--workers", Deno.args[3] ?? "1", "--out", `/tmp/probe-${backend}-${Date.now()}`], { progress: false, ...small });
+console.log("rc", rc, (performance.now() - t0) / 1000, tf.memory());
