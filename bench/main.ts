@@ -6,7 +6,8 @@
  * (`{ name, description, run(ctx) }` returning markdown and JSON data).
  *
  * ```sh
- * deno task bench                      # everything (< 15 min on 2 cores)
+ * deno task bench --only adapter,encoder,step,allocation,planted   # ~10 min + planted (below)
+ * deno task bench --only planted-1024  # the long allocation-quality sections: see README
  * deno task bench --quick              # small shapes only (< 2 min)
  * deno task bench --only step,allocation --backend wasm --out runs/my-bench
  * ```
@@ -33,7 +34,14 @@ import {
 import { runAdapterBench } from "./adapter_bench.ts";
 import { runAllocationCostBench } from "./allocation_cost_bench.ts";
 import { runEncoderBench } from "./encoder_bench.ts";
-import { runPlantedBench } from "./planted_bench.ts";
+import {
+  PLANTED_FULL,
+  PLANTED_QUICK,
+  type PlantedBenchConfig,
+  ratioPlanted,
+  runPlantedBench,
+  scaledPlanted,
+} from "./planted_bench.ts";
 import { runStepBench } from "./step_bench.ts";
 
 /**
@@ -72,7 +80,37 @@ export const SECTIONS: readonly BenchSection[] = Object.freeze([
       "Allocation quality on the planted-rank task: every method, same budget, steps and seeds",
     run: (ctx: BenchContext): Promise<BenchSectionResult> => runPlantedBench(ctx),
   },
+  ...[512, 1024].map((steps) => ({
+    name: `planted-${steps}`,
+    description:
+      `Planted allocation quality at T = ${steps}: schedules scaled by T/128, every method and variant`,
+    run: (ctx: BenchContext): Promise<BenchSectionResult> =>
+      runPlantedBench(ctx, {
+        config: ctx.quick ? quickLong(steps) : scaledPlanted(PLANTED_FULL, steps),
+        title: `Planted-rank allocation quality, T = ${steps} (scaled schedules)`,
+        prefix: `planted-${steps}`,
+      }),
+  })),
+  {
+    name: "planted-ratio",
+    description:
+      "Planted allocation quality at T = 1024 with the paper's RTE ratio (t0 = interval = warm-up = T·100/3900)",
+    run: (ctx: BenchContext): Promise<BenchSectionResult> =>
+      runPlantedBench(ctx, {
+        config: ctx.quick ? ratioPlanted(quickLong(1024), 48) : ratioPlanted(PLANTED_FULL, 1024),
+        title: "Planted-rank allocation quality, T = 1024, the paper's RTE schedule ratio",
+        prefix: "planted-ratio",
+      }),
+  },
 ]);
+
+/**
+ * The quick (smoke) form of a long planted section: the quick task, one seed, `T = 24 · steps/512`
+ * at least 36, the quick form's two rows.
+ */
+function quickLong(steps: number): PlantedBenchConfig {
+  return scaledPlanted({ ...PLANTED_QUICK, seeds: [0] }, Math.max(36, (24 * steps) / 512));
+}
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {

@@ -20,6 +20,8 @@ import { spearman } from "../train/metrics/correlation.ts";
 import { createPlantedTask, type PlantedTaskOptions } from "../train/planted/planted_task.ts";
 import { rankGrid, runTraining } from "../train/run.ts";
 import { meanStd } from "../train/seed_summary.ts";
+import { readJsonLines } from "../train/run_folder.ts";
+import { lossChartSvg } from "../train/svg/line_chart.ts";
 import { rankHeatmapSvg } from "../train/svg/rank_heatmap.ts";
 import type { BenchContext, BenchSectionResult } from "./_harness.ts";
 import { formatTiming, markdownTable, summarise, type Timing } from "./_harness.ts";
@@ -35,19 +37,23 @@ export interface PlantedVariant {
 }
 
 /**
- * The rows of the full form: TriAdaptLoRA linear / nonlinear / fixed-k (normalisation `rank`),
- * TriAdaptLoRA linear with normalisation `sqrt` and `none` (its `rank` row is the linear row,
- * not run twice), LoRA at uniform `r_ref`, AdaLoRA, IncreLoRA.
+ * The rows of the full form: TriAdaptLoRA linear / nonlinear / fixed-k (normalisation `rank`,
+ * growth `paper`, score `paper`), TriAdaptLoRA linear with normalisation `sqrt` and `none`, with
+ * output-preserving growth, with the update scores `update` and `spectrum` [ours] (the `spectrum`
+ * score with preserving growth, with and without proportional grants); LoRA at uniform `r_ref`,
+ * AdaLoRA, IncreLoRA. Each option is
+ * varied from the linear row, which stands for its own default (not run twice).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { PLANTED_VARIANTS } from "./planted_bench.ts";
  *
- * assert.equal(PLANTED_VARIANTS.length, 8);
+ * assert.equal(PLANTED_VARIANTS.length, 13);
+ * assert.equal(PLANTED_VARIANTS.filter((v) => v.method === "triadapt").length, 10);
  * assert.deepEqual(
- *   PLANTED_VARIANTS.map((v) => v.method),
- *   ["triadapt", "triadapt", "triadapt", "triadapt", "triadapt", "lora", "adalora", "increlora"],
+ *   PLANTED_VARIANTS.slice(-3).map((v) => v.method),
+ *   ["lora", "adalora", "increlora"],
  * );
  * ```
  */
@@ -65,6 +71,36 @@ export const PLANTED_VARIANTS: readonly PlantedVariant[] = Object.freeze(
       label: "TriAdaptLoRA linear, N = none",
       method: "triadapt",
       hyper: { threshold: "linear", normalisation: "none" },
+    },
+    {
+      label: "TriAdaptLoRA linear, growth preserving",
+      method: "triadapt",
+      hyper: { threshold: "linear", growthInit: "preserving" },
+    },
+    {
+      label: "TriAdaptLoRA linear, score update [ours]",
+      method: "triadapt",
+      hyper: { threshold: "linear", score: "update" },
+    },
+    {
+      label: "TriAdaptLoRA linear, score spectrum [ours]",
+      method: "triadapt",
+      hyper: { threshold: "linear", score: "spectrum" },
+    },
+    {
+      label: "TriAdaptLoRA linear, score spectrum, preserving [ours]",
+      method: "triadapt",
+      hyper: { threshold: "linear", score: "spectrum", growthInit: "preserving" },
+    },
+    {
+      label: "TriAdaptLoRA linear, score spectrum, preserving, proportional [ours]",
+      method: "triadapt",
+      hyper: {
+        threshold: "linear",
+        score: "spectrum",
+        growthInit: "preserving",
+        grants: "proportional",
+      },
     },
     { label: "LoRA (uniform r_ref)", method: "lora" },
     { label: "AdaLoRA", method: "adalora" },
@@ -88,7 +124,7 @@ export interface PlantedBenchConfig {
 
 /**
  * The full form: the demo's task (4 layers, hidden 64, every layer matched, 24 matrices, budget
- * `4 · 24 = 96`), batch 8, 128 steps (2 epochs of 512 sequences), seeds 0–2, every variant.
+ * `4 · 24 = 96`), batch 8, 128 steps (2 epochs of 512 sequences), seeds 0–4, every variant.
  * The demo's allocation schedules (t0 = 48, interval 16, AdaLoRA tinit = tfinal = 32, ΔT = 4)
  * fit T = 128 unchanged.
  *
@@ -98,17 +134,86 @@ export interface PlantedBenchConfig {
  * import { PLANTED_FULL } from "./planted_bench.ts";
  *
  * assert.equal(PLANTED_FULL.task.layers, 4);
- * assert.ok(PLANTED_FULL.seeds.length >= 3);
- * assert.equal(PLANTED_FULL.variants.length, 8);
+ * assert.equal(PLANTED_FULL.seeds.length, 5);
+ * assert.equal(PLANTED_FULL.variants.length, 13);
  * ```
  */
 export const PLANTED_FULL: PlantedBenchConfig = Object.freeze({
   task: PLANTED_DEMO,
   hyper: { ...PLANTED_HYPERPARAMS, batchSize: 8 },
   steps: 128,
-  seeds: [0, 1, 2],
+  seeds: [0, 1, 2, 3, 4],
   variants: PLANTED_VARIANTS,
 });
+
+/** The schedule lengths of {@linkcode PLANTED_FULL}'s hyper-parameters that scale with `T`. */
+const SCHEDULE_KEYS = [
+  "initWarmup",
+  "interval",
+  "warmupSteps",
+  "tinit",
+  "tfinal",
+  "deltaT",
+] as const;
+
+/**
+ * A comparison at `steps` optimizer steps with every schedule length of `base` (t0, interval,
+ * LR warm-up, AdaLoRA's tinit, tfinal and ΔT) scaled by `steps / base.steps` and rounded ("scaled"
+ * schedules); the task, seeds and rows stay.
+ *
+ * @example T = 512 from the T = 128 form
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLANTED_FULL, scaledPlanted } from "./planted_bench.ts";
+ *
+ * const c = scaledPlanted(PLANTED_FULL, 512);
+ * assert.equal(c.steps, 512);
+ * assert.deepEqual([c.hyper.initWarmup, c.hyper.interval, c.hyper.warmupSteps], [192, 64, 40]);
+ * ```
+ *
+ * @param base The comparison to scale.
+ * @param steps The new `T`.
+ * @returns The scaled comparison.
+ */
+export function scaledPlanted(base: PlantedBenchConfig, steps: number): PlantedBenchConfig {
+  const f = steps / base.steps;
+  const hyper: Record<string, unknown> = { ...base.hyper };
+  for (const key of SCHEDULE_KEYS) {
+    const v = base.hyper[key];
+    if (v !== undefined) hyper[key] = Math.max(1, Math.round(v * f));
+  }
+  return Object.freeze({ ...base, steps, hyper: hyper as Partial<HyperParams> });
+}
+
+/**
+ * The paper's RTE ratio at `steps`: TriAdaptLoRA's and IncreLoRA's `t0`, interval and the LR
+ * warm-up all `round(T · 100 / 3900)` (RTE: 100 of 3900 steps); AdaLoRA keeps the scaled schedule
+ * of {@linkcode scaledPlanted}. Only the rows whose schedule changes are listed (TriAdaptLoRA and
+ * IncreLoRA): LoRA and AdaLoRA would repeat the scaled section's runs.
+ *
+ * @example T = 1024
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLANTED_FULL, ratioPlanted } from "./planted_bench.ts";
+ *
+ * const c = ratioPlanted(PLANTED_FULL, 1024);
+ * assert.deepEqual([c.hyper.initWarmup, c.hyper.interval, c.hyper.warmupSteps], [26, 26, 26]);
+ * assert.ok(c.variants.every((v) => v.method === "triadapt" || v.method === "increlora"));
+ * ```
+ *
+ * @param base The comparison at its own `T`.
+ * @param steps The new `T`.
+ * @returns The paper-ratio comparison.
+ */
+export function ratioPlanted(base: PlantedBenchConfig, steps: number): PlantedBenchConfig {
+  const scaled = scaledPlanted(base, steps);
+  const t = Math.max(1, Math.round(steps * 100 / 3900));
+  return Object.freeze({
+    ...scaled,
+    hyper: { ...scaled.hyper, initWarmup: t, interval: t, warmupSteps: t },
+    variants: scaled.variants.filter((v) => v.method === "triadapt" || v.method === "increlora"),
+  });
+}
 
 /**
  * The quick form, a smoke test only (its numbers say nothing about the methods): a 2-layer,
@@ -150,7 +255,7 @@ export const PLANTED_QUICK: PlantedBenchConfig = Object.freeze({
   },
   steps: 24,
   seeds: [0, 1],
-  variants: [PLANTED_VARIANTS[0] as PlantedVariant, PLANTED_VARIANTS[5] as PlantedVariant],
+  variants: [PLANTED_VARIANTS[0] as PlantedVariant, PLANTED_VARIANTS[10] as PlantedVariant],
 });
 
 /**
@@ -235,6 +340,77 @@ export interface PlantedRun {
   readonly ms: number;
   /** Final allocated rank per module, module order. */
   readonly ranks: readonly number[];
+  /** Ranks over time: `[step, ranks]` at the start, after every event and at `T`. */
+  readonly trajectory: readonly (readonly [number, readonly number[]])[];
+  /** Allocation cost, element operations per training step (see {@linkcode allocationOpsPerStep}). */
+  readonly allocOps: number;
+}
+
+/** The `[in, out]` widths of a planted module from its family and the task's sizes. */
+function moduleShape(name: string, hidden: number, intermediate: number): [number, number] {
+  if (name.endsWith("intermediate.dense")) return [hidden, intermediate];
+  if (/\.output\.dense$/.test(name) && !name.includes("attention")) return [intermediate, hidden];
+  return [hidden, hidden];
+}
+
+/**
+ * The allocator's own work per training step, in element operations on adapter tensors (a count,
+ * independent of machine load; docs/METHOD.md §20):
+ *
+ * - TriAdaptLoRA, score `paper`: `‖L+U‖_F` of every module at each event, `2·r²` each;
+ * - score `update` / `spectrum`: the Grams `A·Aᵀ` and `BᵀB` (`(n + d)·r²` multiply-adds, counted
+ *   `2·`) plus `40·r³` for the `r×r` products and Jacobi sweeps, at each event;
+ * - AdaLoRA: every step, the sensitivity `|p·g|` and its two moving averages over every adapter
+ *   parameter (`9` per element: PEFT's `update_ipt`), masking events not counted;
+ * - IncreLoRA: every step, `|ΔW ⊙ ∂L/∂ΔW|` over the `d×n` update (`2·d·n`), growth not counted;
+ * - LoRA: 0.
+ *
+ * Event costs use the ranks before each event and are divided by `T`.
+ *
+ * @example AdaLoRA on one 4×4 module at rank 2 costs 9 · (4 + 4 + 1) · 2 per step
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocationOpsPerStep } from "./planted_bench.ts";
+ *
+ * const ops = allocationOpsPerStep({
+ *   method: "adalora", score: "paper", shapes: [[4, 4]], steps: 10,
+ *   trajectory: [[0, [2]], [10, [1]]],
+ * });
+ * assert.equal(ops, 162);
+ * ```
+ *
+ * @param run Method, score, module shapes `[in, out]`, `T` and the rank trajectory.
+ * @returns Operations per step.
+ */
+export function allocationOpsPerStep(run: {
+  readonly method: TrainMethod;
+  readonly score: string;
+  readonly shapes: readonly (readonly [number, number])[];
+  readonly steps: number;
+  readonly trajectory: readonly (readonly [number, readonly number[]])[];
+}): number {
+  const first = run.trajectory[0]?.[1] ?? [];
+  switch (run.method) {
+    case "lora":
+      return 0;
+    case "adalora":
+      return run.shapes.reduce((a, [n, d], i) => a + 9 * (n + d + 1) * (first[i] ?? 0), 0);
+    case "increlora":
+      return run.shapes.reduce((a, [n, d]) => a + 2 * n * d, 0);
+    case "triadapt": {
+      // Every event but the final `[T, ranks]` point reads the ranks before it.
+      const events = run.trajectory.slice(1, -1);
+      let total = 0;
+      events.forEach((_, e) => {
+        const ranks = run.trajectory[e]?.[1] ?? [];
+        run.shapes.forEach(([n, d], i) => {
+          const r = ranks[i] ?? 0;
+          total += run.score === "paper" ? 2 * r * r : 2 * (n + d) * r * r + 40 * r ** 3;
+        });
+      });
+      return total / run.steps;
+    }
+  }
 }
 
 /** Mean ± std over seeds of one quantity. */
@@ -263,6 +439,8 @@ export interface PlantedRow {
   readonly time: Timing;
   /** Mean final rank per module over the seeds. */
   readonly meanRanks: readonly number[];
+  /** Allocation cost, element operations per step (mean over seeds). */
+  readonly allocOps: number;
   /** Every run. */
   readonly runs: readonly PlantedRun[];
 }
@@ -289,7 +467,7 @@ export interface PlantedBenchData {
   readonly planted: readonly (readonly number[])[];
   /** One row per method. */
   readonly rows: readonly PlantedRow[];
-  /** Files for the bench out folder: name → text (`planted-vs-allocated.svg`). */
+  /** Files for the bench out folder: name → text (`<prefix>-vs-allocated.svg`, `<prefix>-ranks-<row>.svg`). */
   readonly files: Readonly<Record<string, string>>;
 }
 
@@ -374,10 +552,88 @@ export function plantedVsAllocatedSvg(panels: readonly RankPanel[]): string {
   ].join("\n");
 }
 
+/**
+ * Ranks over time of one row: one line per planted rank `p` (the mean allocated rank over the
+ * matrices planted at rank `p` and over the seeds), a step function that jumps at the events.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rankOverTimeSvg } from "./planted_bench.ts";
+ *
+ * const svg = rankOverTimeSvg("Tri", [[0, 2]], [[[0, [1, 1]], [8, [2, 1]], [16, [2, 1]]]]);
+ * assert.ok(svg.startsWith("<svg") && svg.includes("planted rank 2"));
+ * ```
+ *
+ * @param title Chart title.
+ * @param planted Planted rank per module, per seed.
+ * @param trajectories `[step, ranks]` points per seed (same order as `planted`).
+ * @returns The SVG text.
+ */
+export function rankOverTimeSvg(
+  title: string,
+  planted: readonly (readonly number[])[],
+  trajectories: readonly (readonly (readonly [number, readonly number[]])[])[],
+): string {
+  const steps = [...new Set(trajectories.flatMap((t) => t.map(([s]) => s)))].sort((a, b) => a - b);
+  // Ranks in force at `step` (`before`: just before the event at `step`, if any).
+  const at = (
+    t: readonly (readonly [number, readonly number[]])[],
+    step: number,
+    before: boolean,
+  ) => {
+    let ranks = t[0]?.[1] ?? [];
+    for (const [s, r] of t) if (before ? s < step : s <= step) ranks = r;
+    return ranks;
+  };
+  const levels = [...new Set(planted.flat())].sort((a, b) => a - b);
+  const mean = (p: number, step: number, before: boolean): number => {
+    let sum = 0;
+    let n = 0;
+    trajectories.forEach((t, si) => {
+      const ranks = at(t, step, before);
+      (planted[si] ?? []).forEach((q, i) => {
+        if (q === p) (sum += ranks[i] ?? 0, n++);
+      });
+    });
+    return n === 0 ? NaN : sum / n;
+  };
+  // A step function: at each event step, the value before it and the value after it.
+  const series = levels.map((p) => ({
+    name: `planted rank ${p}`,
+    points: steps.flatMap((step): [number, number][] => [
+      [step, mean(p, step, true)],
+      [step, mean(p, step, false)],
+    ]),
+  }));
+  return lossChartSvg({
+    series,
+    title,
+    leftLabel: "mean allocated rank",
+    leftFloor: 0,
+  });
+}
+
 /** Options of {@linkcode runPlantedBench}. */
 export interface PlantedBenchOptions {
   /** The comparison to run (default: {@linkcode PLANTED_QUICK} when `ctx.quick`, else {@linkcode PLANTED_FULL}). */
   readonly config?: PlantedBenchConfig;
+  /** Heading of the section (default `Planted-rank allocation quality`). */
+  readonly title?: string;
+  /** Prefix of the SVG file names (default `planted`). */
+  readonly prefix?: string;
+  /**
+   * Runs already done in this process, by task, steps, seed, method and resolved
+   * hyper-parameters: a run asked for again is reused, not repeated (sections share it).
+   */
+  readonly cache?: Map<string, PlantedRun>;
+}
+
+/** The process-wide run cache the bench sections share (see `PlantedBenchOptions.cache`). */
+export const PLANTED_RUN_CACHE: Map<string, PlantedRun> = new Map();
+
+function slug(label: string): string {
+  return label.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 }
 
 /**
@@ -410,6 +666,9 @@ export async function runPlantedBench(
   options: PlantedBenchOptions = {},
 ): Promise<BenchSectionResult> {
   const config = options.config ?? (ctx.quick ? PLANTED_QUICK : PLANTED_FULL);
+  const title = options.title ?? "Planted-rank allocation quality";
+  const prefix = options.prefix ?? "planted";
+  const cache = options.cache ?? PLANTED_RUN_CACHE;
   const backend = getBackend();
   // Recorded in each (temporary) run folder's config.json only.
   const backendInfo: BackendInfo = {
@@ -444,8 +703,18 @@ export async function runPlantedBench(
             progress: false,
           });
         }
+        const shapes = modules.map((m) =>
+          moduleShape(m, config.task.hidden ?? 0, config.task.intermediate ?? 0)
+        );
         for (const [vi, variant] of config.variants.entries()) {
           const hyper: HyperParams = { ...baseHyper, ...variant.hyper };
+          const key = JSON.stringify([config.task, config.steps, seed, variant.method, hyper]);
+          const cached = cache.get(key);
+          if (cached !== undefined) {
+            runs.push({ ...cached, label: variant.label });
+            ctx.log(`planted seed ${seed} ${variant.label}: reused an identical run`);
+            continue;
+          }
           const start = performance.now();
           // runTraining awaits its evaluation's data reads before it returns.
           const result = await runTraining({
@@ -464,6 +733,19 @@ export async function runPlantedBench(
           });
           const ms = performance.now() - start;
           const allocated = modules.map((m) => result.ranks[m] ?? 0);
+          const events = await readJsonLines(join(result.dir, "ranks.jsonl")).catch(() => []);
+          const initial = variant.method === "lora"
+            ? hyper.refRank
+            : variant.method === "adalora"
+            ? hyper.adaloraInitRank
+            : hyper.initRank;
+          const trajectory: [number, readonly number[]][] = [
+            [0, modules.map(() => initial)],
+            ...(events as { step: number; ranks: number[] }[]).map((
+              e,
+            ): [number, readonly number[]] => [e.step, e.ranks]),
+            [config.steps, allocated],
+          ];
           const run: PlantedRun = {
             label: variant.label,
             seed,
@@ -475,8 +757,17 @@ export async function runPlantedBench(
             events: result.events,
             ms,
             ranks: allocated,
+            trajectory,
+            allocOps: allocationOpsPerStep({
+              method: variant.method,
+              score: hyper.score,
+              shapes,
+              steps: config.steps,
+              trajectory,
+            }),
           };
           runs.push(run);
+          cache.set(key, run);
           ctx.log(
             `planted seed ${seed} ${variant.label}: held-out ${run.heldout.toFixed(4)}, ρ ${
               run.spearman.toFixed(3)
@@ -506,6 +797,7 @@ export async function runPlantedBench(
       meanRanks: modules.map((_, i) =>
         mine.reduce((a, r) => a + (r.ranks[i] as number), 0) / mine.length
       ),
+      allocOps: mine.reduce((a, r) => a + r.allocOps, 0) / Math.max(1, mine.length),
       runs: mine,
     };
   });
@@ -527,6 +819,7 @@ export async function runPlantedBench(
       "Spearman ρ (alloc vs planted)",
       "budget on planted-0",
       "ranks / budget",
+      "allocation ops / step",
       "run wall time, s: median (min–max)",
     ],
     rows.map((r) => [
@@ -537,13 +830,14 @@ export async function runPlantedBench(
         : fmtStat(r.spearman, 3, n),
       fmtStat(r.zeroFraction, 3, n),
       [...new Set(r.runs.map((x) => `${x.ranksTotal} / ${x.budget}`))].join(", "),
+      r.allocOps === 0 ? "0" : r.allocOps.toPrecision(3),
       formatTiming(summarise(r.runs.map((x) => x.ms / 1000))),
     ]),
   );
   const t = config.task;
   const zeroShare = plantedBySeed.map((p) => p.filter((x) => x === 0).length / p.length);
   const markdown = [
-    "## Planted-rank allocation quality",
+    `## ${title}`,
     "",
     ctx.quick
       ? "**Quick form: a smoke test only** (tiny task, 2 methods, few steps); its numbers say nothing about the methods.\n"
@@ -554,7 +848,9 @@ export async function runPlantedBench(
     `${
       (100 * zeroShare.reduce((a, b) => a + b, 0) / zeroShare.length).toFixed(0)
     } % of them planted-zero on average. ` +
-    `Every method: ${config.steps} steps, batch ${baseHyper.batchSize}, lr ${baseHyper.lr}, the same budget ` +
+    `Every method: ${config.steps} steps, batch ${baseHyper.batchSize}, lr ${baseHyper.lr}, ` +
+    `TriAdaptLoRA/IncreLoRA t0 ${baseHyper.initWarmup}, interval ${baseHyper.interval}, LR warm-up ${baseHyper.warmupSteps}, ` +
+    `AdaLoRA tinit ${baseHyper.tinit}, tfinal ${baseHyper.tfinal}, ΔT ${baseHyper.deltaT}; the same budget ` +
     `r_ref · M = ${baseHyper.refRank} · ${modules.length} = ${budget} (AdaLoRA starts at r = ${baseHyper.adaloraInitRank} and prunes to it, ` +
     `TriAdaptLoRA and IncreLoRA grow to it from r = ${baseHyper.initRank}, LoRA holds r_ref everywhere). ` +
     `Seeds ${
@@ -565,7 +861,9 @@ export async function runPlantedBench(
     "",
     table,
     "",
-    "`planted-vs-allocated.svg` in the bench folder: the planted ranks (mean over seeds) next to every method's final ranks (mean over seeds; AdaLoRA's effective, unmasked ranks).",
+    `\`${prefix}-vs-allocated.svg\` in the bench folder: the planted ranks (mean over seeds) next to every method's final ranks (mean over seeds; AdaLoRA's effective, unmasked ranks). ` +
+    `\`${prefix}-ranks-<row>.svg\`: each row's ranks over time, one line per planted rank (mean over matrices and seeds). ` +
+    "Allocation ops / step: the allocator's own element operations per training step, counted (not timed; `allocationOpsPerStep`).",
     "",
   ].filter((line, i) => !(i === 2 && line === "")).join("\n");
   const data: PlantedBenchData = {
@@ -579,7 +877,17 @@ export async function runPlantedBench(
     budget,
     planted: plantedBySeed,
     rows,
-    files: { "planted-vs-allocated.svg": svg },
+    files: {
+      [`${prefix}-vs-allocated.svg`]: svg,
+      ...Object.fromEntries(rows.map((r) => [
+        `${prefix}-ranks-${slug(r.label)}.svg`,
+        rankOverTimeSvg(
+          `${r.label}: ranks over time (T = ${config.steps})`,
+          plantedBySeed,
+          config.seeds.map((seed) => r.runs.find((x) => x.seed === seed)?.trajectory ?? []),
+        ),
+      ])),
+    },
   };
   return { markdown, data };
 }

@@ -381,11 +381,14 @@ function wasmHeapBytes(): number {
  *
  * const shape = { label: "t", layers: 1, hidden: 8, heads: 2, intermediate: 16, vocab: 20, batch: 4, seq: 4 };
  * const rows = await measureTrainerSteps(shape, [
- *   { label: "in-process", method: "lora", workers: 1 },
- *   { label: "micro 2", method: "triadapt", workers: 1, microBatch: 2 },
+ *   { label: "in-process", method: "lora", workers: 0 },
+ *   { label: "micro 2", method: "triadapt", workers: 0, microBatch: 2 },
+ *   { label: "1 worker", method: "lora", workers: 1 },
  * ], { warmup: 1, repeats: 2, memorySteps: 3 });
- * assert.equal(rows.length, 2);
- * assert.ok(rows.every((r) => r.mainFlat && r.workersFlat && r.peakBytes.length === 1));
+ * assert.equal(rows.length, 3);
+ * assert.ok(rows.every((r) => r.mainFlat && r.workersFlat));
+ * // one peak per heap: the main thread's, then each worker's
+ * assert.deepEqual(rows.map((r) => r.peakBytes.length), [1, 1, 2]);
  * ```
  *
  * @param shape Encoder shape and batch.

@@ -9,6 +9,7 @@ import { type Normalisation, normalisedNorms, scoreDifference } from "./importan
 import { growRanks, type RankState } from "./rank_state.ts";
 import { selectTopK } from "./selection.ts";
 import { grantAmounts, type Rounding, thresholdK, type ThresholdMode } from "./threshold.ts";
+import { type GrantRule, proportionalGrants } from "./update_score.ts";
 
 /**
  * What {@linkcode allocate} needs from a config. A parsed `TriAdaptConfig` satisfies it.
@@ -44,6 +45,8 @@ export interface AllocationConfig {
   readonly allowOvershoot?: boolean;
   /** Default `"rank"`. */
   readonly normalisation?: Normalisation;
+  /** How the event's units are shared: `"equal"` (default, §8) or `"proportional"` [ours] (§20). */
+  readonly grants?: GrantRule;
 }
 
 /**
@@ -173,9 +176,11 @@ export function allocate(
   const k = thresholdK(alpha, state.remaining, thresholdOptions);
   const selected = selectTopK(scores, k);
   const amounts = grantAmounts(k, state.remaining, thresholdOptions);
-  const grown = selected.map((index, i) =>
-    Object.freeze({ module: state.modules[index] ?? "", index, amount: amounts[i] ?? 0 })
-  );
+  const grown = config.grants === "proportional"
+    ? proportionalGrown(state, scores, amounts.reduce((a, b) => a + b, 0))
+    : selected.map((index, i) =>
+      Object.freeze({ module: state.modules[index] ?? "", index, amount: amounts[i] ?? 0 })
+    );
   const next = growRanks(state, grown, { allowOvershoot: thresholdOptions.allowOvershoot });
   return Object.freeze({
     event: true,
@@ -186,4 +191,20 @@ export function allocate(
     alpha,
     previous: current,
   });
+}
+
+/** The same units as the equal grants, shared by {@linkcode proportionalGrants}; most units first. */
+function proportionalGrown(
+  state: RankState,
+  scores: readonly number[],
+  units: number,
+): GrownModule[] {
+  const shares = proportionalGrants(scores, state.ranks, units);
+  return shares
+    .map((amount, index) => ({ amount, index }))
+    .filter((g) => g.amount > 0)
+    .sort((a, b) => b.amount - a.amount || a.index - b.index)
+    .map((g) =>
+      Object.freeze({ module: state.modules[g.index] ?? "", index: g.index, amount: g.amount })
+    );
 }

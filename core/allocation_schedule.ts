@@ -17,8 +17,8 @@ import { assertFinite, assertInteger } from "./_validate.ts";
  *
  * const schedule: AllocationSchedule = { initWarmup: 100, interval: 100, totalSteps: 3900 };
  * const steps = candidateSteps(schedule);
- * assert.equal(steps.length, 38);
- * assert.deepEqual([steps[0], steps.at(-1)], [200, 3900]);
+ * assert.equal(steps.length, 37);
+ * assert.deepEqual([steps[0], steps.at(-1)], [200, 3800]);
  * ```
  */
 export interface AllocationSchedule {
@@ -31,11 +31,11 @@ export interface AllocationSchedule {
 }
 
 /**
- * Whether an allocation event happens at `step`: `step > t0`, `step % interval === 0`,
- * `step <= T` and budget remains (`remaining > 0`).
+ * Whether an allocation event happens at `step`: `t0 < step < T`, `step % interval === 0` and
+ * budget remains (`remaining > 0`).
  *
- * The bound `step <= T` only excludes steps that a run of `T` steps never reaches (where
- * `α > 1`); within a run the rule is exactly docs/METHOD.md §6.
+ * `step < T` is the reference trainer's convention (docs/METHOD.md §19): its loop never reaches an
+ * allocation check at step `T`, and a matrix grown there would never be trained.
  *
  * @param step Optimizer step (1-based, non-negative integer).
  * @param schedule `initWarmup`, `interval`, `totalSteps`.
@@ -52,6 +52,7 @@ export interface AllocationSchedule {
  * assert.equal(isAllocationStep(150, schedule, 504), false); // off-interval
  * assert.equal(isAllocationStep(200, schedule, 504), true);
  * assert.equal(isAllocationStep(200, schedule, 0), false); // budget spent
+ * assert.equal(isAllocationStep(3900, schedule, 504), false); // never at T
  * ```
  */
 export function isAllocationStep(
@@ -62,7 +63,7 @@ export function isAllocationStep(
   assertInteger("check allocation step", "step", step, 0);
   assertFinite("check allocation step", "remaining", remaining);
   return step > schedule.initWarmup && step % schedule.interval === 0 &&
-    step <= schedule.totalSteps && remaining > 0;
+    step < schedule.totalSteps && remaining > 0;
 }
 
 /**
@@ -70,7 +71,7 @@ export function isAllocationStep(
  *
  * @param step Optimizer step.
  * @param schedule `initWarmup` (`t0`) and `totalSteps` (`T`).
- * @returns `α`; in `(0, 1]` for every allocation step.
+ * @returns `α`; in `(0, 1)` for every allocation step.
  *
  * @example Usage
  * ```ts
@@ -86,7 +87,7 @@ export function allocationAlpha(step: number, schedule: AllocationSchedule): num
 
 /**
  * Every step that passes the step test of {@linkcode isAllocationStep} (ignoring the budget):
- * the multiples of `interval` in `(t0, T]`, ascending.
+ * the multiples of `interval` in `(t0, T)`, ascending.
  *
  * @param schedule The schedule.
  * @returns The candidate event steps.
@@ -96,12 +97,12 @@ export function allocationAlpha(step: number, schedule: AllocationSchedule): num
  * import { candidateSteps } from "./allocation_schedule.ts";
  * import assert from "node:assert/strict";
  *
- * assert.deepEqual(candidateSteps({ initWarmup: 10, interval: 4, totalSteps: 24 }), [12, 16, 20, 24]);
+ * assert.deepEqual(candidateSteps({ initWarmup: 10, interval: 4, totalSteps: 24 }), [12, 16, 20]);
  * ```
  */
 export function candidateSteps(schedule: AllocationSchedule): readonly number[] {
   const steps: number[] = [];
   const first = (Math.floor(schedule.initWarmup / schedule.interval) + 1) * schedule.interval;
-  for (let s = first; s <= schedule.totalSteps; s += schedule.interval) steps.push(s);
+  for (let s = first; s < schedule.totalSteps; s += schedule.interval) steps.push(s);
   return Object.freeze(steps);
 }

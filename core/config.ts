@@ -12,6 +12,7 @@
 import { show } from "./_validate.ts";
 import type { Normalisation } from "./importance.ts";
 import type { Rounding, ThresholdMode } from "./threshold.ts";
+import { type GrantRule, SCORE_KINDS, type ScoreKind } from "./update_score.ts";
 
 /**
  * Plain LoRA with a fixed rank (docs/METHOD.md §11).
@@ -86,6 +87,10 @@ export interface TriAdaptConfig {
   readonly orthRegWeight: number;
   /** Initialisation of grown entries: `"paper"` (default) or `"preserving"` ([ours]). */
   readonly growthInit: "paper" | "preserving";
+  /** Allocation score: `"paper"` (eq. 11, default), `"update"` or `"spectrum"` ([ours], §20). */
+  readonly score: ScoreKind;
+  /** Sharing of an event's units: `"equal"` (default, §8) or `"proportional"` ([ours], §20). */
+  readonly grants: GrantRule;
 }
 
 /**
@@ -357,6 +362,8 @@ export function parseTriAdaptConfig(input: unknown): TriAdaptConfig {
     "dropout",
     "orthRegWeight",
     "growthInit",
+    "score",
+    "grants",
   ]);
   const initRank = r.number("initRank", "int1", 1);
   const refRank = r.number("refRank", "int1", 8);
@@ -393,6 +400,8 @@ export function parseTriAdaptConfig(input: unknown): TriAdaptConfig {
     dropout: r.number("dropout", "unit", 0),
     orthRegWeight: r.number("orthRegWeight", "nonneg", 0.1),
     growthInit: r.choice<"paper" | "preserving">("growthInit", ["paper", "preserving"], "paper"),
+    score: r.choice<ScoreKind>("score", SCORE_KINDS, "paper"),
+    grants: r.choice<GrantRule>("grants", ["equal", "proportional"], "equal"),
   };
   return Object.freeze(topH === undefined ? base : { ...base, topH });
 }

@@ -40,3 +40,4 @@ export * from "./adalora_budget.ts";
 export * from "./increlora.ts";
 export * from "./lr_schedule.ts";
 export * from "./config.ts";
+export * from "./update_score.ts";

@@ -81,7 +81,7 @@ export interface PlanEvent {
 }
 
 /**
- * Lists every allocation event of a run: at each step `> t0` on the interval while budget
+ * Lists every allocation event of a run: at each step in `(t0, T)` on the interval while budget
  * remains, `k` from {@linkcode thresholdK} and the grants from {@linkcode grantAmounts}.
  * Deterministic; `allocate` reaches the same `k` sequence whatever the scores.
  *
@@ -123,7 +123,7 @@ export function planAllocation(config: PlanConfig): readonly PlanEvent[] {
   let remaining = (config.refRank - config.initRank) * config.matrices;
   const events: PlanEvent[] = [];
   const first = (Math.floor(config.initWarmup / config.interval) + 1) * config.interval;
-  for (let step = first; step <= config.totalSteps && remaining > 0; step += config.interval) {
+  for (let step = first; step < config.totalSteps && remaining > 0; step += config.interval) {
     const alpha = allocationAlpha(step, config);
     const k = thresholdK(alpha, remaining, options);
     const grants = grantAmounts(k, remaining, options);

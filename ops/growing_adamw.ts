@@ -102,8 +102,23 @@ interface BlockState {
   readonly variables: readonly tf.Variable[];
   birthStep: number;
   step: number;
-  m: tf.Tensor[];
-  v: tf.Tensor[];
+}
+
+/**
+ * The flat layout of every registered variable (blocks in registration order, variables in block
+ * order): moments are stored as one vector each, so an update is a constant number of tensor ops
+ * whatever the number of blocks (docs/METHOD.md §21).
+ */
+interface FlatLayout {
+  readonly variables: readonly tf.Variable[];
+  /** Block index (registration order) of each variable. */
+  readonly blockOfVariable: readonly number[];
+  /** Entry offset of each variable in the flat vectors; one more entry: the total. */
+  readonly offsets: readonly number[];
+  /** Block index of each entry (int32), for per-block step sizes. */
+  readonly blockOfEntry: tf.Tensor1D;
+  /** Variable index of each entry (int32), for partial updates. */
+  readonly variableOfEntry: tf.Tensor1D;
 }
 
 function checkNumber(what: string, value: number, lo: number, hiOpen: number): void {
@@ -189,6 +204,10 @@ export class GrowingAdamW {
   #blocks = new Map<string, BlockState>();
   #owner = new Map<string, string>(); // variable name → block key
   #globalStep = 0;
+  /** First and second moments of every registered variable, flat in layout order. */
+  #m: tf.Tensor1D | null = null;
+  #v: tf.Tensor1D | null = null;
+  #layout: FlatLayout | null = null;
 
   /**
    * Creates an optimizer with no blocks.
@@ -231,6 +250,11 @@ export class GrowingAdamW {
    * @param birthStep Global step at which it appears; default the current global step.
    */
   addBlock(block: ParameterBlock, birthStep: number = this.#globalStep): void {
+    this.#add(block, birthStep);
+    this.#flatLayout();
+  }
+
+  #add(block: ParameterBlock, birthStep: number): void {
     requireBackend(`add optimizer block ${block.key}`);
     if (this.#blocks.has(block.key)) {
       throw new TypeError(
@@ -251,9 +275,70 @@ export class GrowingAdamW {
       variables: [...block.variables],
       birthStep,
       step: 0,
-      m: block.variables.map((v) => tf.zerosLike(v)),
-      v: block.variables.map((v) => tf.zerosLike(v)),
     });
+    const size = block.variables.reduce((n, v) => n + v.size, 0);
+    if (size > 0) {
+      const grow = (old: tf.Tensor1D | null): tf.Tensor1D => {
+        const z = tf.zeros([size]) as tf.Tensor1D;
+        if (old === null) return z;
+        const out = tf.concat([old, z]) as tf.Tensor1D;
+        tf.dispose([old, z]);
+        return out;
+      };
+      this.#m = grow(this.#m);
+      this.#v = grow(this.#v);
+    }
+    this.#dropLayout();
+  }
+
+  #dropLayout(): void {
+    if (this.#layout !== null) {
+      tf.dispose([this.#layout.blockOfEntry, this.#layout.variableOfEntry]);
+      this.#layout = null;
+    }
+  }
+
+  #flatLayout(): FlatLayout {
+    if (this.#layout !== null) return this.#layout;
+    const variables: tf.Variable[] = [];
+    const blockOfVariable: number[] = [];
+    const offsets: number[] = [0];
+    let k = 0;
+    for (const b of this.#blocks.values()) {
+      for (const v of b.variables) {
+        variables.push(v);
+        blockOfVariable.push(k);
+        offsets.push(offsets[offsets.length - 1]! + v.size);
+      }
+      k++;
+    }
+    const total = offsets[offsets.length - 1]!;
+    const blockIdx = new Int32Array(total);
+    const varIdx = new Int32Array(total);
+    variables.forEach((_, i) => {
+      blockIdx.fill(blockOfVariable[i]!, offsets[i]!, offsets[i + 1]!);
+      varIdx.fill(i, offsets[i]!, offsets[i + 1]!);
+    });
+    this.#layout = {
+      variables,
+      blockOfVariable,
+      offsets,
+      blockOfEntry: tf.tensor1d(blockIdx, "int32"),
+      variableOfEntry: tf.tensor1d(varIdx, "int32"),
+    };
+    return this.#layout;
+  }
+
+  /** Entry range `[start, end)` of each block's variables in the flat vectors, by key. */
+  #ranges(): Map<string, { start: number; ends: number[] }> {
+    const out = new Map<string, { start: number; ends: number[] }>();
+    let at = 0;
+    for (const b of this.#blocks.values()) {
+      const start = at;
+      const ends = b.variables.map((v) => (at += v.size));
+      out.set(b.key, { start, ends });
+    }
+    return out;
   }
 
   /**
@@ -267,10 +352,12 @@ export class GrowingAdamW {
     let added = 0;
     for (const b of blocks) {
       if (!this.#blocks.has(b.key)) {
-        this.addBlock(b, birthStep);
+        this.#add(b, birthStep);
         added++;
       }
     }
+    // The index tensors are rebuilt here, once, so the tensor count only changes at registration.
+    this.#flatLayout();
     return added;
   }
 
@@ -283,8 +370,27 @@ export class GrowingAdamW {
     const b = this.#blocks.get(key);
     if (b === undefined) return;
     for (const v of b.variables) this.#owner.delete(v.name);
-    tf.dispose([...b.m, ...b.v]);
+    const range = this.#ranges().get(key)!;
+    const end = range.ends.length === 0 ? range.start : range.ends[range.ends.length - 1]!;
     this.#blocks.delete(key);
+    this.#dropLayout();
+    this.#flatLayout();
+    if (end > range.start && this.#m !== null && this.#v !== null) {
+      const cut = (t: tf.Tensor1D): tf.Tensor1D | null => {
+        const total = t.size;
+        if (total === end - range.start) return null;
+        return tf.tidy(() => {
+          const parts: tf.Tensor1D[] = [];
+          if (range.start > 0) parts.push(t.slice(0, range.start));
+          if (end < total) parts.push(t.slice(end, total - end));
+          return (parts.length === 1 ? parts[0]!.clone() : tf.concat(parts)) as tf.Tensor1D;
+        });
+      };
+      const m = cut(this.#m), v = cut(this.#v);
+      tf.dispose([this.#m, this.#v]);
+      this.#m = m;
+      this.#v = v;
+    }
   }
 
   /**
@@ -306,9 +412,16 @@ export class GrowingAdamW {
       return tf.minimum(tf.scalar(1), tf.div(clip, norm.add(1e-6))) as tf.Scalar;
     });
     const { beta1, beta2, epsilon, weightDecay } = this;
-    for (const block of this.#blocks.values()) {
-      const has = block.variables.map((v) => grads[v.name] !== undefined);
-      if (!has.some(Boolean)) continue;
+    const layout = this.#flatLayout();
+    const blocks = [...this.#blocks.values()];
+    // Per block: step size lr/(1−β1ᵗ), √(1−β2ᵗ) and the decay factor 1 − lr·wd (float32, as the
+    // scalars a per-variable update would broadcast); a block without gradient keeps everything.
+    const stepSizes = new Float32Array(blocks.length);
+    const bc2Sqrts = new Float32Array(blocks.length).fill(1);
+    const decays = new Float32Array(blocks.length).fill(1);
+    const active = layout.variables.map((p) => grads[p.name] !== undefined);
+    blocks.forEach((block, k) => {
+      if (!block.variables.some((p) => grads[p.name] !== undefined)) return;
       block.step++;
       const t = block.step;
       const lr = typeof learningRate === "number" ? learningRate : learningRate({
@@ -318,30 +431,54 @@ export class GrowingAdamW {
         birthStep: block.birthStep,
       });
       if (!Number.isFinite(lr) || lr < 0) {
+        clipFactor?.dispose();
         throw new RangeError(
           `Cannot apply gradient to block ${block.key} as learning rate must be finite and >= 0: current value is ${lr}`,
         );
       }
-      const bc1 = 1 - Math.pow(beta1, t);
-      const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
-      const stepSize = lr / bc1;
-      block.variables.forEach((p, i) => {
-        const g0 = grads[p.name];
-        if (g0 === undefined) return;
-        const [m, v] = tf.tidy(() => {
-          const g = clipFactor === null ? g0 : g0.mul(clipFactor);
-          const m1 = block.m[i]!.mul(beta1).add(g.mul(1 - beta1));
-          const v1 = block.v[i]!.mul(beta2).add(g.square().mul(1 - beta2));
-          const denom = v1.sqrt().div(bc2Sqrt).add(epsilon);
-          const decayed = weightDecay === 0 ? p : p.mul(1 - lr * weightDecay);
-          p.assign(decayed.sub(m1.div(denom).mul(stepSize)));
-          return [m1, v1];
+      stepSizes[k] = lr / (1 - Math.pow(beta1, t));
+      bc2Sqrts[k] = Math.sqrt(1 - Math.pow(beta2, t));
+      decays[k] = 1 - lr * weightDecay;
+    });
+    if (active.some(Boolean) && this.#m !== null && this.#v !== null) {
+      const mOld = this.#m, vOld = this.#v;
+      const allActive = active.every(Boolean);
+      const [m, v] = tf.tidy(() => {
+        const flat = (i: number, t: tf.Tensor | undefined): tf.Tensor1D =>
+          t === undefined
+            ? tf.zeros([layout.offsets[i + 1]! - layout.offsets[i]!])
+            : t.reshape([-1]) as tf.Tensor1D;
+        const gs = layout.variables.map((p, i) => flat(i, grads[p.name]));
+        const g0 = gs.length === 1 ? gs[0]! : tf.concat(gs) as tf.Tensor1D;
+        const g = clipFactor === null ? g0 : g0.mul(clipFactor);
+        const ps = layout.variables.map((p, i) => flat(i, p));
+        const p0 = ps.length === 1 ? ps[0]! : tf.concat(ps) as tf.Tensor1D;
+        const perEntry = (values: Float32Array): tf.Tensor1D =>
+          tf.gather(tf.tensor1d(values, "float32"), layout.blockOfEntry);
+        let m1 = mOld.mul(beta1).add(g.mul(1 - beta1));
+        let v1 = vOld.mul(beta2).add(g.square().mul(1 - beta2));
+        const denom = v1.sqrt().div(perEntry(bc2Sqrts)).add(epsilon);
+        const decayed = weightDecay === 0 ? p0 : p0.mul(perEntry(decays));
+        let p1 = decayed.sub(m1.div(denom).mul(perEntry(stepSizes)));
+        if (!allActive) {
+          const on = tf.gather(
+            tf.tensor1d(Int32Array.from(active, (x) => (x ? 1 : 0)), "int32"),
+            layout.variableOfEntry,
+          ).cast("bool");
+          m1 = tf.where(on, m1, mOld);
+          v1 = tf.where(on, v1, vOld);
+          p1 = tf.where(on, p1, p0);
+        }
+        const sizes = layout.variables.map((_, i) => layout.offsets[i + 1]! - layout.offsets[i]!);
+        const parts = sizes.length === 1 ? [p1] : tf.split(p1, sizes);
+        layout.variables.forEach((p, i) => {
+          if (active[i]) p.assign(parts[i]!.reshape(p.shape));
         });
-        block.m[i]!.dispose();
-        block.v[i]!.dispose();
-        block.m[i] = m as tf.Tensor;
-        block.v[i] = v as tf.Tensor;
+        return [m1, v1];
       });
+      tf.dispose([mOld, vOld]);
+      this.#m = m as tf.Tensor1D;
+      this.#v = v as tf.Tensor1D;
     }
     clipFactor?.dispose();
   }
@@ -359,12 +496,17 @@ export class GrowingAdamW {
         `Cannot read optimizer block as key must be registered: current value is ${key}`,
       );
     }
-    const read = async (ts: readonly tf.Tensor[]): Promise<TensorData[]> => {
-      const out: TensorData[] = [];
-      for (const t of ts) out.push({ shape: [...t.shape], data: new Float32Array(await t.data()) });
-      return out;
+    const range = this.#ranges().get(key)!;
+    const read = async (t: tf.Tensor1D | null): Promise<TensorData[]> => {
+      const all = t === null ? new Float32Array(0) : await t.data() as Float32Array;
+      let at = range.start;
+      return b.variables.map((v, i) => {
+        const data = all.slice(at, range.ends[i]!);
+        at = range.ends[i]!;
+        return { shape: [...v.shape], data };
+      });
     };
-    return { step: b.step, birthStep: b.birthStep, m: await read(b.m), v: await read(b.v) };
+    return { step: b.step, birthStep: b.birthStep, m: await read(this.#m), v: await read(this.#v) };
   }
 
   /**
@@ -391,27 +533,44 @@ export class GrowingAdamW {
           `Cannot restore optimizer block as key must be registered: current value is ${key}`,
         );
       }
-      const load = (ds: readonly TensorData[], old: tf.Tensor[]): tf.Tensor[] => {
-        if (ds.length !== old.length) {
+      const load = (ds: readonly TensorData[]): void => {
+        if (ds.length !== b.variables.length) {
           throw new TypeError(
-            `Cannot restore optimizer block ${key} as it must have ${old.length} moments: current count is ${ds.length}`,
+            `Cannot restore optimizer block ${key} as it must have ${b.variables.length} moments: current count is ${ds.length}`,
           );
         }
-        return ds.map((d, i) => {
-          const o = old[i] as tf.Tensor;
+        ds.forEach((d, i) => {
+          const o = b.variables[i]!;
           if (d.shape.length !== o.shape.length || d.shape.some((x, j) => x !== o.shape[j])) {
             throw new TypeError(
               `Cannot restore optimizer block ${key} as moment ${i} must have shape [${o.shape}]: current shape is [${d.shape}]`,
             );
           }
-          return tf.tensor(d.data, [...d.shape], "float32");
         });
       };
-      const m = load(data.m, b.m);
-      const v = load(data.v, b.v);
-      tf.dispose([...b.m, ...b.v]);
-      b.m = m;
-      b.v = v;
+      load(data.m);
+      load(data.v);
+    }
+    // Everything checked: write the moments into the flat vectors, then the counters.
+    const ranges = this.#ranges();
+    const write = (t: tf.Tensor1D | null, which: "m" | "v"): tf.Tensor1D | null => {
+      if (t === null) return null;
+      const all = new Float32Array(t.dataSync());
+      for (const [key, data] of Object.entries(state.blocks)) {
+        const r = ranges.get(key)!;
+        let at = r.start;
+        data[which].forEach((d) => {
+          all.set(d.data, at);
+          at += d.data.length;
+        });
+      }
+      t.dispose();
+      return tf.tensor1d(all, "float32");
+    };
+    this.#m = write(this.#m, "m");
+    this.#v = write(this.#v, "v");
+    for (const [key, data] of Object.entries(state.blocks)) {
+      const b = this.#blocks.get(key)!;
       b.step = data.step;
       b.birthStep = data.birthStep;
     }
@@ -420,6 +579,11 @@ export class GrowingAdamW {
 
   /** Disposes all optimizer state (never the variables). */
   dispose(): void {
-    for (const key of [...this.#blocks.keys()]) this.removeBlock(key);
+    this.#dropLayout();
+    tf.dispose([this.#m, this.#v].filter((t): t is tf.Tensor1D => t !== null));
+    this.#m = null;
+    this.#v = null;
+    this.#blocks.clear();
+    this.#owner.clear();
   }
 }

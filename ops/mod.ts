@@ -24,6 +24,7 @@
 export * from "./adapter.ts";
 export * from "./backend.ts";
 export * from "./triadapt_lora.ts";
+export * from "./update_grams.ts";
 export * from "./lora.ts";
 export * from "./adalora.ts";
 export * from "./increlora.ts";

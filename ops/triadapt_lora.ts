@@ -200,19 +200,31 @@ export class TriAdaptLoraAdapter implements Adapter {
     this.#dropoutCalls = calls;
   }
 
+  /**
+   * The `size×size` lower and upper triangle masks (0/1). Only the current rank's pair is kept
+   * (replaced at growth, so a growth adds no mask tensor); other sizes are made in the caller's
+   * scope.
+   */
   #mask(size: number): { lower: tf.Tensor2D; upper: tf.Tensor2D } {
-    let m = this.#masks.get(size);
-    if (m === undefined) {
-      m = tf.tidy(() => {
-        const ones = tf.ones([size, size]) as tf.Tensor2D;
-        return {
-          lower: tf.keep(tf.linalg.bandPart(ones, -1, 0)),
-          upper: tf.keep(tf.linalg.bandPart(ones, 0, -1)),
-        };
-      });
-      this.#masks.set(size, m);
-    }
-    return m;
+    const cached = this.#masks.get(size);
+    if (cached !== undefined) return cached;
+    return tf.tidy(() => {
+      const ones = tf.ones([size, size]) as tf.Tensor2D;
+      return {
+        lower: tf.linalg.bandPart(ones, -1, 0),
+        upper: tf.linalg.bandPart(ones, 0, -1),
+      };
+    });
+  }
+
+  #cacheMask(size: number): void {
+    if (this.#masks.has(size)) return;
+    const made = this.#mask(size);
+    // Kept: an adapter may be built or grown inside a caller's `tf.tidy`.
+    const m = { lower: tf.keep(made.lower), upper: tf.keep(made.upper) };
+    for (const old of this.#masks.values()) tf.dispose([old.lower, old.upper]);
+    this.#masks.clear();
+    this.#masks.set(size, m);
   }
 
   #addBlock(rank: number, isInit: boolean, preserving: boolean): void {
@@ -224,7 +236,6 @@ export class TriAdaptLoraAdapter implements Adapter {
     const seedOf = (p: string): number => deriveSeed(this.#seed, `${this.name}/${p}/${k}`);
     const normal = (shape: [number, number], p: string): tf.Tensor2D =>
       tf.randomNormal(shape, 0, std, "float32", seedOf(p));
-    const mask = this.#mask(rank);
     const base = this.name;
     const block: TriBlock = {
       rank,
@@ -238,7 +249,7 @@ export class TriAdaptLoraAdapter implements Adapter {
         ? makeVariable(normal([rank, offset], "L_down"), `${base}.lora_L_down.${k}`)
         : null,
       lAug: makeVariable(
-        tf.tidy(() => normal([rank, rank], "L_aug").mul(mask.lower)),
+        tf.tidy(() => normal([rank, rank], "L_aug").mul(this.#mask(rank).lower)),
         `${base}.lora_L_aug.${k}`,
       ),
       uUp: offset > 0
@@ -248,11 +259,13 @@ export class TriAdaptLoraAdapter implements Adapter {
         )
         : null,
       uAug: makeVariable(
-        tf.tidy(() => normal([rank, rank], "U_aug").mul(mask.upper)),
+        tf.tidy(() => normal([rank, rank], "U_aug").mul(this.#mask(rank).upper)),
         `${base}.lora_U_aug.${k}`,
       ),
     };
     this.#blocks.push(block);
+    // The r×r triangle masks of `factors()`, made now so tensors only change at growth.
+    this.#cacheMask(this.rank);
   }
 
   /**
@@ -287,29 +300,43 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   factors(): { a: tf.Tensor2D; b: tf.Tensor2D; l: tf.Tensor2D; u: tf.Tensor2D } {
     return tf.tidy(() => {
+      const { a, b } = this.#ab();
       const r = this.rank;
-      const a = tf.concat(this.#blocks.map((blk) => blk.a), 0) as tf.Tensor2D;
-      const b = tf.concat(this.#blocks.map((blk) => blk.b), 1) as tf.Tensor2D;
-      const lRows = this.#blocks.map((blk) => {
-        const parts: tf.Tensor2D[] = [];
-        if (blk.lDown !== null) parts.push(blk.lDown as tf.Tensor2D);
-        parts.push((blk.lAug as tf.Tensor2D).mul(this.#mask(blk.rank).lower));
+      const blocks = this.#blocks;
+      // Row block k of L is [L_down | L_aug | 0] and column block k of U is [U_up; U_aug; 0]; the
+      // triangles come from one mask product on the assembled r×r matrix (the same values and
+      // gradients as masking each corner, with fewer kernels per growth block).
+      const lRows = blocks.map((blk) => {
+        const aug = blk.lAug as tf.Tensor2D;
+        const row = blk.lDown === null ? aug : tf.concat([blk.lDown as tf.Tensor2D, aug], 1);
         const right = r - blk.offset - blk.rank;
-        if (right > 0) parts.push(tf.zeros([blk.rank, right]));
-        return parts.length === 1 ? parts[0] as tf.Tensor2D : tf.concat(parts, 1);
+        return right > 0 ? tf.pad(row, [[0, 0], [0, right]]) : row;
       });
-      const uCols = this.#blocks.map((blk) => {
-        const parts: tf.Tensor2D[] = [];
-        if (blk.uUp !== null) parts.push(blk.uUp as tf.Tensor2D);
-        parts.push((blk.uAug as tf.Tensor2D).mul(this.#mask(blk.rank).upper));
+      const uCols = blocks.map((blk) => {
+        const aug = blk.uAug as tf.Tensor2D;
+        const col = blk.uUp === null ? aug : tf.concat([blk.uUp as tf.Tensor2D, aug], 0);
         const below = r - blk.offset - blk.rank;
-        if (below > 0) parts.push(tf.zeros([below, blk.rank]));
-        return parts.length === 1 ? parts[0] as tf.Tensor2D : tf.concat(parts, 0);
+        return below > 0 ? tf.pad(col, [[0, below], [0, 0]]) : col;
       });
-      const l = (lRows.length === 1 ? lRows[0] : tf.concat(lRows, 0)) as tf.Tensor2D;
-      const u = (uCols.length === 1 ? uCols[0] : tf.concat(uCols, 1)) as tf.Tensor2D;
+      const mask = this.#mask(r);
+      const l = (lRows.length === 1 ? lRows[0]! : tf.concat(lRows, 0)).mul(
+        mask.lower,
+      ) as tf.Tensor2D;
+      const u = (uCols.length === 1 ? uCols[0]! : tf.concat(uCols, 1)).mul(
+        mask.upper,
+      ) as tf.Tensor2D;
       return { a, b, l, u };
     });
+  }
+
+  /** `A` and `B` alone (the orthogonality penalty needs no `L`, `U`). */
+  #ab(): { a: tf.Tensor2D; b: tf.Tensor2D } {
+    // `tf.concat` of one tensor is a copy: callers own (and may dispose) what they get.
+    const blocks = this.#blocks;
+    return {
+      a: tf.concat(blocks.map((blk) => blk.a), 0) as tf.Tensor2D,
+      b: tf.concat(blocks.map((blk) => blk.b), 1) as tf.Tensor2D,
+    };
   }
 
   /**
@@ -375,8 +402,7 @@ export class TriAdaptLoraAdapter implements Adapter {
    */
   orthogonalityFactors(): { a: tf.Tensor2D; b: tf.Tensor2D } {
     return tf.tidy(() => {
-      const { a, b } = this.factors();
-      return { a, b };
+      return this.#ab();
     });
   }
 
@@ -452,12 +478,12 @@ export class TriAdaptLoraAdapter implements Adapter {
     }
     for (const [key, v] of Object.entries(this.#named())) assignFrom(snapshot, key, v);
     for (const blk of this.#blocks) {
-      const m = this.#mask(blk.rank);
-      const off = tf.tidy(() =>
-        tf.abs(blk.lAug.mul(tf.sub(1, m.lower))).sum().add(
+      const off = tf.tidy(() => {
+        const m = this.#mask(blk.rank);
+        return tf.abs(blk.lAug.mul(tf.sub(1, m.lower))).sum().add(
           tf.abs(blk.uAug.mul(tf.sub(1, m.upper))).sum(),
-        )
-      );
+        );
+      });
       const bad = off.dataSync()[0] !== 0;
       off.dispose();
       if (bad) {

@@ -11,7 +11,14 @@
  */
 
 import { parseArgs } from "node:util";
-import type { Normalisation, Rounding, ThresholdMode } from "../core/mod.ts";
+import {
+  type GrantRule,
+  type Normalisation,
+  type Rounding,
+  SCORE_KINDS,
+  type ScoreKind,
+  type ThresholdMode,
+} from "../core/mod.ts";
 import type { GrowthInit } from "../ops/mod.ts";
 import { applyPreset } from "./presets.ts";
 import { argsErrorMessage, attachNegativeValues, formatHelp, HELP_ENTRY } from "./_cli_text.ts";
@@ -197,6 +204,10 @@ export interface HyperParams {
   readonly normalisation: Normalisation;
   /** Initialisation of grown entries. */
   readonly growthInit: GrowthInit;
+  /** TriAdaptLoRA allocation score (docs/METHOD.md §20). */
+  readonly score: ScoreKind;
+  /** How TriAdaptLoRA shares an event's rank units (docs/METHOD.md §20). */
+  readonly grants: GrantRule;
   /** Matrices grown per event for IncreLoRA and TriAdaptLoRA fixed-k (`top_h`). */
   readonly topH: number;
   /** AdaLoRA: steps at the initial budget (`init_warmup`, tinit). */
@@ -689,6 +700,26 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       description: "Importance normalisation N(r) of eq. 11: r, sqrt(r) or 1",
     },
     {
+      key: "score",
+      flag: "score",
+      group: "Allocation",
+      kind: "choice",
+      choices: SCORE_KINDS,
+      default: "paper",
+      description:
+        "TriAdaptLoRA score: eq. 11 (paper), change of the update norm (update) or its smallest singular value (spectrum) [ours]",
+    },
+    {
+      key: "grants",
+      flag: "grants",
+      group: "Allocation",
+      kind: "choice",
+      choices: ["equal", "proportional"],
+      default: "equal",
+      description:
+        "TriAdaptLoRA units per event: Δr to each of the k best (equal) or shared by score (proportional) [ours]",
+    },
+    {
       key: "allowOvershoot",
       flag: "allow-overshoot",
       group: "Allocation",
@@ -905,6 +936,8 @@ export const HYPERPARAM_KEYS: readonly (keyof HyperParams)[] = Object.freeze([
   "allowOvershoot",
   "normalisation",
   "growthInit",
+  "score",
+  "grants",
   "topH",
   "tinit",
   "tfinal",

@@ -1,8 +1,15 @@
 /**
  * The training loop: one step is batch → forward with adapters (+ orthogonality penalty) →
- * gradients for adapter and head variables only → clipping → growing AdamW with per-block LR
- * schedules → **then** the method's controller (allocation, masking, growth). The loop owns every
- * effect (tensors, files, clock); `core/` owns every decision (through the controllers).
+ * gradients for adapter and head variables only → the controller's `beforeUpdate` (TriAdaptLoRA
+ * grows here, as the reference trainer does: after backward, before `optimizer.step`) → clipping →
+ * growing AdamW with per-block LR schedules → the controller's `afterStep` (AdaLoRA masks,
+ * IncreLoRA scores and grows). The loop owns every effect (tensors, files, clock); `core/` owns
+ * every decision (through the controllers).
+ *
+ * Learning rate (docs/METHOD.md §19): update `u` of a block born at step `b` uses
+ * `lrMultiplier(u − 1)`, the reference scheduler's convention (`scheduler.step()` after
+ * `optimizer.step()`), so update 1 and a new block's first Adam step (update `b + 1`) get rate 0
+ * whenever there is a warm-up.
  *
  * Tasks plug in through {@linkcode TrainingTask}: the planted synthetic task is the first
  * implementation (`train/planted/`); GLUE and SQuAD tasks implement the same interface.
@@ -443,14 +450,16 @@ export class Trainer {
   }
 
   /**
-   * Learning rate of a block at a global step: base LR × `lrMultiplier` (warm-up from the
-   * block's birth, linear decay to 0 at T).
+   * Learning rate of a block at optimizer update `globalStep` (1-based): base LR ×
+   * `lrMultiplier(globalStep − 1)` (warm-up from the block's birth, linear decay to 0 at T), the
+   * reference scheduler's convention (docs/METHOD.md §19): the multiplier is read before the
+   * scheduler steps, so update 1 uses `lrMultiplier(0)`.
    *
-   * @param info The block's birth step and the global step.
+   * @param info The block's birth step and the global step of the update.
    * @returns The learning rate.
    */
   learningRate(info: Pick<BlockStepInfo, "globalStep" | "birthStep">): number {
-    return this.#hp.lr * lrMultiplier(info.globalStep, {
+    return this.#hp.lr * lrMultiplier(Math.max(0, info.globalStep - 1), {
       birthStep: info.birthStep,
       warmupSteps: this.#hp.warmupSteps,
       totalSteps: this.totalSteps,
@@ -458,8 +467,8 @@ export class Trainer {
   }
 
   /**
-   * Runs one optimizer step and then the controller. A non-finite loss or gradient throws
-   * {@linkcode NonFiniteError} before any weight changes.
+   * Runs one optimizer step between the controller's `beforeUpdate` and `afterStep` hooks. A
+   * non-finite loss or gradient throws {@linkcode NonFiniteError} before any weight changes.
    *
    * @returns What happened.
    */
@@ -486,9 +495,12 @@ export class Trainer {
       if (gradCheck !== 0) throw new NonFiniteError(step, "gradient", gradCheck);
       // IncreLoRA scores the step's accumulated ∂L/∂ΔW once, with ΔW before the update.
       finishScoreGradients(this.adapters);
+      // TriAdaptLoRA grows here (reference order); its new blocks have no gradient this step.
+      const early = await this.controller.beforeUpdate?.(step, grads, this.optimizer);
       this.optimizer.step(grads, (info) => this.learningRate(info));
       this.#step = step;
-      const event = await this.controller.afterStep(step, grads, this.optimizer);
+      const late = await this.controller.afterStep(step, grads, this.optimizer);
+      const event = early ?? late;
       return {
         step,
         loss: lossValue,

@@ -295,6 +295,8 @@ export function validateSchedules(
         dropout: hyper.dropout,
         orthRegWeight: hyper.orthRegWeight,
         growthInit: hyper.growthInit,
+        score: hyper.score,
+        grants: hyper.grants,
       });
     case "adalora":
       parseAdaLoraConfig(adaloraInput(hyper, totalSteps));
@@ -433,6 +435,7 @@ async function buildController(
         config: triadapt as TriAdaptConfig,
         initRank: hyper.initRank,
         refRank: hyper.refRank,
+        score: (triadapt as TriAdaptConfig).score,
       });
     case "lora":
       return createLoraController(adapters);
@@ -489,8 +492,9 @@ export interface AdaptConfig extends Partial<HyperParams> {
 /**
  * A model made trainable by {@linkcode adaptModel}. Its fields are exactly what a
  * {@linkcode Trainer} takes besides the task, so `new Trainer({ task, ...adapted })` works;
- * `optimizer` and `controller` also drive a hand-written loop (`optimizer.step(grads, lr)` then
- * `await controller.afterStep(step, grads, optimizer)`).
+ * `optimizer` and `controller` also drive a hand-written loop (`await controller.beforeUpdate?.(step,
+ * grads, optimizer)`, `optimizer.step(grads, lr)`, then `await controller.afterStep(step, grads,
+ * optimizer)`).
  *
  * @example A LoRA model's parts
  * ```ts
@@ -646,19 +650,20 @@ function resolveConfig(config: AdaptConfig): { hyper: HyperParams; seed: number 
  * }, "inline");
  * const model = createDebertaModel(config, randomDebertaWeights(config, 1));
  * const adapted = await adaptModel(model, {
- *   method: "triadapt", totalSteps: 2, refRank: 2, initRank: 1, deltaRank: 1, initWarmup: 1,
+ *   method: "triadapt", totalSteps: 3, refRank: 2, initRank: 1, deltaRank: 1, initWarmup: 1,
  *   interval: 1,
  * });
  * const { optimizer, controller } = adapted;
- * const vars = [...adapted.adapters.flatMap((a) => a.trainableVariables()), ...model.trainableVariables()];
- * for (let step = 1; step <= 2; step++) {
+ * for (let step = 1; step <= 3; step++) {
+ *   const vars = [...adapted.adapters.flatMap((a) => a.trainableVariables()), ...model.trainableVariables()];
  *   const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
  *     const out = model.forward({ inputIds: [[1, 5, 6, 2]] }, { training: true, seed: step });
  *     tf.dispose(out.lastHiddenState);
  *     return tf.losses.softmaxCrossEntropy(tf.tensor2d([[0, 1]]), out.logits) as tf.Scalar;
  *   }), vars);
+ *   await controller.beforeUpdate?.(step, grads, optimizer); // TriAdaptLoRA grows here
  *   optimizer.step(grads, 1e-3);
- *   await controller.afterStep(step, grads, optimizer); // TriAdaptLoRA grows here
+ *   await controller.afterStep(step, grads, optimizer); // AdaLoRA and IncreLoRA act here
  *   tf.dispose([value, ...Object.values(grads)]);
  * }
  * assert.equal(controller.events, 1);

@@ -213,6 +213,17 @@ export interface WorkerPool extends GradientSource {
 }
 
 /**
+ * Waits for every promise and rejects with the failure of the lowest index, so that when several
+ * workers fail (e.g. all cannot read the same file) the error is the same on every run.
+ */
+async function allInOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure !== undefined) throw failure.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
  * Starts `count` workers and waits until each has built its replica.
  *
  * @param spec How to rebuild the replica.
@@ -285,7 +296,7 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
     workers.push(worker);
   }
   try {
-    await Promise.all(workers.map((_, w) => request(w, { kind: "init", spec })));
+    await allInOrder(workers.map((_, w) => request(w, { kind: "init", spec })));
   } catch (error) {
     terminate();
     throw error;
@@ -318,7 +329,7 @@ export async function createWorkerPool(spec: ReplicaSpec, count: number): Promis
     const trackScore = adapters.map((a) => hasScoreGradient(a) ? a.trackScore : null);
     const used = Math.min(workers.length, slices.length);
     const id = nextId++;
-    const replies = await Promise.all(Array.from({ length: used }, (_, w) => {
+    const replies = await allInOrder(Array.from({ length: used }, (_, w) => {
       const share = slices.slice(
         Math.floor((w * slices.length) / used),
         Math.floor(((w + 1) * slices.length) / used),

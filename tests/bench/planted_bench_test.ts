@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { main } from "../../bench/main.ts";
 import {
+  allocationOpsPerStep,
   PLANTED_FULL,
   PLANTED_VARIANTS,
   plantedVsAllocatedSvg,
   rankSpearman,
+  ratioPlanted,
+  scaledPlanted,
   zeroRankFraction,
 } from "../../bench/planted_bench.ts";
 
@@ -35,6 +38,8 @@ Deno.test("PLANTED_FULL runs every method on >= 3 seeds with one shared step cou
     assert.ok(tri.some((h) => h?.threshold === threshold), threshold);
   }
   for (const n of ["sqrt", "none"]) assert.ok(tri.some((h) => h?.normalisation === n), n);
+  assert.ok(tri.some((h) => h?.growthInit === "preserving"), "preserving growth");
+  for (const score of ["update", "spectrum"]) assert.ok(tri.some((h) => h?.score === score), score);
   // No variant may change what must be equal across methods.
   for (const v of PLANTED_FULL.variants) {
     for (const key of ["refRank", "batchSize", "epochs", "lr"] as const) {
@@ -72,6 +77,7 @@ interface PlantedJson {
         spearman: { mean: number | null; n: number };
         zeroFraction: { mean: number };
         time: { median: number };
+        allocOps: number;
         runs: { seed: number; ranksTotal: number; budget: number }[];
       }[];
     };
@@ -104,7 +110,15 @@ Deno.test("main() --quick --only planted writes the table, the JSON and the SVG"
     assert.equal(section.error, undefined);
     const data = section.data;
     assert.equal(data.quick, true);
-    assert.deepEqual(data.files, ["planted-vs-allocated.svg"], "bench.json lists file names only");
+    assert.deepEqual(
+      data.files,
+      [
+        "planted-vs-allocated.svg",
+        "planted-ranks-triadaptlora-linear.svg",
+        "planted-ranks-lora-uniform-r-ref.svg",
+      ],
+      "bench.json lists file names only",
+    );
     assert.equal(data.planted.length, 2);
     for (const row of data.rows) {
       assert.equal(row.runs.length, 2, row.label);
@@ -122,7 +136,69 @@ Deno.test("main() --quick --only planted writes the table, the JSON and the SVG"
     const svg = await Deno.readTextFile(`${dir}/planted-vs-allocated.svg`);
     assert.equal(svg.match(/<svg/g)?.length, 1 + 1 + data.rows.length);
     assert.equal(svg.match(/class="cell"/g)?.length, (1 + data.rows.length) * data.modules.length);
+    // Ranks over time: one line per planted rank level, every row; the allocator's op count is
+    // positive for TriAdaptLoRA (events happened) and 0 for LoRA.
+    const levels = new Set(data.planted.flat()).size;
+    const overTime = await Deno.readTextFile(`${dir}/planted-ranks-triadaptlora-linear.svg`);
+    assert.equal(overTime.match(/class="series"/g)?.length, levels);
+    const ops = (label: string) => data.rows.find((r) => r.label === label)!.allocOps;
+    assert.ok(ops("TriAdaptLoRA linear") > 0);
+    assert.equal(ops("LoRA (uniform r_ref)"), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("scaledPlanted() multiplies every schedule length by T/128 and keeps the rest", () => {
+  const c = scaledPlanted(PLANTED_FULL, 1024);
+  const h = PLANTED_FULL.hyper;
+  for (
+    const key of ["initWarmup", "interval", "warmupSteps", "tinit", "tfinal", "deltaT"] as const
+  ) {
+    assert.equal(c.hyper[key], 8 * (h[key] as number), key);
+  }
+  assert.deepEqual([c.hyper.refRank, c.hyper.lr, c.hyper.batchSize], [
+    h.refRank,
+    h.lr,
+    h.batchSize,
+  ]);
+  assert.deepEqual([c.seeds, c.variants, c.task], [
+    PLANTED_FULL.seeds,
+    PLANTED_FULL.variants,
+    PLANTED_FULL.task,
+  ]);
+});
+
+Deno.test("ratioPlanted() sets t0 = interval = warm-up = round(T·100/3900) for the growing methods only", () => {
+  const c = ratioPlanted(PLANTED_FULL, 1024);
+  assert.deepEqual([c.hyper.initWarmup, c.hyper.interval, c.hyper.warmupSteps], [26, 26, 26]);
+  // AdaLoRA's schedule stays scaled; LoRA and AdaLoRA rows would repeat planted-1024's runs.
+  assert.equal(c.hyper.tinit, scaledPlanted(PLANTED_FULL, 1024).hyper.tinit);
+  assert.deepEqual([...new Set(c.variants.map((v) => v.method))], ["triadapt", "increlora"]);
+});
+
+Deno.test("allocationOpsPerStep() counts events for TriAdaptLoRA and every step for AdaLoRA", () => {
+  // Hand-checked: one 4→6 module, ranks 1 → 3 at step 5 → T = 10.
+  const base = { shapes: [[4, 6]] as [number, number][], steps: 10 };
+  const trajectory: [number, number[]][] = [[0, [1]], [5, [3]], [10, [3]]];
+  // paper: one event at rank 1: 2·1² = 2, over 10 steps
+  assert.equal(
+    allocationOpsPerStep({ ...base, method: "triadapt", score: "paper", trajectory }),
+    0.2,
+  );
+  // spectrum: 2·(4 + 6)·1² + 40·1³ = 60, over 10 steps
+  assert.equal(
+    allocationOpsPerStep({ ...base, method: "triadapt", score: "spectrum", trajectory }),
+    6,
+  );
+  // AdaLoRA from rank 1: 9·(4 + 6 + 1)·1 every step; IncreLoRA 2·4·6 every step; LoRA nothing
+  assert.equal(
+    allocationOpsPerStep({ ...base, method: "adalora", score: "paper", trajectory }),
+    99,
+  );
+  assert.equal(
+    allocationOpsPerStep({ ...base, method: "increlora", score: "paper", trajectory }),
+    48,
+  );
+  assert.equal(allocationOpsPerStep({ ...base, method: "lora", score: "paper", trajectory }), 0);
 });

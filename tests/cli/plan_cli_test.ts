@@ -64,7 +64,7 @@ Deno.test("planMain() fixed threshold, ceil rounding and overshoot flags reach t
     "--interval",
     "1",
     "--total-steps",
-    "1",
+    "2", // the one event at step 1 (never at T, docs/METHOD.md §19)
     "--threshold",
     "fixed",
     "--top-h",

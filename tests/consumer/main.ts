@@ -61,6 +61,7 @@ for (let step = 1; step <= 4; step++) {
       return tf.losses.softmaxCrossEntropy(labels, out.logits) as tf.Scalar;
     }), vars);
   losses.push((await value.data())[0] as number);
+  await adapted.controller.beforeUpdate?.(step, grads, adapted.optimizer);
   adapted.optimizer.step(grads, 1e-2);
   await adapted.controller.afterStep(step, grads, adapted.optimizer);
   tf.dispose([value, ...Object.values(grads)]);

@@ -1,6 +1,6 @@
 /**
- * The README's "Use it as a library" program runs: its code block, with the real model and data
- * paths swapped for the repository's tiny fixtures and the schedule shortened, is run in a fresh
+ * The README's "Use it as a library" program runs: its code block, with its commented-out call
+ * enabled on the repository's tiny fixtures and the schedule shortened, is run in a fresh
  * process (no `initBackend()` call, as written) through the public API.
  */
 import assert from "node:assert/strict";
@@ -26,24 +26,26 @@ Deno.test("the README 'Use it as a library' program runs end to end on the tiny 
   try {
     let code = await librarySnippet();
     code = swap(code, `from "@triadapt/triadapt"`, `from "${new URL("mod.ts", ROOT).href}"`);
-    code = swap(code, `"../models/deberta-v3-base"`, `"${TESTDATA}golden/deberta/tiny-a"`);
-    code = swap(code, `"../glue_data/RTE"`, `"${TESTDATA}data/glue/RTE"`);
     code = swap(
       code,
-      "maxLength: 128,",
+      "maxLength: 128 }",
       `maxLength: 16, tokenizer: "${TESTDATA}golden/spm/unigram.model", outOfRangeIds: "unk",
-  maxTrainExamples: 8, maxEvalExamples: 4,`,
+  maxTrainExamples: 8, maxEvalExamples: 4 }`,
     );
     code = swap(code, "totalSteps: 400", "totalSteps: 4");
     code = swap(code, "initWarmup: 100,", "initWarmup: 1,");
     code = swap(code, "interval: 50,", "interval: 1,");
     code = swap(code, "batchSize: 8", "batchSize: 2");
-    code = swap(code, `"runs/rte-peft"`, `"${out}/peft"`);
+    code = swap(
+      code,
+      `// await fineTuneRte("../models/deberta-v3-base", "../glue_data/RTE", "runs/rte-peft");`,
+      `await fineTuneRte("${TESTDATA}golden/deberta/tiny-a", "${TESTDATA}data/glue/RTE", "${out}/peft");`,
+    );
     code = swap(
       code,
       "console.log(await trainer.evaluate());",
       `const ev = await trainer.evaluate();
-console.log(JSON.stringify({ step: trainer.step, metric: ev.metric, ranks: trainer.controller.ranks() }));`,
+  console.log(JSON.stringify({ step: trainer.step, metric: ev.metric, ranks: trainer.controller.ranks() }));`,
     );
     const file = `${out}/snippet.ts`;
     await Deno.writeTextFile(file, code);

@@ -213,3 +213,47 @@ Deno.test("GrowingAdamW clips by the norm over every gradient of every block at 
   tf.dispose([p, q, ...Object.values(grads)]);
   opt.dispose();
 });
+
+Deno.test("GrowingAdamW leaves a variable without gradient bit for bit (parameters and moments) and a block without any gradient at its step", async () => {
+  const p = tf.variable(tf.tensor1d([1, -2]), true, "adamw.part.p");
+  const q = tf.variable(tf.tensor2d([[0.5, 3]]), true, "adamw.part.q");
+  const r = tf.variable(tf.tensor1d([7]), true, "adamw.part.r");
+  const opt = new GrowingAdamW({ weightDecay: 0.1 });
+  opt.addBlock({ key: "pq", variables: [p, q] });
+  opt.addBlock({ key: "r", variables: [r] });
+  const gp = tf.tensor1d([0.1, 0.2]), gq = tf.tensor2d([[-0.3, 0.4]]), gr = tf.tensor1d([1]);
+  opt.step({ [p.name]: gp, [q.name]: gq, [r.name]: gr }, 0.01);
+  const qBefore = Array.from(await q.data());
+  const pqBefore = await opt.blockState("pq");
+  const rBefore = await opt.blockState("r");
+  const rValue = Array.from(await r.data());
+  opt.step({ [p.name]: gp }, 0.01); // q and all of block r get no gradient
+  assert.deepEqual(Array.from(await q.data()), qBefore, "q untouched");
+  assert.deepEqual(Array.from(await r.data()), rValue, "r untouched");
+  const pqAfter = await opt.blockState("pq");
+  assert.equal(pqAfter.step, 2, "block pq stepped (p had a gradient)");
+  assert.deepEqual(pqAfter.m[1], pqBefore.m[1], "q's first moment untouched");
+  assert.deepEqual(pqAfter.v[1], pqBefore.v[1], "q's second moment untouched");
+  assert.notDeepEqual(pqAfter.m[0], pqBefore.m[0], "p's first moment moved");
+  assert.deepEqual(await opt.blockState("r"), rBefore, "block r keeps its step and moments");
+  tf.dispose([gp, gq, gr]);
+  opt.dispose();
+  tf.dispose([p, q, r]);
+});
+
+Deno.test("GrowingAdamW.removeBlock() keeps the other blocks' moments and they keep training", async () => {
+  const vs = [0, 1, 2].map((i) => tf.variable(tf.tensor1d([i + 1, -i]), true, `adamw.rm.${i}`));
+  const opt = new GrowingAdamW();
+  vs.forEach((v, i) => opt.addBlock({ key: `b${i}`, variables: [v] }));
+  const g = tf.tensor1d([0.3, -0.1]);
+  opt.step(Object.fromEntries(vs.map((v) => [v.name, g])), 0.01);
+  const keep = [await opt.blockState("b0"), await opt.blockState("b2")];
+  opt.removeBlock("b1");
+  assert.deepEqual(opt.blockKeys, ["b0", "b2"]);
+  assert.deepEqual([await opt.blockState("b0"), await opt.blockState("b2")], keep);
+  opt.step({ [vs[0]!.name]: g, [vs[2]!.name]: g }, 0.01);
+  assert.equal((await opt.blockState("b2")).step, 2);
+  g.dispose();
+  opt.dispose();
+  tf.dispose(vs);
+});

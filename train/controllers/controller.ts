@@ -1,6 +1,6 @@
 /**
- * The controller interface: what a method does after each optimizer step (TriAdaptLoRA grows,
- * AdaLoRA masks, IncreLoRA scores and grows, LoRA does nothing). Controllers turn tensors into
+ * The controller interface: what a method does around each optimizer step (TriAdaptLoRA grows
+ * before the update, AdaLoRA masks and IncreLoRA scores and grows after it, LoRA does nothing). Controllers turn tensors into
  * plain numbers, ask `core/` for the decision and apply it through `ops/`.
  *
  * @module
@@ -50,6 +50,22 @@ export interface Controller {
    * allocation event deserves a loud warning.
    */
   readonly expectsEvents: boolean;
+  /**
+   * Runs after the gradients of `step` are computed and checked, before the optimizer applies
+   * them (the reference trainer's place for TriAdaptLoRA's growth, docs/METHOD.md §19). Blocks
+   * added here have no gradient at `step`, so their first Adam step is at `step + 1`. Optional:
+   * methods that act after the update leave it out.
+   *
+   * @param step Optimizer step about to be applied (1-based).
+   * @param grads This step's gradients by variable name (not disposed here).
+   * @param optimizer The optimizer, to register grown blocks.
+   * @returns The allocation event of this step, if one happened.
+   */
+  beforeUpdate?(
+    step: number,
+    grads: tf.NamedTensorMap,
+    optimizer: GrowingAdamW,
+  ): Promise<AllocationEvent | undefined>;
   /**
    * Runs after the optimizer step of `step`, with that step's gradients still alive.
    *

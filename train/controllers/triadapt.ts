@@ -1,7 +1,9 @@
 /**
- * The TriAdaptLoRA controller: on allocation steps it reads `‖L+U‖_F` of every module in one
- * batched op, asks `core.allocate` for the decision, grows the chosen adapters and registers the
- * new parameter blocks with the optimizer (born at this step, so their LR warms up from here).
+ * The TriAdaptLoRA controller: on allocation steps, after backward and before the optimizer
+ * step (the reference trainer's order, docs/METHOD.md §19), it reads `‖L+U‖_F` of every module in
+ * one batched op, asks `core.allocate` for the decision, grows the chosen adapters and registers
+ * the new parameter blocks with the optimizer (born at this step, so their LR warms up from here;
+ * they have no gradient at this step, so their first Adam step is the next one, at rate 0).
  *
  * @module
  */
@@ -16,8 +18,10 @@ import {
   rankStateFromJson,
   rankStateToJson,
 } from "../../core/rank_state.ts";
+import { type ScoreKind, updateScores, updateValue } from "../../core/update_score.ts";
 import type { GrowingAdamW } from "../../ops/growing_adamw.ts";
 import { frobeniusNormsOfD, type TriAdaptLoraAdapter } from "../../ops/triadapt_lora.ts";
+import { updateGramsOf } from "../../ops/update_grams.ts";
 import type { AllocationEvent } from "../loop.ts";
 import type { Controller, ControllerState } from "./controller.ts";
 
@@ -46,6 +50,11 @@ export interface TriAdaptControllerOptions {
   readonly initRank: number;
   /** Reference rank `r_ref` (budget `r_ref · M`). */
   readonly refRank: number;
+  /**
+   * The score (docs/METHOD.md §20): `"paper"` (eq. 11, default), `"update"` (change of `‖ΔW‖_F`
+   * since the previous event) or `"spectrum"` (`σ_r(ΔW)`), the last two from `r×r` Grams.
+   */
+  readonly score?: ScoreKind;
 }
 
 /**
@@ -68,8 +77,8 @@ export interface TriAdaptControllerOptions {
  * const ctl = await createTriAdaptController([ad], { config, initRank: 1, refRank: 3 });
  * const opt = new GrowingAdamW();
  * opt.syncBlocks(ad.parameterBlocks(), 0);
- * assert.equal(await ctl.afterStep(1, {}, opt), undefined);
- * const event = await ctl.afterStep(2, {}, opt);
+ * assert.equal(await ctl.beforeUpdate?.(1, {}, opt), undefined);
+ * const event = await ctl.beforeUpdate?.(2, {}, opt);
  * assert.deepEqual(event?.ranks, [2]);
  * assert.equal(ad.rank, 2);
  * opt.dispose();
@@ -81,16 +90,20 @@ export async function createTriAdaptController(
   options: TriAdaptControllerOptions,
 ): Promise<Controller> {
   const config = options.config;
+  const score = options.score ?? "paper";
   let state: RankState = createRankState({
     modules: adapters.map((a) => a.name),
     initRank: options.initRank,
     refRank: options.refRank,
   });
-  let previous: readonly number[] = normalisedNorms(
-    await frobeniusNormsOfD(adapters),
-    state.ranks,
-    config.normalisation ?? "rank",
-  );
+  // "paper": eq. 11's normalised ‖L+U‖_F; "update"/"spectrum": ‖ΔW‖_F or σ_r(ΔW) from r×r Grams.
+  const values = async (): Promise<number[]> =>
+    score === "paper"
+      ? await frobeniusNormsOfD(adapters)
+      : (await updateGramsOf(adapters)).map((g) => updateValue(score, g));
+  let previous: readonly number[] = score === "paper"
+    ? normalisedNorms(await values(), state.ranks, config.normalisation ?? "rank")
+    : await values();
   let events = 0;
   return {
     method: "triadapt",
@@ -105,14 +118,27 @@ export async function createTriAdaptController(
     get events(): number {
       return events;
     },
-    async afterStep(
+    afterStep(): Promise<AllocationEvent | undefined> {
+      return Promise.resolve(undefined);
+    },
+    async beforeUpdate(
       step: number,
       _grads: tf.NamedTensorMap,
       optimizer: GrowingAdamW,
     ): Promise<AllocationEvent | undefined> {
       if (!isAllocationStep(step, config, state.remaining)) return undefined;
-      const norms = await frobeniusNormsOfD(adapters);
-      const decision = allocate(state, norms, previous, step, config);
+      const now = await values();
+      // With N = 1, eq. 11's difference `now − before` is `updateScores(score, now, previous)`:
+      // `before` is the previous event's values ("update") or 0 ("spectrum").
+      const scores = score === "paper" ? [] : updateScores(score, now, previous);
+      const before = score === "paper" ? previous : now.map((v, i) => v - (scores[i] as number));
+      const decision = allocate(
+        state,
+        now,
+        before,
+        step,
+        score === "paper" ? config : { ...config, normalisation: "none" },
+      );
       if (!decision.event) return undefined;
       for (const g of decision.grown) {
         const adapter = adapters[g.index];
@@ -120,7 +146,7 @@ export async function createTriAdaptController(
         optimizer.addBlock(adapter.grow(g.amount), step);
       }
       state = decision.state;
-      previous = decision.previous;
+      previous = score === "paper" ? decision.previous : now;
       events++;
       return {
         step,
@@ -135,6 +161,7 @@ export async function createTriAdaptController(
     budgetLeft: () => state.remaining,
     snapshot: (): ControllerState => ({
       method: "triadapt",
+      score,
       rankState: rankStateToJson(state),
       previous: [...previous],
       events,
@@ -145,6 +172,13 @@ export async function createTriAdaptController(
           `Cannot restore TriAdaptLoRA controller as the state must come from a triadapt run: current method is ${
             String(saved.method)
           }`,
+        );
+      }
+      if ((saved.score ?? "paper") !== score) {
+        throw new TypeError(
+          `Cannot restore TriAdaptLoRA controller as the saved score must match: saved ${
+            String(saved.score ?? "paper")
+          }, current ${score}`,
         );
       }
       const restored = rankStateFromJson(saved.rankState);

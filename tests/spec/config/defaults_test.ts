@@ -31,6 +31,8 @@ Deno.test("parse…Config() fills the docs/METHOD.md defaults: examples", () => 
     dropout: 0,
     orthRegWeight: 0.1,
     growthInit: "paper",
+    score: "paper",
+    grants: "equal",
   });
   assert.deepEqual(
     parseAdaLoraConfig({ tinit: 600, tfinal: 1800, deltaT: 1, totalSteps: 3900 }),

@@ -12,7 +12,7 @@ Deno.test("planAllocation() ends exactly at R0: example where the clamp binds", 
     deltaRank: 4,
     initWarmup: 0,
     interval: 1,
-    totalSteps: 1,
+    totalSteps: 2,
     threshold: "fixed",
     topH: 5,
   } as const;

@@ -9,24 +9,21 @@ Deno.test("isAllocationStep() boundaries: examples", () => {
   assert.equal(isAllocationStep(100, s, 504), false);
   assert.equal(isAllocationStep(200, s, 504), true);
   assert.equal(isAllocationStep(201, s, 504), false);
-  assert.equal(isAllocationStep(3900, s, 504), true);
+  assert.equal(isAllocationStep(3800, s, 504), true);
+  // never at T: the reference trainer's loop ends before an allocation check at T (METHOD §19)
+  assert.equal(isAllocationStep(3900, s, 504), false);
   assert.equal(isAllocationStep(4000, s, 504), false);
   assert.equal(isAllocationStep(200, s, 0), false);
-  // candidate steps: multiples of the interval in (t0, T], T included
-  assert.deepEqual(candidateSteps({ initWarmup: 10, interval: 4, totalSteps: 24 }), [
-    12,
-    16,
-    20,
-    24,
-  ]);
+  // candidate steps: multiples of the interval in (t0, T), T excluded
+  assert.deepEqual(candidateSteps({ initWarmup: 10, interval: 4, totalSteps: 24 }), [12, 16, 20]);
   assert.deepEqual(candidateSteps({ initWarmup: 12, interval: 4, totalSteps: 23 }), [16, 20]);
 });
 
-Deno.test("isAllocationStep() is true exactly when step > t0, on the interval, ≤ T and R > 0", () => {
+Deno.test("isAllocationStep() is true exactly when t0 < step < T, on the interval and R > 0", () => {
   fc.assert(
     fc.property(scheduleArb(), fc.nat(1000), fc.integer({ min: -5, max: 5 }), (s, step, r) => {
       const expected = step > s.initWarmup && step % s.interval === 0 &&
-        step <= s.totalSteps && r > 0;
+        step < s.totalSteps && r > 0;
       assert.equal(isAllocationStep(step, s, r), expected);
       assert.equal(candidateSteps(s).includes(step), isAllocationStep(step, s, 1));
     }),
