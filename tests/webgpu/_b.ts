@@ -1,4 +1,4 @@
-import { initBackend } from "/work/wt/webgpu/ops/backend.ts";
+import { initBackend } from "../../ops/backend.ts";
 import * as tf from "@tensorflow/tfjs";
 console.log(tf.getBackend());
 try { console.log(await initBackend("webgpu")); } catch (e) { console.log("ERR", (e as Error).message); }
