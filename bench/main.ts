@@ -15,7 +15,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import { BACKEND_NAMES, backendHelp, type BackendName, initBackend } from "../ops/backend.ts";
 import {
   argsErrorMessage,
   attachNegativeValues,
@@ -272,7 +272,7 @@ const USAGE = formatHelp({
           "--only <names>",
           `Comma-separated sections (repeatable): ${SECTIONS.map((s) => s.name).join(", ")}`,
         ],
-        ["--backend <name>", `Default backend: ${BACKEND_NAMES.join(", ")} (default: wasm)`],
+        ["--backend <name>", backendHelp()],
         ["--out <dir>", "Output folder (default: runs/bench-<timestamp>)"],
         HELP_ENTRY,
       ],

@@ -44,6 +44,48 @@ export const BACKEND_NAMES: readonly BackendName[] = [
 ];
 
 /**
+ * What each backend is for, one line each (the `--backend` help of every CLI). Speeds are those
+ * measured on this project's 2-core machine (README, "Backends").
+ *
+ * @example Every backend has a line
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BACKEND_HELP, BACKEND_NAMES } from "./backend.ts";
+ *
+ * assert.deepEqual(Object.keys(BACKEND_HELP), [...BACKEND_NAMES]);
+ * assert.match(BACKEND_HELP.webgpu, /--unstable-webgpu/);
+ * ```
+ */
+export const BACKEND_HELP: Readonly<Record<BackendName, string>> = Object.freeze({
+  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.6 s here)",
+  cpu: "pure JavaScript reference, no heap limit; about 40x slower than wasm",
+  webgpu:
+    "GPU through WebGPU (Deno --unstable-webgpu, which the deno tasks pass); on a machine without a GPU only a software adapter (llvmpipe: demo step 8 s here, 14x slower than wasm)",
+  tensorflow: "native libtensorflow on the CPU (npm:@tensorflow/tfjs-node, install it first)",
+  "tensorflow-gpu":
+    "native libtensorflow with CUDA (npm:@tensorflow/tfjs-node-gpu, install it first)",
+});
+
+/**
+ * The `--backend` help: the names and one line per backend.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { backendHelp } from "./backend.ts";
+ *
+ * assert.match(backendHelp(), /^TensorFlow\.js backend \(default wasm\): wasm = default/);
+ * ```
+ *
+ * @returns One paragraph.
+ */
+export function backendHelp(): string {
+  return `TensorFlow.js backend (default wasm): ${
+    BACKEND_NAMES.map((n) => `${n} = ${BACKEND_HELP[n]}`).join("; ")
+  }`;
+}
+
+/**
  * What is active after `initBackend`.
  *
  * @example What `initBackend("cpu")` reports
@@ -209,7 +251,10 @@ function chunkedAddN(): void {
       const backend = args.backend as WebGPUBackend;
       const group = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
       if (inputs.length <= group) return addN(args);
-      let acc = addN({ ...args, inputs: inputs.slice(0, group) as unknown as tf.NamedTensorInfoMap }) as tf.TensorInfo;
+      let acc = addN({
+        ...args,
+        inputs: inputs.slice(0, group) as unknown as tf.NamedTensorInfoMap,
+      }) as tf.TensorInfo;
       for (let i = group; i < inputs.length; i += group - 1) {
         const next = addN({
           ...args,

@@ -20,6 +20,7 @@ import {
   type ThresholdMode,
 } from "../core/mod.ts";
 import type { GrowthInit } from "../ops/mod.ts";
+import { backendHelp } from "../ops/backend.ts";
 import { applyPreset } from "./presets.ts";
 import { argsErrorMessage, attachNegativeValues, formatHelp, HELP_ENTRY } from "./_cli_text.ts";
 
@@ -445,7 +446,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       kind: "choice",
       choices: ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"],
       default: "wasm",
-      description: "TensorFlow.js backend",
+      description: backendHelp(),
     },
     {
       key: "out",
