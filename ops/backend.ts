@@ -174,12 +174,28 @@ interface GpuHandle {
 let gpuHandle: GpuHandle | undefined;
 
 /**
- * Finds the WebGPU adapter (once per process). Throws one clear error when the runtime has no
- * WebGPU (`navigator.gpu` missing: Deno needs `--unstable-webgpu`) or no adapter.
+ * Finds a WebGPU adapter on `gpu` (default `navigator.gpu`). Throws one clear error when the
+ * runtime has no WebGPU (`navigator.gpu` missing: Deno before 2.x's stable WebGPU needs
+ * `--unstable-webgpu`, which the deno tasks pass) or `requestAdapter()` returns null (no GPU
+ * driver and no software Vulkan such as Mesa's llvmpipe); `initBackend("webgpu")` calls it and
+ * never falls back to another backend.
+ *
+ * @example What a machine without an adapter gets
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findWebGpuAdapter } from "./backend.ts";
+ *
+ * await assert.rejects(() => findWebGpuAdapter(undefined), /--unstable-webgpu/);
+ * const none = { requestAdapter: () => Promise.resolve(null) } as unknown as GPU;
+ * await assert.rejects(() => findWebGpuAdapter(none), /requestAdapter\(\) must return an adapter/);
+ * ```
+ *
+ * @param gpu The WebGPU entry point (injectable for tests).
+ * @returns The adapter and its description.
  */
-async function webGpuAdapter(): Promise<GpuHandle> {
-  if (gpuHandle !== undefined) return gpuHandle;
-  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+export async function findWebGpuAdapter(
+  gpu: GPU | undefined = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu,
+): Promise<{ readonly adapter: GPUAdapter; readonly info: WebGpuAdapterInfo }> {
   if (gpu === undefined) {
     throw new TypeError(
       `Cannot initialise backend "webgpu" as navigator.gpu must exist: run Deno with --unstable-webgpu (the deno tasks pass it)`,
@@ -192,7 +208,7 @@ async function webGpuAdapter(): Promise<GpuHandle> {
     );
   }
   const raw = adapter.info;
-  gpuHandle = {
+  return {
     adapter,
     info: {
       vendor: raw.vendor,
@@ -202,6 +218,11 @@ async function webGpuAdapter(): Promise<GpuHandle> {
       isFallbackAdapter: (raw as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
     },
   };
+}
+
+/** The process's adapter, found once. */
+async function webGpuAdapter(): Promise<GpuHandle> {
+  if (gpuHandle === undefined) gpuHandle = await findWebGpuAdapter();
   return gpuHandle;
 }
 
