@@ -43,6 +43,7 @@ import {
   scaledPlanted,
 } from "./planted_bench.ts";
 import { runStepBench } from "./step_bench.ts";
+import { runWebGpuBench } from "./webgpu_bench.ts";
 
 /**
  * The registry, in run order. The step section runs before the allocation section so that the
@@ -68,6 +69,12 @@ export const SECTIONS: readonly BenchSection[] = Object.freeze([
     description: "Training step time and memory per method (small and base shapes), backends",
     run: (ctx: BenchContext): Promise<BenchSectionResult> =>
       runStepBench({ quick: ctx.quick }, ctx),
+  },
+  {
+    name: "webgpu",
+    description:
+      "webgpu rows (adapter, encoder, step at quick shapes), headed by the adapter (software here)",
+    run: (ctx: BenchContext): Promise<BenchSectionResult> => runWebGpuBench(ctx),
   },
   {
     name: "allocation",
