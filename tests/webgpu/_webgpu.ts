@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { type BackendName, initBackend } from "../../ops/backend.ts";
 
 /** Why webgpu cannot run here, or undefined when an adapter was found. */
