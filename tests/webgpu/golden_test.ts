@@ -32,6 +32,9 @@ Deno.test({
   ignore: IGNORE_WEBGPU,
   fn: async () => {
     await use("webgpu");
+    // Every kernel as a WGSL shader (tfjs-webgpu otherwise runs small ops on CPU-resident data
+    // with its cpu kernels, WEBGPU_CPU_FORWARD).
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
     const before = tf.memory().numTensors;
     const bytes = await Deno.readFile(new URL("model.safetensors", TINY_A));
     const config = await tinyConfig();
@@ -70,6 +73,7 @@ Deno.test({
       }
     } finally {
       model.dispose();
+      tf.env().set("WEBGPU_CPU_FORWARD", true);
       await use("wasm");
     }
     assert.equal(tf.memory().numTensors, before, "the forward passes leave no tensor");
