@@ -169,6 +169,10 @@ export function resolveWorkers(
  * assert.deepEqual(parallelSettings({ batchSize: 8, workers: "auto", backend: "webgpu" }, 2), {
  *   workers: 1,
  * });
+ * assert.throws(
+ *   () => parallelSettings({ batchSize: 8, workers: "2", backend: "webgpu" }, 2),
+ *   /--workers must be 1 or auto with --backend webgpu/,
+ * );
  * ```
  */
 export function parallelSettings(
