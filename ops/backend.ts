@@ -185,17 +185,18 @@ let gpuHandle: GpuHandle | undefined;
  * import assert from "node:assert/strict";
  * import { findWebGpuAdapter } from "./backend.ts";
  *
- * await assert.rejects(() => findWebGpuAdapter(undefined), /--unstable-webgpu/);
- * const none = { requestAdapter: () => Promise.resolve(null) } as unknown as GPU;
- * await assert.rejects(() => findWebGpuAdapter(none), /requestAdapter\(\) must return an adapter/);
+ * await assert.rejects(() => findWebGpuAdapter({}), /--unstable-webgpu/);
+ * const gpu = { requestAdapter: () => Promise.resolve(null) } as unknown as GPU;
+ * await assert.rejects(() => findWebGpuAdapter({ gpu }), /requestAdapter\(\) must return an adapter/);
  * ```
  *
- * @param gpu The WebGPU entry point (injectable for tests).
+ * @param nav Where `gpu` is looked up (default `navigator`; injectable for tests).
  * @returns The adapter and its description.
  */
 export async function findWebGpuAdapter(
-  gpu: GPU | undefined = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu,
+  nav: { readonly gpu?: GPU } = (globalThis.navigator ?? {}) as { gpu?: GPU },
 ): Promise<{ readonly adapter: GPUAdapter; readonly info: WebGpuAdapterInfo }> {
+  const gpu = nav.gpu;
   if (gpu === undefined) {
     throw new TypeError(
       `Cannot initialise backend "webgpu" as navigator.gpu must exist: run Deno with --unstable-webgpu (the deno tasks pass it)`,
