@@ -6,6 +6,7 @@ import {
   type Adapter,
   createAdapter,
   exportPeft,
+  frobeniusNorm,
   LoraAdapter,
   loraFromPeft,
   mergeAdapter,
@@ -178,4 +179,45 @@ Deno.test("orthogonalityPenalty() gradients match central finite differences (h 
   const vars = ad.trainableVariables().slice(0, 2); // A, B (E does not enter the penalty)
   assert.equal(await checkGradients(() => orthogonalityPenalty([ad]), vars, { h: 1e-3 }), 12);
   ad.dispose();
+});
+
+Deno.test("orthogonalityPenalty() has a finite gradient (0 for that term) when A·Aᵀ = I or BᵀB = I exactly", async () => {
+  // A rank-1 adapter whose A row and B column have norm exactly 1 in float32: ‖AAᵀ − I‖_F = 0 and
+  // ‖BᵀB − I‖_F = 0, where tf.norm's gradient is 0/0 = NaN (seen at step 1015 of a planted run).
+  const ad = new LoraAdapter({ name: "mg.orth0", inFeatures: 4, outFeatures: 3, seed: 1, rank: 1 });
+  const [a, b] = ad.trainableVariables() as [tf.Variable, tf.Variable];
+  assert.deepEqual([a.shape, b.shape], [[1, 4], [3, 1]]);
+  a.assign(tf.tensor2d([[0, 1, 0, 0]]));
+  b.assign(tf.tensor2d([[0], [0], [1]]));
+  const exact = tf.variableGrads(() => orthogonalityPenalty([ad]), [a, b]);
+  assert.equal((await exact.value.data())[0], 0);
+  for (const g of [exact.grads[a.name]!, exact.grads[b.name]!]) {
+    assert.deepEqual(Array.from(await g.data()), new Array(g.size).fill(0));
+  }
+  tf.dispose([exact.value, ...Object.values(exact.grads)]);
+  // Only the A term at 0: B's gradient is the B term's alone, finite and non-zero.
+  b.assign(tf.tensor2d([[0], [0], [2]]));
+  const half = tf.variableGrads(() => orthogonalityPenalty([ad]), [a, b]);
+  assert.deepEqual(Array.from(await half.grads[a.name]!.data()), [0, 0, 0, 0]);
+  // d/dB of ‖BᵀB − 1‖/2 = sign(BᵀB − 1)·B = [0, 0, 2] (M = 1, so the 1/(2M) factor is 1/2).
+  assertClose(await half.grads[b.name]!.data(), [0, 0, 2], 1e-6, "B gradient");
+  tf.dispose([half.value, ...Object.values(half.grads)]);
+  ad.dispose();
+});
+
+Deno.test("frobeniusNorm() value and gradient equal tf.norm's bit for bit wherever the norm is non-zero", async () => {
+  // The penalty's fix for ‖·‖ = 0 must not move any other run by one bit (determinism of old runs).
+  let mismatches = 0;
+  for (let s = 0; s < 40; s++) {
+    const x = tf.randomNormal([2 + (s % 5), 1 + (s % 4)], 0, 1 + s, "float32", s);
+    const dy = tf.scalar(0.3 + s * 0.01);
+    const ref = tf.grad((v: tf.Tensor) => tf.norm(v))(x, dy);
+    const ours = tf.grad((v: tf.Tensor) => frobeniusNorm(v))(x, dy);
+    const [nr, no] = [tf.norm(x), frobeniusNorm(x)];
+    const [a, b] = [await ref.data(), await ours.data()];
+    a.forEach((v, i) => mismatches += Object.is(v, b[i]) ? 0 : 1);
+    mismatches += Object.is((await nr.data())[0], (await no.data())[0]) ? 0 : 1;
+    tf.dispose([x, dy, ref, ours, nr, no]);
+  }
+  assert.equal(mismatches, 0);
 });
