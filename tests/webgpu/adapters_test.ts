@@ -18,6 +18,7 @@ import {
   AdaLoraAdapter,
   type Adapter,
   createAdapter,
+  frobeniusNorm,
   frobeniusNormsOfD,
   GrowingAdamW,
   IncreLoraAdapter,
@@ -185,6 +186,32 @@ Deno.test({
       // Sums of 13 terms of size ~1: a few float32 ulps (the chunks add in another order).
       assert.ok(d <= 1e-5, `addN differs by ${d}`);
       assert.equal(tf.memory().numTensors, before, "the chunked addN leaves no tensor");
+    } finally {
+      tf.env().set("WEBGPU_CPU_FORWARD", true);
+      await use("wasm");
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "webgpu: the penalty's Frobenius norm has gradient x/‖x‖ and 0 (not NaN) at x = 0, as on wasm",
+  ignore: IGNORE_WEBGPU,
+  fn: async () => {
+    await use("webgpu");
+    tf.env().set("WEBGPU_CPU_FORWARD", false);
+    try {
+      const g = tf.grad((x: tf.Tensor) => frobeniusNorm(x));
+      const at = async (x: tf.Tensor): Promise<Float32Array> => {
+        const d = g(x);
+        const v = await values(d);
+        tf.dispose([x, d]);
+        return v;
+      };
+      assert.ok(maxDiff(await at(tf.tensor2d([[3, 4]])), [0.6, 0.8]) < 1e-6);
+      // 0 where wasm gives +0 and webgpu −0 (same number; tf.norm's own gradient is NaN here).
+      const zero = Array.from(await at(tf.zeros([2, 2])));
+      assert.ok(zero.length === 4 && zero.every((v) => v === 0), `gradient at 0: ${zero}`);
     } finally {
       tf.env().set("WEBGPU_CPU_FORWARD", true);
       await use("wasm");
