@@ -57,10 +57,10 @@ export const BACKEND_NAMES: readonly BackendName[] = [
  * ```
  */
 export const BACKEND_HELP: Readonly<Record<BackendName, string>> = Object.freeze({
-  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.35 s here)",
+  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.4 s here)",
   cpu: "pure JavaScript reference, no heap limit; about 40x slower than wasm",
   webgpu:
-    "GPU through WebGPU (the deno tasks pass --unstable-webgpu); without a GPU only a software adapter, for correctness checks (llvmpipe: demo step 8.6 s here, 25x slower than wasm)",
+    "GPU through WebGPU (the deno tasks pass --unstable-webgpu); without a GPU only a software adapter, for correctness checks (llvmpipe: demo step 6.8 s here, 17x slower than wasm)",
   tensorflow: "native libtensorflow on the CPU (npm:@tensorflow/tfjs-node, install it first)",
   "tensorflow-gpu":
     "native libtensorflow with CUDA (npm:@tensorflow/tfjs-node-gpu, install it first)",
