@@ -14,6 +14,10 @@ import { type Adapter, type BackendName, createAdapter, initBackend } from "../o
 export interface AdapterBenchOptions {
   /** Quick mode (< 20 s): 1024 rows, 3 repeats, instead of 4096 rows, 10 repeats. */
   readonly quick: boolean;
+  /** Rows of the input (overrides quick's 1024 / the full 4096; the webgpu rows use 128). */
+  readonly rows?: number;
+  /** Shapes (in, out); default 768→768 and 768→3072. */
+  readonly shapes?: readonly (readonly [number, number])[];
 }
 
 const METHODS = ["lora", "triadaptlora", "adalora", "increlora", "increlora+score"] as const;
@@ -75,10 +79,10 @@ function median(xs: readonly number[]): number {
  * @returns The markdown report, including the active backend.
  */
 export async function runAdapterBench(options: AdapterBenchOptions): Promise<string> {
-  const rows = options.quick ? 1024 : 4096;
+  const rows = options.rows ?? (options.quick ? 1024 : 4096);
   const repeats = options.quick ? 3 : 10;
   const rank = 8;
-  const shapes: [number, number][] = [[768, 768], [768, 3072]];
+  const shapes = options.shapes ?? [[768, 768], [768, 3072]];
   const lines = [
     `### Adapter forward+backward (backend ${tf.getBackend()}, tfjs ${tf.version_core}, rows ${rows}, rank ${rank}, ${repeats} repeats after 1 warm-up${
       options.quick ? ", quick" : ""

@@ -15,7 +15,8 @@ import { benchDebertaConfig, benchTokenIds, type EncoderShape } from "./_bench_m
 import { createDebertaModel } from "../model/deberta_v3.ts";
 import { randomDebertaWeights } from "../model/random_weights.ts";
 
-interface Shape extends EncoderShape {
+/** An encoder shape with its warm-up and timed run counts. */
+export interface Shape extends EncoderShape {
   readonly warmup: number;
   readonly repeats: number;
 }
@@ -54,7 +55,7 @@ function median(xs: readonly number[]): number {
 /**
  * Times the encoder forward (eval mode, classification head) and reports it as markdown.
  *
- * @param options `quick`: a 2-layer, 128-wide encoder instead of the base shape.
+ * @param options `quick`: a 2-layer, 128-wide encoder instead of the base shape; `shape`: another.
  * @returns A markdown section: shape, backend, median / min / max forward time and tokens/s.
  *
  * @example
@@ -64,8 +65,10 @@ function median(xs: readonly number[]): number {
  * console.log(await runEncoderBench({ quick: true }));
  * ```
  */
-export async function runEncoderBench(options: { quick: boolean }): Promise<string> {
-  const shape = options.quick ? QUICK : BASE;
+export async function runEncoderBench(
+  options: { quick: boolean; shape?: Shape },
+): Promise<string> {
+  const shape = options.shape ?? (options.quick ? QUICK : BASE);
   await tf.ready();
   const config = benchDebertaConfig(shape, "encoder_bench");
   const tensorsBefore = tf.memory().numTensors;

@@ -15,7 +15,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName, initBackend } from "../ops/backend.ts";
+import { BACKEND_NAMES, backendHelp, type BackendName, initBackend } from "../ops/backend.ts";
 import {
   argsErrorMessage,
   attachNegativeValues,
@@ -43,6 +43,7 @@ import {
   scaledPlanted,
 } from "./planted_bench.ts";
 import { runStepBench } from "./step_bench.ts";
+import { runWebGpuBench } from "./webgpu_bench.ts";
 
 /**
  * The registry, in run order. The step section runs before the allocation section so that the
@@ -68,6 +69,12 @@ export const SECTIONS: readonly BenchSection[] = Object.freeze([
     description: "Training step time and memory per method (small and base shapes), backends",
     run: (ctx: BenchContext): Promise<BenchSectionResult> =>
       runStepBench({ quick: ctx.quick }, ctx),
+  },
+  {
+    name: "webgpu",
+    description:
+      "webgpu rows (adapter, encoder, step at quick shapes), headed by the adapter (software here)",
+    run: (ctx: BenchContext): Promise<BenchSectionResult> => runWebGpuBench(ctx),
   },
   {
     name: "allocation",
@@ -272,7 +279,7 @@ const USAGE = formatHelp({
           "--only <names>",
           `Comma-separated sections (repeatable): ${SECTIONS.map((s) => s.name).join(", ")}`,
         ],
-        ["--backend <name>", `Default backend: ${BACKEND_NAMES.join(", ")} (default: wasm)`],
+        ["--backend <name>", backendHelp()],
         ["--out <dir>", "Output folder (default: runs/bench-<timestamp>)"],
         HELP_ENTRY,
       ],

@@ -28,6 +28,7 @@ import {
   type Adapter,
   type BackendName,
   createAdapter,
+  describeAdapter,
   GrowingAdamW,
   IncreLoraAdapter,
   initBackend,
@@ -1025,6 +1026,32 @@ function shapeNote(shape: EncoderShape, rows: readonly StepRow[]): string[] {
   ];
 }
 
+/**
+ * The backend comparison alone (frozen, LoRA, TriAdaptLoRA step times; quick: the tiny shape),
+ * e.g. for the webgpu rows of `deno task bench --only webgpu`. A webgpu row names its adapter
+ * (`software adapter` for llvmpipe). The active backend is restored.
+ *
+ * @example
+ * ```ts ignore
+ * import { runBackendComparison } from "./step_bench.ts";
+ *
+ * const ctx = { quick: true, backend: "wasm", log: console.error };
+ * console.log((await runBackendComparison(["webgpu"], true, ctx)).markdown.join("\n"));
+ * ```
+ *
+ * @param backends Backends, in row order.
+ * @param quick The tiny shape instead of the small one.
+ * @param ctx Runner context (progress log).
+ * @returns Markdown lines and the rows' data.
+ */
+export function runBackendComparison(
+  backends: readonly BackendName[],
+  quick: boolean,
+  ctx: BenchContext,
+): Promise<{ markdown: string[]; data: unknown[] }> {
+  return backendComparison({ quick, backends }, tf.getBackend() as BackendName, ctx);
+}
+
 async function backendComparison(
   options: StepBenchOptions,
   active: BackendName,
@@ -1039,8 +1066,10 @@ async function backendComparison(
   const notes: string[] = [];
   try {
     for (const name of backends) {
+      let label = `\`${name}\``;
       try {
-        await initBackend(name);
+        const info = await initBackend(name);
+        if (info.adapter !== undefined) label += ` (${describeAdapter(info.adapter)})`;
       } catch (e) {
         notes.push(`\`${name}\`: not available (${(e as Error).message.split(":")[0]})`);
         continue;
@@ -1049,7 +1078,7 @@ async function backendComparison(
       const { rows: r } = await measureSteps(shape, methods, plan, ctx.log);
       data.push({ backend: name, shape, plan, rows: r });
       rows.push([
-        `\`${name}\``,
+        label,
         ...r.map((x) => formatTiming(x.timing)),
         `${plan.warmup} + ${plan.repeats}`,
       ]);

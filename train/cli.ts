@@ -1,7 +1,7 @@
 /**
- * `deno task train`: a thin adapter from flags to {@linkcode runTraining}. With no arguments it
- * runs the embedded offline demo (`--task planted`, TriAdaptLoRA linear, a few hundred steps on a
- * small DeBERTa-v3-shaped model). Exit codes: 0 success, 1 invalid input (one clear line),
+ * `deno task train`: a thin adapter from flags to {@linkcode runTraining}. With no arguments (or
+ * none of `--task`, `--model`, `--data`, `--resume`) it runs the embedded offline demo
+ * (`--task planted`, TriAdaptLoRA linear, a few hundred steps on a small DeBERTa-v3-shaped model). Exit codes: 0 success, 1 invalid input (one clear line),
  * 2 runtime failure.
  *
  * Permissions: `deno run --allow-read --allow-write --allow-env train/cli.ts`.
@@ -163,6 +163,15 @@ function isPlantedArgs(args: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * No `--task`, `--model`, `--data`, `--resume` nor `--help`: the demo (`--task planted`) with the
+ * flags given, e.g. `deno task train --backend webgpu --max-steps 20`.
+ */
+function isDemoArgs(args: readonly string[]): boolean {
+  const named = ["--task", "--model", "--data", "--resume", "--help", "-h"];
+  return !args.some((a) => named.some((n) => a === n || a.startsWith(`${n}=`)));
+}
+
 /** The planted task has no model or data flags: stand in for them so the schema parses. */
 function plantedArgs(args: readonly string[]): string[] {
   const out: string[] = [];
@@ -193,6 +202,41 @@ interface PlantedPlan {
   readonly resumeFrom?: string | null;
 }
 
+/** The demo's step counts, scaled down with a shorter `--max-steps` (those not given explicitly). */
+const DEMO_SCHEDULE_KEYS = [
+  "warmupSteps",
+  "initWarmup",
+  "interval",
+  "tinit",
+  "tfinal",
+  "deltaT",
+] as const;
+
+/**
+ * `--max-steps T` below the demo's 160 steps scales the demo's schedule (warm-up, allocation
+ * start and interval, AdaLoRA's tinit/tfinal/ΔT, log interval) by T / 160, each at least 1, so
+ * that e.g. `--max-steps 20` runs the demo's allocation pattern in 20 steps (start after step 6,
+ * every 2 steps). Flags given explicitly keep their value.
+ */
+function scaleDemoSchedule(
+  merged: Record<string, unknown>,
+  explicit: readonly string[],
+  args: readonly string[],
+): void {
+  const maxSteps = merged.maxSteps;
+  const demoSteps = 160;
+  if (typeof maxSteps !== "number" || maxSteps >= demoSteps) return;
+  const ratio = maxSteps / demoSteps;
+  const scale = (v: number) => Math.max(1, Math.round(v * ratio));
+  for (const key of DEMO_SCHEDULE_KEYS) {
+    const v = merged[key];
+    if (!explicit.includes(key) && typeof v === "number") merged[key] = scale(v);
+  }
+  if (!args.some((a) => a === "--log-every" || a.startsWith("--log-every="))) {
+    merged.logEvery = scale(16);
+  }
+}
+
 async function planPlanted(args: readonly string[], io: CliIo): Promise<PlantedPlan | string> {
   const parsed = parseTrainArgs(plantedArgs(args));
   if ("help" in parsed) return parsed.help;
@@ -203,6 +247,7 @@ async function planPlanted(args: readonly string[], io: CliIo): Promise<PlantedP
     if (!parsed.explicit.includes(key) && demo !== undefined) merged[key] = demo;
   }
   if (!args.some((a) => a === "--log-every" || a.startsWith("--log-every="))) merged.logEvery = 16;
+  scaleDemoSchedule(merged, parsed.explicit, args);
   const options = validateTrainOptions(merged);
   const out = options.out ?? join("runs", `planted-${options.method}-${stamp()}`);
   if (options.seeds.length === 1) {
@@ -383,7 +428,7 @@ function summaryTable(
 export async function main(args: readonly string[], io: CliIo = {}): Promise<number> {
   const stdout = io.stdout ?? Deno.stdout;
   const stderr = io.stderr ?? Deno.stderr;
-  const argv = args.length === 0 ? ["--task", "planted"] : [...args];
+  const argv = isDemoArgs(args) ? ["--task", "planted", ...args] : [...args];
   const progress = io.progress === false ? { progress: false } : {};
   let plan: PlantedPlan;
   let method: TrainMethod | undefined;

@@ -17,6 +17,7 @@ import { formatHelp, HELP_ENTRY } from "./_cli_text.ts";
 import { type CliIo, CONSOLE_IO, runRunCli } from "./_run_cli.ts";
 import { writeJsonAtomic } from "./atomic_write.ts";
 import { loadTrainedRun } from "./real_task.ts";
+import { backendHelp } from "../ops/backend.ts";
 
 /**
  * What `deno task eval` reports (the JSON line it prints).
@@ -165,7 +166,7 @@ const USAGE = formatHelp({
       ],
       [
         "--backend <name>",
-        "TensorFlow.js backend: wasm, cpu, tensorflow, tensorflow-gpu (default: wasm)",
+        backendHelp(),
       ],
       HELP_ENTRY,
     ],

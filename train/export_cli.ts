@@ -21,6 +21,7 @@ import type { BaseCheckpoint } from "./glue_task.ts";
 import { writeMergedFolder } from "./merged_export.ts";
 import { writePeftFolder } from "./peft_export.ts";
 import { loadTrainedRun } from "./real_task.ts";
+import { backendHelp } from "../ops/backend.ts";
 
 /**
  * Export formats.
@@ -200,7 +201,7 @@ const USAGE = formatHelp({
       ],
       [
         "--backend <name>",
-        "TensorFlow.js backend: wasm, cpu, tensorflow, tensorflow-gpu (default: wasm)",
+        backendHelp(),
       ],
       HELP_ENTRY,
     ],

@@ -20,6 +20,7 @@ import {
   type ThresholdMode,
 } from "../core/mod.ts";
 import type { GrowthInit } from "../ops/mod.ts";
+import { backendHelp } from "../ops/backend.ts";
 import { applyPreset } from "./presets.ts";
 import { argsErrorMessage, attachNegativeValues, formatHelp, HELP_ENTRY } from "./_cli_text.ts";
 
@@ -81,7 +82,7 @@ export type { GrowthInit, Normalisation, Rounding, ThresholdMode };
  * assert.equal(backend, "wasm");
  * ```
  */
-export type TrainBackend = "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu";
+export type TrainBackend = "wasm" | "cpu" | "webgpu" | "tensorflow" | "tensorflow-gpu";
 
 /**
  * A named set of hyper-parameters: `paper` is docs/METHOD.md §16, `none` the schema defaults.
@@ -445,9 +446,9 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       flag: "backend",
       group: "Run",
       kind: "choice",
-      choices: ["wasm", "cpu", "tensorflow", "tensorflow-gpu"],
+      choices: ["wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"],
       default: "wasm",
-      description: "TensorFlow.js backend",
+      description: backendHelp(),
     },
     {
       key: "out",

@@ -162,16 +162,47 @@ export function resolveWorkers(
  *   microBatch: 2, workers: 2,
  * });
  * assert.deepEqual(parallelSettings({ batchSize: 8, workers: "1" }, 2), { workers: 1 });
+ * // webgpu: auto is one process on the GPU
+ * assert.deepEqual(parallelSettings({ batchSize: 8, workers: "auto", backend: "webgpu" }, 2), {
+ *   workers: 1,
+ * });
+ * assert.throws(
+ *   () => parallelSettings({ batchSize: 8, workers: "2", backend: "webgpu" }, 2),
+ *   /--workers must be 1 or auto with --backend webgpu/,
+ * );
  * ```
  */
 export function parallelSettings(
-  options: { readonly batchSize: number; readonly microBatch?: number; readonly workers?: string },
+  options: {
+    readonly batchSize: number;
+    readonly microBatch?: number;
+    readonly workers?: string;
+    readonly backend?: string;
+  },
   cores: number = navigator.hardwareConcurrency,
 ): { microBatch?: number; workers: number } {
   const slices = options.microBatch === undefined
     ? options.batchSize
     : Math.ceil(options.batchSize / options.microBatch);
-  const workers = resolveWorkers(options.workers, slices, cores);
+  // webgpu: one device does the work (workers would queue on the same GPU, and a worker cannot
+  // read GPU tensors synchronously), so `auto` is 1 and more is refused.
+  const gpu = options.backend === "webgpu";
+  const workers = resolveWorkers(
+    gpu && options.workers === undefined
+      ? "1"
+      : gpu && options.workers === "auto"
+      ? "1"
+      : options.workers,
+    slices,
+    cores,
+  );
+  if (gpu && workers > 1) {
+    throw new RangeError(
+      `Cannot choose the worker count as --workers must be 1 or auto with --backend webgpu (one GPU device does the work; a worker cannot read GPU tensors synchronously): current value is ${
+        JSON.stringify(options.workers)
+      }`,
+    );
+  }
   return {
     ...(options.microBatch === undefined ? {} : { microBatch: options.microBatch }),
     workers,

@@ -86,8 +86,8 @@ Deno.test("main() rejects unknown sections and backends with exit code 1", async
   const io = { out: () => {}, err: (t: string) => void err.push(t) };
   assert.equal(await main(["--only", "step,nope"], io), 1);
   assert.match(err.join("\n"), /--only must name sections among .*: current value is nope/);
-  assert.equal(await main(["--backend", "webgpu"], io), 1);
-  assert.match(err.join("\n"), /--backend must be one of .*: current value is webgpu/);
+  assert.equal(await main(["--backend", "metal"], io), 1);
+  assert.match(err.join("\n"), /--backend must be one of .*: current value is metal/);
   assert.equal(await main(["--bogus"], io), 1);
 });
 

@@ -28,7 +28,7 @@ Deno.test("initBackend('tensorflow') fails clearly when @tensorflow/tfjs-node is
 });
 
 Deno.test("initBackend() rejects unknown names and importBackendPackage() wraps import errors", async () => {
-  await assert.rejects(() => initBackend("webgpu" as "wasm"), TypeError);
+  await assert.rejects(() => initBackend("metal" as "wasm"), TypeError);
   await assert.rejects(
     () => importBackendPackage("tensorflow", "x-pkg", () => Promise.reject(new Error("boom"))),
     (e: unknown) => e instanceof TypeError && /x-pkg must be installed.*boom/.test(e.message),

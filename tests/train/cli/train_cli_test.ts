@@ -182,7 +182,10 @@ Deno.test("main() exits 1 with one clear line on invalid input", async () => {
   const cases: [string[], RegExp][] = [
     [["--task", "planted", "--lr", "-1"], /--lr/],
     [["--nope"], /--nope/],
-    [["--task", "planted", "--max-steps", "10"], /--init-warmup must be < T = 10 /],
+    [
+      ["--task", "planted", "--max-steps", "10", "--init-warmup", "48"],
+      /--init-warmup must be < T = 10 /,
+    ],
     [["--task", "rte", "--model", "m", "--data", "d"], /--model must be a DeBERTa-v3 folder/],
     [
       ["--task", "rte", "--model", "testdata/golden/deberta/tiny-a", "--data", "d"],
@@ -224,6 +227,24 @@ Deno.test("main() exits 2 on a runtime failure (run folder cannot be created)", 
     // Assert
     assert.equal(code, 2);
     assert.match(err, /^error: /m);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("main() without --task/--model/--data runs the demo; --max-steps T < 160 scales its schedule by T/160", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = join(root, "short-demo");
+  try {
+    // Act: the demo's flags only (as `deno task train --backend wasm --max-steps 16`)
+    const { code, err } = await runCli(["--backend", "wasm", "--max-steps", "16", "--out", dir]);
+    // Assert: 16/160 of the demo's init-warmup 48, interval 16, warm-up 10, tinit/tfinal 32
+    assert.equal(code, 0, err);
+    const config = await Deno.readTextFile(join(dir, "config.json"));
+    for (const [key, value] of [["initWarmup", 5], ["interval", 2], ["warmupSteps", 1]] as const) {
+      assert.match(config, new RegExp(`"${key}":\\s*${value}[,\\n}]`), `${key} = ${value}`);
+    }
+    assert.match(config, /"task":\s*"planted"/);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
