@@ -12,13 +12,20 @@ function finitePositive(x: unknown, what: string): void {
   assert.ok(typeof x === "number" && Number.isFinite(x) && x >= 0, `${what} = ${x}`);
 }
 
-Deno.test("main() --quick runs every section and writes bench.md and bench.json with numbers", async () => {
+// Every section but webgpu, which runs in the webgpu cases' own process (tests/webgpu/webgpu_test.ts).
+const IN_PROCESS = SECTIONS.filter((s) => s.name !== "webgpu");
+
+Deno.test("main() --quick runs every section (webgpu: see tests/webgpu) and writes bench.md and bench.json with numbers", async () => {
   // Arrange
   const dir = await Deno.makeTempDir({ prefix: "bench-quick-" });
   const out: string[] = [];
   try {
     // Act
-    const code = await main(["--quick", "--out", dir], { out: (t) => out.push(t), err: () => {} });
+    const only = IN_PROCESS.map((s) => s.name).join(",");
+    const code = await main(["--quick", "--only", only, "--out", dir], {
+      out: (t) => out.push(t),
+      err: () => {},
+    });
 
     // Assert
     assert.equal(code, 0);
@@ -43,7 +50,7 @@ Deno.test("main() --quick runs every section and writes bench.md and bench.json 
     const json = JSON.parse(await Deno.readTextFile(`${dir}/bench.json`)) as Json;
     assert.equal(json.quick, true);
     assert.ok(json.machine.cores >= 1);
-    assert.deepEqual(json.sections.map((s) => s.name), SECTIONS.map((s) => s.name));
+    assert.deepEqual(json.sections.map((s) => s.name), IN_PROCESS.map((s) => s.name));
     assert.ok(json.sections.every((s) => s.error === undefined));
 
     const step = json.sections.find((s) => s.name === "step")!.data as {

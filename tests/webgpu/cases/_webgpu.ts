@@ -7,7 +7,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { type BackendName, initBackend } from "../../ops/backend.ts";
+import { type BackendName, initBackend } from "../../../ops/backend.ts";
 
 /** Why webgpu cannot run here, or undefined when an adapter was found. */
 async function missingReason(): Promise<string | undefined> {

@@ -3,10 +3,10 @@
 // within ~1e-5; the smallest bug listed in the golden README moves hidden states by 7.6e-4).
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { parseSafetensors } from "../../model/safetensors.ts";
-import { createDebertaModel } from "../../model/deberta_v3.ts";
-import { readGoldenJson, TINY_A, tinyConfig } from "../model/encoder/_golden.ts";
-import type { GoldenBatch } from "../model/encoder/_golden.ts";
+import { parseSafetensors } from "../../../model/safetensors.ts";
+import { createDebertaModel } from "../../../model/deberta_v3.ts";
+import { readGoldenJson, TINY_A, tinyConfig } from "../../model/encoder/_golden.ts";
+import type { GoldenBatch } from "../../model/encoder/_golden.ts";
 import { IGNORE_WEBGPU, maxDiff, use, values } from "./_webgpu.ts";
 
 const TOL = 1e-4;

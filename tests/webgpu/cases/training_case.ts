@@ -11,14 +11,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../ops/backend.ts";
-import type { TrainMethod } from "../../train/hyperparams.ts";
+import { initBackend } from "../../../ops/backend.ts";
+import type { TrainMethod } from "../../../train/hyperparams.ts";
 import {
   assertSameRun,
   NO_DROPOUT,
   type RunOutcome,
   tinyRun,
-} from "../train/loop/_compare_runs.ts";
+} from "../../train/loop/_compare_runs.ts";
 import { IGNORE_WEBGPU } from "./_webgpu.ts";
 
 const TOL = 1e-4;

@@ -26,8 +26,8 @@ import {
   maskAdaLoraToBudget,
   orthogonalityPenalty,
   TriAdaptLoraAdapter,
-} from "../../ops/mod.ts";
-import { gaussian } from "../ops/_helpers.ts";
+} from "../../../ops/mod.ts";
+import { gaussian } from "../../ops/_helpers.ts";
 import { IGNORE_WEBGPU, maxAbs, maxDiff, use, values } from "./_webgpu.ts";
 
 const N = 8, D = 6;
