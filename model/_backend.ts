@@ -54,6 +54,8 @@ export async function ensureModelBackend(): Promise<void> {
     if (active()) return;
   }
   await import("@tensorflow/tfjs-backend-wasm");
+  // The copy-free Slice / Unpack / SplitV kernels (the one module of ops/ that model/ loads).
+  await import("../ops/wasm_kernels.ts");
   if (!(await tf.setBackend("wasm"))) {
     throw new TypeError(
       `Cannot initialise the default backend as tf.setBackend("wasm") must succeed: call \`await initBackend("cpu")\` to use another backend`,

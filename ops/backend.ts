@@ -5,6 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+// Copy-free Slice / Unpack / SplitV on wasm (bit-identical, much faster): see its module doc.
+import "./wasm_kernels.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { activeBackend, initPending } from "./_ready.ts";
 
