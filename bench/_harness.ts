@@ -348,6 +348,12 @@ export interface BenchContext {
   readonly backend: string;
   /** Progress to stderr (stdout carries the report). */
   log(message: string): void;
+  /** `--jobs`: planted runs at once, each in its own worker (default 1). */
+  readonly jobs?: number;
+  /** `--seeds`: the planted sections' seeds (default: each section's own). */
+  readonly seeds?: readonly number[];
+  /** `--rows`: the planted sections' row ids (default: every row). */
+  readonly rows?: readonly string[];
 }
 
 /** What a section returns: markdown for `bench.md` and plain data for `bench.json`. */

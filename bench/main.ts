@@ -37,10 +37,12 @@ import { runEncoderBench } from "./encoder_bench.ts";
 import {
   PLANTED_FULL,
   PLANTED_QUICK,
+  PLANTED_VARIANTS,
   type PlantedBenchConfig,
   ratioPlanted,
   runPlantedBench,
   scaledPlanted,
+  selectPlanted,
 } from "./planted_bench.ts";
 import { runStepBench } from "./step_bench.ts";
 import { runWebGpuBench } from "./webgpu_bench.ts";
@@ -85,31 +87,49 @@ export const SECTIONS: readonly BenchSection[] = Object.freeze([
     name: "planted",
     description:
       "Allocation quality on the planted-rank task: every method, same budget, steps and seeds",
-    run: (ctx: BenchContext): Promise<BenchSectionResult> => runPlantedBench(ctx),
+    run: (ctx: BenchContext): Promise<BenchSectionResult> =>
+      runPlanted(ctx, ctx.quick ? PLANTED_QUICK : PLANTED_FULL),
   },
   ...[512, 1024].map((steps) => ({
     name: `planted-${steps}`,
     description:
       `Planted allocation quality at T = ${steps}: schedules scaled by T/128, every method and variant`,
     run: (ctx: BenchContext): Promise<BenchSectionResult> =>
-      runPlantedBench(ctx, {
-        config: ctx.quick ? quickLong(steps) : scaledPlanted(PLANTED_FULL, steps),
-        title: `Planted-rank allocation quality, T = ${steps} (scaled schedules)`,
-        prefix: `planted-${steps}`,
-      }),
+      runPlanted(
+        ctx,
+        ctx.quick ? quickLong(steps) : scaledPlanted(PLANTED_FULL, steps),
+        `Planted-rank allocation quality, T = ${steps} (scaled schedules)`,
+        `planted-${steps}`,
+      ),
   })),
   {
     name: "planted-ratio",
     description:
       "Planted allocation quality at T = 1024 with the paper's RTE ratio (t0 = interval = warm-up = T·100/3900)",
     run: (ctx: BenchContext): Promise<BenchSectionResult> =>
-      runPlantedBench(ctx, {
-        config: ctx.quick ? ratioPlanted(quickLong(1024), 48) : ratioPlanted(PLANTED_FULL, 1024),
-        title: "Planted-rank allocation quality, T = 1024, the paper's RTE schedule ratio",
-        prefix: "planted-ratio",
-      }),
+      runPlanted(
+        ctx,
+        ctx.quick ? ratioPlanted(quickLong(1024), 48) : ratioPlanted(PLANTED_FULL, 1024),
+        "Planted-rank allocation quality, T = 1024, the paper's RTE schedule ratio",
+        "planted-ratio",
+      ),
   },
 ]);
+
+/** A planted section with the runner's `--seeds`, `--rows` and `--jobs`. */
+function runPlanted(
+  ctx: BenchContext,
+  config: PlantedBenchConfig,
+  title?: string,
+  prefix?: string,
+): Promise<BenchSectionResult> {
+  return runPlantedBench(ctx, {
+    config: selectPlanted(config, { seeds: ctx.seeds ?? [], rows: ctx.rows ?? [] }),
+    jobs: ctx.jobs ?? 1,
+    ...(title === undefined ? {} : { title }),
+    ...(prefix === undefined ? {} : { prefix }),
+  });
+}
 
 /**
  * The quick (smoke) form of a long planted section: the quick task, one seed, `T = 24 · steps/512`
@@ -133,6 +153,12 @@ export interface BenchOptions {
   readonly log?: (message: string) => void;
   /** The registry to run from; default {@linkcode SECTIONS}. */
   readonly sections?: readonly BenchSection[];
+  /** Planted runs at once, in workers (default 1). */
+  readonly jobs?: number;
+  /** Seeds of the planted sections (default: theirs). */
+  readonly seeds?: readonly number[];
+  /** Row ids of the planted sections (default: all). */
+  readonly rows?: readonly string[];
 }
 
 /** One section's outcome. */
@@ -215,7 +241,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const command = options.command ?? `deno task bench${options.quick ? " --quick" : ""}`;
   const t0 = performance.now();
-  const ctx: BenchContext = { quick: options.quick, backend: info.name, log };
+  const ctx: BenchContext = {
+    quick: options.quick,
+    backend: info.name,
+    log,
+    ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+    ...(options.seeds === undefined ? {} : { seeds: options.seeds }),
+    ...(options.rows === undefined ? {} : { rows: options.rows }),
+  };
   const reports: SectionReport[] = [];
   for (const section of sections) {
     if (only.length > 0 && !only.includes(section.name)) continue;
@@ -280,6 +313,17 @@ const USAGE = formatHelp({
           `Comma-separated sections (repeatable): ${SECTIONS.map((s) => s.name).join(", ")}`,
         ],
         ["--backend <name>", backendHelp()],
+        [
+          "--jobs <n>|auto",
+          "Planted runs at once, each in its own worker and wasm instance (default 1; auto = the cores here); results do not depend on it",
+        ],
+        ["--seeds <list>", "Seeds of the planted sections, e.g. 0,1,2 (default: 0-4; quick 0,1)"],
+        [
+          "--rows <ids>",
+          `Rows of the planted sections (default all): ${
+            PLANTED_VARIANTS.map((v) => v.id).join(", ")
+          }`,
+        ],
         ["--out <dir>", "Output folder (default: runs/bench-<timestamp>)"],
         HELP_ENTRY,
       ],
@@ -289,9 +333,50 @@ const USAGE = formatHelp({
       entries: SECTIONS.map((s) => [s.name, s.description] as const),
     },
   ],
-  examples: ["deno task bench --quick", "deno task bench --only allocation --out runs/alloc"],
+  examples: [
+    "deno task bench --quick",
+    "deno task bench --only allocation --out runs/alloc",
+    "deno task bench --only planted --jobs 2",
+    "deno task bench --only planted-1024 --rows adalora,spectrum-proportional --seeds 0,1,2,3,4 --jobs 2",
+  ],
   permissions: "deno run --allow-read --allow-write --allow-env bench/main.ts",
 });
+
+/** `--jobs`: a positive integer or `auto` (the cores here); a problem is pushed otherwise. */
+function parseJobs(value: string | undefined, problems: string[]): number {
+  if (value === undefined) return 1;
+  if (value === "auto") return Math.max(1, navigator.hardwareConcurrency ?? 1);
+  if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
+  problems.push(
+    `Cannot run bench as --jobs must be a positive integer or auto: current value is ${value}`,
+  );
+  return 1;
+}
+
+/** A comma-separated list whose items `parse` accepts; a problem is pushed for the first bad one. */
+function parseList<T>(
+  value: string | undefined,
+  flag: string,
+  problems: string[],
+  parse: (item: string) => T | undefined,
+  what: string,
+): T[] {
+  if (value === undefined) return [];
+  const items = value.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const out: T[] = [];
+  for (const item of items) {
+    const v = parse(item);
+    if (v === undefined) {
+      problems.push(`Cannot run bench as ${flag} must list ${what}: current value is ${item}`);
+      return [];
+    }
+    out.push(v);
+  }
+  if (items.length === 0) {
+    problems.push(`Cannot run bench as ${flag} must list ${what}: current value is empty`);
+  }
+  return out;
+}
 
 /** Where {@linkcode main} writes. */
 export interface MainIo {
@@ -336,9 +421,12 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
   let values;
   try {
     ({ values } = parseArgs({
-      args: attachNegativeValues(args, ["only", "backend", "out"]),
+      args: attachNegativeValues(args, ["only", "backend", "out", "jobs", "seeds", "rows"]),
       options: {
         quick: { type: "boolean", default: false },
+        jobs: { type: "string" },
+        seeds: { type: "string" },
+        rows: { type: "string" },
         only: { type: "string", multiple: true },
         backend: { type: "string", default: "wasm" },
         out: { type: "string" },
@@ -373,6 +461,22 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
       }: current value is ${unknown.join(",")}`,
     );
   }
+  const jobs = parseJobs(values.jobs, problems);
+  const seeds = parseList(
+    values.seeds,
+    "--seeds",
+    problems,
+    (x) => /^\d+$/.test(x) ? Number(x) : undefined,
+    "non-negative integers",
+  );
+  const ids = PLANTED_VARIANTS.map((v) => v.id);
+  const rows = parseList(
+    values.rows,
+    "--rows",
+    problems,
+    (x) => ids.includes(x) ? x : undefined,
+    `row ids among ${ids.join(", ")}`,
+  );
   if (values.out !== undefined && values.out.trim() === "") {
     problems.push("Cannot run bench as --out must be a non-empty path: current value is empty");
   }
@@ -389,6 +493,9 @@ export async function main(args: readonly string[], io: MainIo = DEFAULT_IO): Pr
     backend,
     command: `deno task bench${args.length > 0 ? " " + args.join(" ") : ""}`,
     log: io.err,
+    jobs,
+    seeds,
+    rows,
   });
   io.out(report.markdown);
   await Deno.mkdir(outDir, { recursive: true });

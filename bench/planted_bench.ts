@@ -11,16 +11,24 @@
  * @internal
  * @module
  */
-import { join } from "node:path";
 import { getBackend, version_core } from "@tensorflow/tfjs";
 import { BACKEND_NAMES, type BackendInfo, type BackendName } from "../ops/backend.ts";
 import { PLANTED_DEMO, PLANTED_HYPERPARAMS } from "../train/cli.ts";
 import { defaultHyperParams, type HyperParams, type TrainMethod } from "../train/hyperparams.ts";
 import { spearman } from "../train/metrics/correlation.ts";
-import { createPlantedTask, type PlantedTaskOptions } from "../train/planted/planted_task.ts";
-import { rankGrid, runTraining } from "../train/run.ts";
+import {
+  createPlantedTask,
+  type PlantedTask,
+  type PlantedTaskOptions,
+} from "../train/planted/planted_task.ts";
+import { rankGrid } from "../train/run.ts";
+import {
+  type PlantedJob,
+  type PlantedJobResult,
+  runPlantedJob,
+  runPlantedJobsInWorkers,
+} from "./planted_jobs.ts";
 import { meanStd } from "../train/seed_summary.ts";
-import { readJsonLines } from "../train/run_folder.ts";
 import { lossChartSvg } from "../train/svg/line_chart.ts";
 import { rankHeatmapSvg } from "../train/svg/rank_heatmap.ts";
 import type { BenchContext, BenchSectionResult } from "./_harness.ts";
@@ -28,6 +36,8 @@ import { formatTiming, markdownTable, summarise, type Timing } from "./_harness.
 
 /** One row of the comparison: a method and the hyper-parameters that make it that variant. */
 export interface PlantedVariant {
+  /** Short name for `--rows`, e.g. `"adalora"`. */
+  readonly id: string;
   /** Row label, e.g. `"TriAdaptLoRA linear"`. */
   readonly label: string;
   /** The training method. */
@@ -59,40 +69,62 @@ export interface PlantedVariant {
  */
 export const PLANTED_VARIANTS: readonly PlantedVariant[] = Object.freeze(
   [
-    { label: "TriAdaptLoRA linear", method: "triadapt", hyper: { threshold: "linear" } },
-    { label: "TriAdaptLoRA nonlinear", method: "triadapt", hyper: { threshold: "nonlinear" } },
-    { label: "TriAdaptLoRA fixed-k", method: "triadapt", hyper: { threshold: "fixed" } },
     {
+      id: "linear",
+      label: "TriAdaptLoRA linear",
+      method: "triadapt",
+      hyper: { threshold: "linear" },
+    },
+    {
+      id: "nonlinear",
+      label: "TriAdaptLoRA nonlinear",
+      method: "triadapt",
+      hyper: { threshold: "nonlinear" },
+    },
+    {
+      id: "fixed",
+      label: "TriAdaptLoRA fixed-k",
+      method: "triadapt",
+      hyper: { threshold: "fixed" },
+    },
+    {
+      id: "sqrt",
       label: "TriAdaptLoRA linear, N = sqrt",
       method: "triadapt",
       hyper: { threshold: "linear", normalisation: "sqrt" },
     },
     {
+      id: "none",
       label: "TriAdaptLoRA linear, N = none",
       method: "triadapt",
       hyper: { threshold: "linear", normalisation: "none" },
     },
     {
+      id: "preserving",
       label: "TriAdaptLoRA linear, growth preserving",
       method: "triadapt",
       hyper: { threshold: "linear", growthInit: "preserving" },
     },
     {
+      id: "update",
       label: "TriAdaptLoRA linear, score update [ours]",
       method: "triadapt",
       hyper: { threshold: "linear", score: "update" },
     },
     {
+      id: "spectrum",
       label: "TriAdaptLoRA linear, score spectrum [ours]",
       method: "triadapt",
       hyper: { threshold: "linear", score: "spectrum" },
     },
     {
+      id: "spectrum-preserving",
       label: "TriAdaptLoRA linear, score spectrum, preserving [ours]",
       method: "triadapt",
       hyper: { threshold: "linear", score: "spectrum", growthInit: "preserving" },
     },
     {
+      id: "spectrum-proportional",
       label: "TriAdaptLoRA linear, score spectrum, preserving, proportional [ours]",
       method: "triadapt",
       hyper: {
@@ -102,9 +134,9 @@ export const PLANTED_VARIANTS: readonly PlantedVariant[] = Object.freeze(
         grants: "proportional",
       },
     },
-    { label: "LoRA (uniform r_ref)", method: "lora" },
-    { label: "AdaLoRA", method: "adalora" },
-    { label: "IncreLoRA", method: "increlora" },
+    { id: "lora", label: "LoRA (uniform r_ref)", method: "lora" },
+    { id: "adalora", label: "AdaLoRA", method: "adalora" },
+    { id: "increlora", label: "IncreLoRA", method: "increlora" },
   ] satisfies PlantedVariant[],
 );
 
@@ -212,6 +244,41 @@ export function ratioPlanted(base: PlantedBenchConfig, steps: number): PlantedBe
     ...scaled,
     hyper: { ...scaled.hyper, initWarmup: t, interval: t, warmupSteps: t },
     variants: scaled.variants.filter((v) => v.method === "triadapt" || v.method === "increlora"),
+  });
+}
+
+/**
+ * The part of a comparison that `--seeds` and `--rows` select: the given seeds (in the order
+ * given) and the rows whose `id` is listed (in registry order); an empty or absent list keeps
+ * all. Row ids a section does not have (the ratio section has no LoRA or AdaLoRA row) are
+ * ignored there; {@linkcode PLANTED_VARIANTS} lists every id.
+ *
+ * @example Two rows on three seeds
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLANTED_FULL, selectPlanted } from "./planted_bench.ts";
+ *
+ * const c = selectPlanted(PLANTED_FULL, { seeds: [2, 3, 4], rows: ["adalora", "linear"] });
+ * assert.deepEqual(c.seeds, [2, 3, 4]);
+ * assert.deepEqual(c.variants.map((v) => v.id), ["linear", "adalora"]);
+ * ```
+ *
+ * @param config The whole comparison.
+ * @param select Seeds and row ids to keep.
+ * @returns The selected comparison.
+ */
+export function selectPlanted(
+  config: PlantedBenchConfig,
+  select: { readonly seeds?: readonly number[]; readonly rows?: readonly string[] },
+): PlantedBenchConfig {
+  const rows = select.rows ?? [];
+  const seeds = select.seeds ?? [];
+  return Object.freeze({
+    ...config,
+    seeds: seeds.length > 0 ? [...seeds] : config.seeds,
+    variants: rows.length > 0
+      ? config.variants.filter((v) => rows.includes(v.id))
+      : config.variants,
   });
 }
 
@@ -336,6 +403,10 @@ export interface PlantedRun {
   readonly budget: number;
   /** Allocation events. */
   readonly events: number;
+  /** Module names, in order. */
+  readonly modules: readonly string[];
+  /** Planted rank per module (this seed's task). */
+  readonly planted: readonly number[];
   /** Wall time of the training run (build, train, evaluations), ms. */
   readonly ms: number;
   /** Final allocated rank per module, module order. */
@@ -627,6 +698,11 @@ export interface PlantedBenchOptions {
    * hyper-parameters: a run asked for again is reused, not repeated (sections share it).
    */
   readonly cache?: Map<string, PlantedRun>;
+  /**
+   * Runs at once, each in its own Deno worker with its own wasm instance (default 1: all in this
+   * thread). Results do not depend on it; wall times do (the runs share the cores).
+   */
+  readonly jobs?: number;
 }
 
 /** The process-wide run cache the bench sections share (see `PlantedBenchOptions.cache`). */
@@ -681,110 +757,130 @@ export async function runPlantedBench(
     summary: `backend ${backend}`,
   };
   const baseHyper: HyperParams = { ...defaultHyperParams(), ...config.hyper };
-  const runs: PlantedRun[] = [];
-  const plantedBySeed: number[][] = [];
-  let modules: readonly string[] = [];
+  const jobs = Math.max(1, Math.floor(options.jobs ?? 1));
+  // Every (seed, row) in seed-major order; a run asked for again (same task, steps, seed, method
+  // and resolved hyper-parameters, here or in an earlier section) is done once.
+  const slots = config.seeds.flatMap((seed) =>
+    config.variants.map((variant) => {
+      const hyper: HyperParams = { ...baseHyper, ...variant.hyper };
+      const job: PlantedJob = {
+        task: config.task,
+        seed,
+        method: variant.method,
+        hyper,
+        steps: config.steps,
+        backend: backendInfo,
+      };
+      return {
+        seed,
+        variant,
+        hyper,
+        job,
+        key: JSON.stringify([config.task, config.steps, seed, variant.method, hyper]),
+      };
+    })
+  );
+  const todo = slots.filter((s, i) =>
+    !cache.has(s.key) && slots.findIndex((t) => t.key === s.key) === i
+  );
+  const fresh = new Map<string, PlantedJobResult>();
+  const report = (i: number, r: PlantedJobResult) => {
+    const s = todo[i]!;
+    ctx.log(
+      `planted seed ${s.seed} ${s.variant.label}: held-out ${
+        r.heldout.toFixed(4)
+      }, ranks ${r.ranksTotal}/${r.budget}, ${(r.ms / 1000).toFixed(1)} s`,
+    );
+    for (const w of r.warnings) ctx.log(w);
+  };
   const root = await Deno.makeTempDir({ prefix: "bench-planted-" });
   try {
-    for (const [si, seed] of config.seeds.entries()) {
-      const task = await createPlantedTask({ ...config.task, seed });
-      try {
-        modules = task.planted.modules;
-        const planted = [...task.planted.ranks];
-        plantedBySeed.push(planted);
-        if (si === 0) {
-          // Warm-up: kernels compiled and the allocator grown before any timed run.
-          await runTraining({
-            task,
-            hyper: baseHyper,
-            settings: { method: "lora", seed, logEvery: 1_000_000, maxSteps: 4 },
-            dir: join(root, "warmup"),
-            backend: backendInfo,
-            progress: false,
-          });
-        }
-        const shapes = modules.map((m) =>
-          moduleShape(m, config.task.hidden ?? 0, config.task.intermediate ?? 0)
+    if (jobs > 1 && todo.length > 1) {
+      if (backend !== "wasm" && backend !== "cpu") {
+        throw new RangeError(
+          `Cannot run the planted bench as --jobs > 1 needs the wasm or cpu backend: current backend is ${backend}`,
         );
-        for (const [vi, variant] of config.variants.entries()) {
-          const hyper: HyperParams = { ...baseHyper, ...variant.hyper };
-          const key = JSON.stringify([config.task, config.steps, seed, variant.method, hyper]);
-          const cached = cache.get(key);
-          if (cached !== undefined) {
-            runs.push({ ...cached, label: variant.label });
-            ctx.log(`planted seed ${seed} ${variant.label}: reused an identical run`);
-            continue;
+      }
+      const results = await runPlantedJobsInWorkers(
+        todo.map((s) => s.job),
+        jobs,
+        backend,
+        root,
+        report,
+      );
+      results.forEach((r, i) => fresh.set(todo[i]!.key, r));
+    } else {
+      // In this thread: one task per seed, shared by its runs; an untimed warm-up first.
+      let task: PlantedTask | undefined;
+      try {
+        for (const [i, s] of todo.entries()) {
+          if (task === undefined || todo[i - 1]?.seed !== s.seed) {
+            task?.dispose();
+            task = undefined;
+            task = await createPlantedTask({ ...config.task, seed: s.seed });
           }
-          const start = performance.now();
-          // runTraining awaits its evaluation's data reads before it returns.
-          const result = await runTraining({
-            task,
-            hyper,
-            settings: {
-              method: variant.method,
-              seed,
-              logEvery: config.steps,
-              maxSteps: config.steps,
-              checkpointEvery: config.steps,
-            },
-            dir: join(root, `seed-${seed}-${vi}`),
-            backend: backendInfo,
-            progress: false,
-          });
-          const ms = performance.now() - start;
-          const allocated = modules.map((m) => result.ranks[m] ?? 0);
-          const events = await readJsonLines(join(result.dir, "ranks.jsonl")).catch(() => []);
-          const initial = variant.method === "lora"
-            ? hyper.refRank
-            : variant.method === "adalora"
-            ? hyper.adaloraInitRank
-            : hyper.initRank;
-          const trajectory: [number, readonly number[]][] = [
-            [0, modules.map(() => initial)],
-            ...(events as { step: number; ranks: number[] }[]).map((
-              e,
-            ): [number, readonly number[]] => [e.step, e.ranks]),
-            [config.steps, allocated],
-          ];
-          const run: PlantedRun = {
-            label: variant.label,
-            seed,
-            heldout: result.final?.value ?? NaN,
-            spearman: rankSpearman(planted, allocated),
-            zeroFraction: zeroRankFraction(planted, allocated),
-            ranksTotal: result.ranksTotal,
-            budget: result.budget,
-            events: result.events,
-            ms,
-            ranks: allocated,
-            trajectory,
-            allocOps: allocationOpsPerStep({
-              method: variant.method,
-              score: hyper.score,
-              shapes,
-              steps: config.steps,
-              trajectory,
-            }),
-          };
-          runs.push(run);
-          cache.set(key, run);
-          ctx.log(
-            `planted seed ${seed} ${variant.label}: held-out ${run.heldout.toFixed(4)}, ρ ${
-              run.spearman.toFixed(3)
-            }, zero-frac ${run.zeroFraction.toFixed(3)}, ranks ${run.ranksTotal}/${run.budget}, ${
-              (ms / 1000).toFixed(1)
-            } s`,
-          );
-          for (const w of result.warnings) ctx.log(w);
-          await Deno.remove(result.dir, { recursive: true });
+          const r = await runPlantedJob(s.job, root, { warmup: i === 0, task });
+          fresh.set(s.key, r);
+          report(i, r);
         }
       } finally {
-        task.dispose();
+        task?.dispose();
       }
     }
   } finally {
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
+  const runs: PlantedRun[] = slots.map((s) => {
+    const cached = cache.get(s.key);
+    if (cached !== undefined) {
+      if (!fresh.has(s.key)) {
+        ctx.log(`planted seed ${s.seed} ${s.variant.label}: reused an identical run`);
+      }
+      return { ...cached, label: s.variant.label };
+    }
+    const r = fresh.get(s.key) as PlantedJobResult;
+    const shapes = r.modules.map((m) =>
+      moduleShape(m, config.task.hidden ?? 0, config.task.intermediate ?? 0)
+    );
+    const initial = s.variant.method === "lora"
+      ? s.hyper.refRank
+      : s.variant.method === "adalora"
+      ? s.hyper.adaloraInitRank
+      : s.hyper.initRank;
+    const trajectory: [number, readonly number[]][] = [
+      [0, r.modules.map(() => initial)],
+      ...r.eventLog.map((e): [number, readonly number[]] => [e.step, e.ranks]),
+      [config.steps, r.ranks],
+    ];
+    const run: PlantedRun = {
+      label: s.variant.label,
+      seed: s.seed,
+      modules: r.modules,
+      planted: r.planted,
+      heldout: r.heldout,
+      spearman: rankSpearman(r.planted, r.ranks),
+      zeroFraction: zeroRankFraction(r.planted, r.ranks),
+      ranksTotal: r.ranksTotal,
+      budget: r.budget,
+      events: r.events,
+      ms: r.ms,
+      ranks: r.ranks,
+      trajectory,
+      allocOps: allocationOpsPerStep({
+        method: s.variant.method,
+        score: s.hyper.score,
+        shapes,
+        steps: config.steps,
+        trajectory,
+      }),
+    };
+    cache.set(s.key, run);
+    return run;
+  });
+  const modules: readonly string[] = runs[0]?.modules ?? [];
+  const plantedBySeed: number[][] = config.seeds.map((seed) => [
+    ...(runs.find((r) => r.seed === seed)?.planted ?? []),
+  ]);
   const rows: PlantedRow[] = config.variants.map((v) => {
     const mine = runs.filter((r) => r.label === v.label);
     return {
