@@ -3,11 +3,14 @@ import { main } from "../../bench/main.ts";
 import {
   allocationOpsPerStep,
   PLANTED_FULL,
+  PLANTED_QUICK,
   PLANTED_VARIANTS,
   plantedVsAllocatedSvg,
   rankSpearman,
   ratioPlanted,
+  runPlantedBench,
   scaledPlanted,
+  selectPlanted,
   zeroRankFraction,
 } from "../../bench/planted_bench.ts";
 
@@ -201,4 +204,60 @@ Deno.test("allocationOpsPerStep() counts events for TriAdaptLoRA and every step 
     48,
   );
   assert.equal(allocationOpsPerStep({ ...base, method: "lora", score: "paper", trajectory }), 0);
+});
+
+Deno.test("every planted row has a distinct --rows id", () => {
+  const ids = PLANTED_VARIANTS.map((v) => v.id);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.ok(ids.every((id) => /^[a-z-]+$/.test(id)), ids.join(","));
+});
+
+Deno.test("selectPlanted() keeps the given seeds in order and the listed rows in registry order", () => {
+  const c = selectPlanted(PLANTED_FULL, { seeds: [4, 0], rows: ["increlora", "sqrt"] });
+  assert.deepEqual(c.seeds, [4, 0]);
+  assert.deepEqual(c.variants.map((v) => v.id), ["sqrt", "increlora"]);
+  assert.equal(c.steps, PLANTED_FULL.steps);
+  // Empty lists keep everything; ids a section lacks select nothing there.
+  assert.deepEqual(selectPlanted(PLANTED_FULL, { seeds: [], rows: [] }).variants, PLANTED_VARIANTS);
+  assert.deepEqual(
+    selectPlanted(ratioPlanted(PLANTED_FULL, 1024), { rows: ["adalora"] }).variants,
+    [],
+  );
+});
+
+Deno.test("runPlantedBench() gives the same runs with 2 worker jobs as in-process, in the same order", async () => {
+  const config = { ...PLANTED_QUICK, seeds: [0, 1], steps: 16 };
+  const ctx = { quick: true, backend: "wasm", log: () => {} };
+  const strip = (d: unknown) =>
+    (d as { rows: { runs: { ms: number }[] }[] }).rows.flatMap((r) =>
+      r.runs.map(({ ms: _ms, ...rest }) => rest)
+    );
+  const one = await runPlantedBench(ctx, { config, jobs: 1, cache: new Map() });
+  const two = await runPlantedBench(ctx, { config, jobs: 2, cache: new Map() });
+  assert.equal(strip(one.data).length, 4);
+  assert.deepEqual(strip(two.data), strip(one.data));
+});
+
+Deno.test("main() refuses a bad --jobs, --seeds or --rows with one line and exit 1", async () => {
+  for (
+    const [args, pattern] of [
+      [["--jobs", "0"], /--jobs must be a positive integer or auto: current value is 0$/],
+      [["--jobs", "two"], /--jobs must be a positive integer or auto: current value is two$/],
+      [["--seeds", "0,x"], /--seeds must list non-negative integers: current value is x$/],
+      [["--seeds", ","], /--seeds must list non-negative integers: current value is empty$/],
+      [
+        ["--rows", "adalora,nope"],
+        /--rows must list row ids among linear, .*: current value is nope$/,
+      ],
+    ] as const
+  ) {
+    const err: string[] = [];
+    const code = await main([...args, "--only", "planted"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
+    assert.equal(code, 1, args.join(" "));
+    assert.equal(err.length, 1, err.join("\n"));
+    assert.match(err[0]!, pattern);
+  }
 });
