@@ -304,6 +304,19 @@ const NATIVE: Readonly<Record<"tensorflow" | "tensorflow-gpu", string>> = {
   "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
 };
 
+// One literal specifier per native package (pinned in deno.json `imports`): `deno publish`
+// rewrites them to their `npm:` form, so they resolve from JSR too. Loaded only when chosen.
+const NATIVE_IMPORT: Readonly<Record<"tensorflow" | "tensorflow-gpu", () => Promise<unknown>>> = {
+  "tensorflow": () => import("@tensorflow/tfjs-node"),
+  "tensorflow-gpu": () => import("@tensorflow/tfjs-node-gpu"),
+};
+
+function importNative(backend: BackendName): Promise<unknown> {
+  return backend === "tensorflow" || backend === "tensorflow-gpu"
+    ? NATIVE_IMPORT[backend]()
+    : Promise.reject(new TypeError(`${backend} is not a native backend`));
+}
+
 function packageOf(name: BackendName): string {
   switch (name) {
     case "wasm":
@@ -338,15 +351,16 @@ function installHint(pkg: string): string {
  *
  * @param backend Backend name for the message.
  * @param specifier Package specifier.
- * @param importer Import function (injectable for tests).
+ * @param importer Import function (injectable for tests); default: the backend's own literal
+ *   `import()` of its pinned package.
  */
 export async function importBackendPackage(
   backend: BackendName,
   specifier: string,
-  importer: (specifier: string) => Promise<unknown> = (s) => import(s),
+  importer?: (specifier: string) => Promise<unknown>,
 ): Promise<void> {
   try {
-    await importer(specifier);
+    await (importer === undefined ? importNative(backend) : importer(specifier));
   } catch (cause) {
     const why = cause instanceof Error ? cause.message.split("\n")[0] : String(cause);
     throw new TypeError(
