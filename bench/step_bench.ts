@@ -38,6 +38,7 @@ import type { TriAdaptLoraAdapter } from "../ops/triadapt_lora.ts";
 import { createLoraController } from "../train/controllers/lora.ts";
 import { defaultHyperParams } from "../train/hyperparams.ts";
 import { Trainer } from "../train/loop.ts";
+import { profilePeakBytes } from "../train/profile_peak.ts";
 import { createPlantedTask } from "../train/planted/planted_task.ts";
 import { buildAdapters } from "../train/run.ts";
 import { createWorkerPool, type WorkerPool } from "../train/worker_pool.ts";
@@ -486,16 +487,14 @@ export async function measureTrainerSteps(
         const workersFlat = (pool?.workerTensors ?? []).every((n, w) => n === workersBefore[w]);
         pool?.profileNextStep();
         const t = trainer;
-        const profile = await tf.profile(async () => {
-          await t.runStep();
-        });
+        const peak = await profilePeakBytes(() => t.runStep());
         rows.push({
           spec,
           timing: summarise(times),
           recompute,
           mainFlat,
           workersFlat,
-          peakBytes: [profile.peakBytes, ...(pool?.workerMemory ?? []).map((m) => m.peakBytes)],
+          peakBytes: [peak, ...(pool?.workerMemory ?? []).map((m) => m.peakBytes)],
           heapBytes: [wasmHeapBytes(), ...(pool?.workerMemory ?? []).map((m) => m.heapBytes)],
         });
       } catch (error) {
@@ -504,7 +503,7 @@ export async function measureTrainerSteps(
         log(`step: ${spec.label} failed: ${message}`);
         rows.push({
           spec,
-          timing: summarise([NaN]),
+          timing: { median: NaN, min: NaN, max: NaN, samples: [] },
           recompute,
           mainFlat: true,
           workersFlat: true,
@@ -742,9 +741,7 @@ export async function measureSteps(
     for (let k = 0; k < rigs.length; k++) {
       const rig = rigs[k]!;
       rig.activate();
-      const profile = await tf.profile(async () => {
-        await rig.step();
-      });
+      const peakBytes = await profilePeakBytes(() => rig.step());
       const timing = summarise(times[k]!);
       raw.push({
         method: rig.method,
@@ -757,7 +754,7 @@ export async function measureSteps(
         },
         steps,
         flat: drift[k]!.numTensors === 0 && drift[k]!.numBytes === 0,
-        peakBytes: profile.peakBytes,
+        peakBytes,
       });
       cacheReference(shape, rig.method, timing);
     }

@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { DebertaModel } from "../model/deberta_v3.ts";
 import type { Adapter, AdapterSnapshot } from "../ops/adapter.ts";
 import { initBackend } from "../ops/backend.ts";
+import { profilePeakBytes } from "./profile_peak.ts";
 import {
   accumulateSlices,
   type GradientSlice,
@@ -100,11 +101,9 @@ async function step(message: StepMessage): Promise<void> {
   let result: ReturnType<typeof accumulateSlices> | undefined;
   let peakBytes = -1;
   if (message.profile) {
-    const info = await tf.profile(() => {
+    peakBytes = await profilePeakBytes(() => {
       result = accumulateSlices(r, message.slices, varList);
-      return [result.loss, ...Object.values(result.grads)];
     });
-    peakBytes = info.peakBytes;
   } else result = accumulateSlices(r, message.slices, varList);
   const { loss, grads } = result as ReturnType<typeof accumulateSlices>;
   const present = varList.map((v) => grads[v.name] !== undefined);
