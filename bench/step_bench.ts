@@ -1018,7 +1018,7 @@ function shapeNote(shape: EncoderShape, rows: readonly StepRow[]): string[] {
       peak("lora")
     } MiB with LoRA (${
       peak("frozen")
-    } MiB frozen) here, about 1.2 GB per layer at batch 8 × 128: the 12-layer base shape does not fit the 4 GB wasm heap, not even the frozen row (it aborts with "memory access out of bounds"). The base-shape rows are therefore measured on one layer; the 12-layer forward alone is in the encoder section.`,
+    } MiB frozen) here, about 1.2 GB per layer at batch 8 × 128: without activation recomputation the 12-layer base shape does not fit the 4 GB wasm heap, not even the frozen row. These rows (plain \`tf.variableGrads\`) are therefore measured on one layer; the 12-layer training step, with recompute, is in the \`Trainer\` table below and the 12-layer forward in the encoder section.`,
     "",
   ];
 }
