@@ -337,7 +337,7 @@ const USAGE = formatHelp({
     "deno task bench --quick",
     "deno task bench --only allocation --out runs/alloc",
     "deno task bench --only planted --jobs 2",
-    "deno task bench --only planted-1024 --rows adalora,spectrum-proportional --seeds 0,1,2,3,4 --jobs 2",
+    "deno task bench --only planted-1024 --rows linear,adalora --seeds 0,1,2 --jobs 2",
   ],
   permissions: "deno run --allow-read --allow-write --allow-env bench/main.ts",
 });
