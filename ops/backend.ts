@@ -59,7 +59,7 @@ export const BACKEND_NAMES: readonly BackendName[] = [
  * ```
  */
 export const BACKEND_HELP: Readonly<Record<BackendName, string>> = Object.freeze({
-  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.4 s here)",
+  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.3 s here)",
   cpu: "pure JavaScript reference, no heap limit; about 40x slower than wasm",
   webgpu:
     "GPU through WebGPU (the deno tasks pass --unstable-webgpu); without a GPU only a software adapter, for correctness checks (llvmpipe: demo step 6.8 s here, 17x slower than wasm)",
