@@ -46,6 +46,7 @@ import {
 } from "./planted_bench.ts";
 import { runStepBench } from "./step_bench.ts";
 import { runWebGpuBench } from "./webgpu_bench.ts";
+import { resolveWorkers } from "../train/worker_pool.ts";
 
 /**
  * The registry, in run order. The step section runs before the allocation section so that the
@@ -342,15 +343,17 @@ const USAGE = formatHelp({
   permissions: "deno run --allow-read --allow-write --allow-env bench/main.ts",
 });
 
-/** `--jobs`: a positive integer or `auto` (the cores here); a problem is pushed otherwise. */
+/** `--jobs`: a positive integer or `auto` (the cores here), as `--workers` reads it; a problem is pushed otherwise. */
 function parseJobs(value: string | undefined, problems: string[]): number {
   if (value === undefined) return 1;
-  if (value === "auto") return Math.max(1, navigator.hardwareConcurrency ?? 1);
-  if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
-  problems.push(
-    `Cannot run bench as --jobs must be a positive integer or auto: current value is ${value}`,
-  );
-  return 1;
+  try {
+    return resolveWorkers(value, Number.POSITIVE_INFINITY);
+  } catch {
+    problems.push(
+      `Cannot run bench as --jobs must be a positive integer or auto: current value is ${value}`,
+    );
+    return 1;
+  }
 }
 
 /** A comma-separated list whose items `parse` accepts; a problem is pushed for the first bad one. */
