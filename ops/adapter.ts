@@ -73,8 +73,36 @@ export type AdapterMethod = "triadaptlora" | "lora" | "adalora" | "increlora";
 export interface ParameterBlock {
   /** Unique key, `<module>.block<k>`. */
   readonly key: string;
-  /** Trainable variables of the block. */
+  /**
+   * The block's parts: whole variables, or (with `regions`) variables the block owns a rectangle
+   * of. A variable may appear more than once, with disjoint regions.
+   */
   readonly variables: readonly tf.Variable[];
+  /**
+   * Per part, the rectangle of the 2-D variable that belongs to the block (`null`: all of it);
+   * absent: every part is a whole variable. A variable that grows (a new, larger variable of the
+   * same name) keeps every old entry at the same row and column, so old regions stay valid.
+   */
+  readonly regions?: readonly (EntryRegion | null)[];
+}
+
+/**
+ * Rows `[rows[0], rows[1])` × columns `[cols[0], cols[1])` of a 2-D variable.
+ *
+ * @example The second row of a `[2, 3]` variable
+ * ```ts
+ * import type { EntryRegion } from "./adapter.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const region: EntryRegion = { rows: [1, 2], cols: [0, 3] };
+ * assert.equal((region.rows[1] - region.rows[0]) * (region.cols[1] - region.cols[0]), 3);
+ * ```
+ */
+export interface EntryRegion {
+  /** First row and one past the last. */
+  readonly rows: readonly [number, number];
+  /** First column and one past the last. */
+  readonly cols: readonly [number, number];
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ParameterBlock, TensorData } from "./adapter.ts";
+import type { EntryRegion, ParameterBlock, TensorData } from "./adapter.ts";
 import { requireBackend } from "./_ready.ts";
 
 /**
@@ -91,34 +91,65 @@ export interface BlockStateData {
   readonly step: number;
   /** Global step at which it was added. */
   readonly birthStep: number;
-  /** First moments, one per variable in block order. */
+  /** First moments, one per part (variable or region) in block order. */
   readonly m: readonly TensorData[];
-  /** Second moments, one per variable in block order. */
+  /** Second moments, one per part in block order. */
   readonly v: readonly TensorData[];
+}
+
+/** One piece of a block: a whole variable, or a rectangle of a 2-D one (by name). */
+interface Part {
+  readonly name: string;
+  readonly region: EntryRegion | null;
 }
 
 interface BlockState {
   readonly key: string;
-  readonly variables: readonly tf.Variable[];
+  readonly parts: readonly Part[];
   birthStep: number;
   step: number;
 }
 
+/** A registered variable: the object now holding it and the shape its moments have. */
+interface Slot {
+  variable: tf.Variable;
+  shape: readonly number[];
+}
+
 /**
- * The flat layout of every registered variable (blocks in registration order, variables in block
- * order): moments are stored as one vector each, so an update is a constant number of tensor ops
- * whatever the number of blocks (docs/METHOD.md §21).
+ * The flat layout of every registered variable (in registration order): moments are stored as one
+ * vector each, so an update is a constant number of tensor ops whatever the number of blocks or
+ * parts (docs/METHOD.md §21).
  */
 interface FlatLayout {
   readonly variables: readonly tf.Variable[];
-  /** Block index (registration order) of each variable. */
-  readonly blockOfVariable: readonly number[];
   /** Entry offset of each variable in the flat vectors; one more entry: the total. */
   readonly offsets: readonly number[];
-  /** Block index of each entry (int32), for per-block step sizes. */
+  /** Block index (registration order) of each entry, int32; entries of no block get the index
+   * `blocks.length`, whose step size is 0 (they never move). */
   readonly blockOfEntry: tf.Tensor1D;
-  /** Variable index of each entry (int32), for partial updates. */
-  readonly variableOfEntry: tf.Tensor1D;
+}
+
+/** `[rows, cols]` of a part (the region's, or the whole variable's shape). */
+function partShape(part: Part, slot: Slot): number[] {
+  if (part.region === null) return [...slot.shape];
+  const { rows, cols } = part.region;
+  return [rows[1] - rows[0], cols[1] - cols[0]];
+}
+
+/** Flat indices (within its variable, row-major) of a part's entries, in row-major part order. */
+function partIndices(part: Part, slot: Slot): Int32Array {
+  const size = slot.shape.reduce((a, b) => a * b, 1);
+  if (part.region === null) return Int32Array.from({ length: size }, (_, i) => i);
+  const { rows, cols } = part.region;
+  const width = slot.shape[1]!;
+  const w = cols[1] - cols[0];
+  const out = new Int32Array((rows[1] - rows[0]) * w);
+  let at = 0;
+  for (let i = rows[0]; i < rows[1]; i++) {
+    for (let j = cols[0]; j < cols[1]; j++) out[at++] = i * width + j;
+  }
+  return out;
 }
 
 function checkNumber(what: string, value: number, lo: number, hiOpen: number): void {
@@ -130,15 +161,16 @@ function checkNumber(what: string, value: number, lo: number, hiOpen: number): v
 }
 
 /**
- * The message for gradients of variables the optimizer does not know: most often an adapter grew
- * (`grow()`) and its new block was never registered, so it names the call that registers it.
+ * The message for gradients of variables the optimizer does not know, or knows in another shape:
+ * most often an adapter grew (`grow()`: larger variables of the same names) and its new block was
+ * never registered, so it names the call that registers it.
  */
 function unregisteredMessage(names: readonly string[], keys: readonly string[]): string {
   const shown = (xs: readonly string[]): string =>
     xs.length <= 6 ? xs.join(", ") : `${xs.slice(0, 6).join(", ")}, … (${xs.length} in all)`;
   return `Cannot apply gradient as ${names.length === 1 ? "variable" : "variables"} ${
     shown(names)
-  } must belong to a registered block: current blocks are ${
+  } must belong to a registered block in their current shapes: current blocks are ${
     keys.length === 0 ? "none" : shown(keys)
   }. After an adapter grows outside a Trainer, register its new blocks with \`optimizer.syncBlocks(adapters.flatMap((a) => a.parameterBlocks()))\` (a Trainer's optimizer: \`trainer.optimizer.syncBlocks(...)\`); for any other variable, \`optimizer.addBlock({ key, variables })\``;
 }
@@ -202,7 +234,8 @@ export class GrowingAdamW {
   /** Global-norm clip, or `undefined`. */
   readonly clipNorm: number | undefined;
   #blocks = new Map<string, BlockState>();
-  #owner = new Map<string, string>(); // variable name → block key
+  /** Registered variables by name, in registration (= flat layout) order. */
+  #slots = new Map<string, Slot>();
   #globalStep = 0;
   /** First and second moments of every registered variable, flat in layout order. */
   #m: tf.Tensor1D | null = null;
@@ -244,7 +277,9 @@ export class GrowingAdamW {
   }
 
   /**
-   * Registers a block with zero moments and its own step counter.
+   * Registers a block with zero moments and its own step counter. A part whose variable has the
+   * name of a registered one but is a new, larger object (the adapter grew it) takes its place:
+   * every old entry keeps its moments at the same row and column, new entries start at zero.
    *
    * @param block The block (from an adapter's `parameterBlocks()` or `grow()`, or a head).
    * @param birthStep Global step at which it appears; default the current global step.
@@ -254,6 +289,88 @@ export class GrowingAdamW {
     this.#flatLayout();
   }
 
+  /** The parts of a block as the optimizer keeps them, checked against the variables. */
+  #partsOf(block: ParameterBlock): Part[] {
+    const { key, variables, regions } = block;
+    if (regions !== undefined && regions.length !== variables.length) {
+      throw new TypeError(
+        `Cannot add optimizer block ${key} as it must have one region per variable: current counts are ${regions.length} regions, ${variables.length} variables`,
+      );
+    }
+    return variables.map((v, i) => {
+      const region = regions?.[i] ?? null;
+      if (region !== null) {
+        const [r0, r1] = region.rows, [c0, c1] = region.cols;
+        const ok = v.shape.length === 2 && Number.isInteger(r0) && Number.isInteger(r1) &&
+          Number.isInteger(c0) && Number.isInteger(c1) && 0 <= r0 && r0 <= r1 &&
+          r1 <= v.shape[0]! && 0 <= c0 && c0 <= c1 && c1 <= v.shape[1]!;
+        if (!ok) {
+          throw new TypeError(
+            `Cannot add optimizer block ${key} as the region of ${v.name} must lie inside its shape [${v.shape}]: current region is rows [${region.rows}], cols [${region.cols}]`,
+          );
+        }
+      }
+      return { name: v.name, region };
+    });
+  }
+
+  /**
+   * Takes a grown variable (same name, new object, no smaller in any dimension) in place of the
+   * registered one, moving its moments to the same rows and columns.
+   */
+  #replace(v: tf.Variable, key: string): void {
+    const slot = this.#slots.get(v.name);
+    if (slot === undefined || slot.variable === v) return;
+    const old = slot.shape;
+    const grows = old.length === v.shape.length &&
+      old.every((n, i) => n <= v.shape[i]!) &&
+      (old.length === 2 || old.every((n, i) => n === v.shape[i]));
+    if (!grows) {
+      throw new TypeError(
+        `Cannot add optimizer block ${key} as variable ${v.name} must keep its registered entries (same rank, no dimension smaller; growth only for 2-D): current shape is [${v.shape}], registered [${old}]`,
+      );
+    }
+    const same = old.every((n, i) => n === v.shape[i]);
+    if (!same && this.#m !== null && this.#v !== null) {
+      const layout = this.#flatLayout();
+      const at = layout.variables.findIndex((x) => x.name === v.name);
+      const start = layout.offsets[at]!, end = layout.offsets[at + 1]!;
+      const total = layout.offsets[layout.offsets.length - 1]!;
+      const regrow = (t: tf.Tensor1D): tf.Tensor1D =>
+        tf.tidy(() => {
+          const parts: tf.Tensor1D[] = [];
+          if (start > 0) parts.push(t.slice(0, start));
+          const moved = t.slice(start, end - start).reshape([old[0]!, old[1]!])
+            .pad([[0, v.shape[0]! - old[0]!], [0, v.shape[1]! - old[1]!]]).reshape([-1]);
+          parts.push(moved as tf.Tensor1D);
+          if (end < total) parts.push(t.slice(end, total - end));
+          return (parts.length === 1 ? parts[0]! : tf.concat(parts)) as tf.Tensor1D;
+        });
+      const m = regrow(this.#m), vv = regrow(this.#v);
+      tf.dispose([this.#m, this.#v]);
+      this.#m = m;
+      this.#v = vv;
+    }
+    slot.variable = v;
+    slot.shape = [...v.shape];
+    this.#dropLayout();
+  }
+
+  /** Which block (index in registration order, -1 none) owns each entry of each variable. */
+  #ownership(): Map<string, Int32Array> {
+    const owner = new Map<string, Int32Array>();
+    for (const [name, slot] of this.#slots) {
+      owner.set(name, new Int32Array(slot.variable.size).fill(-1));
+    }
+    [...this.#blocks.values()].forEach((b, k) => {
+      for (const part of b.parts) {
+        const own = owner.get(part.name)!;
+        for (const i of partIndices(part, this.#slots.get(part.name)!)) own[i] = k;
+      }
+    });
+    return owner;
+  }
+
   #add(block: ParameterBlock, birthStep: number): void {
     requireBackend(`add optimizer block ${block.key}`);
     if (this.#blocks.has(block.key)) {
@@ -261,22 +378,36 @@ export class GrowingAdamW {
         `Cannot add optimizer block as key must be unique: current value is ${block.key}`,
       );
     }
-    for (const v of block.variables) {
-      const owner = this.#owner.get(v.name);
-      if (owner !== undefined) {
-        throw new TypeError(
-          `Cannot add optimizer block ${block.key} as variable ${v.name} must not be in another block: current owner is ${owner}`,
-        );
+    const parts = this.#partsOf(block);
+    for (const v of block.variables) this.#replace(v, block.key);
+    // Overlap check before any change: every entry belongs to at most one block.
+    const owner = this.#ownership();
+    const keys = [...this.#blocks.keys()];
+    const fresh = new Map<string, Int32Array>();
+    parts.forEach((part, i) => {
+      const v = block.variables[i]!;
+      const slot = this.#slots.get(part.name) ?? { variable: v, shape: [...v.shape] };
+      const own = owner.get(part.name) ??
+        fresh.get(part.name) ??
+        new Int32Array(v.size).fill(-1);
+      if (!owner.has(part.name)) fresh.set(part.name, own);
+      for (const e of partIndices(part, slot)) {
+        if (own[e] !== -1) {
+          const other = own[e] === -2 ? block.key : keys[own[e]!]!;
+          throw new TypeError(
+            `Cannot add optimizer block ${block.key} as variable ${part.name} must not be in another block: current owner is ${other}`,
+          );
+        }
+        own[e] = -2;
       }
-    }
-    for (const v of block.variables) this.#owner.set(v.name, block.key);
-    this.#blocks.set(block.key, {
-      key: block.key,
-      variables: [...block.variables],
-      birthStep,
-      step: 0,
     });
-    const size = block.variables.reduce((n, v) => n + v.size, 0);
+    this.#blocks.set(block.key, { key: block.key, parts, birthStep, step: 0 });
+    let size = 0;
+    for (const v of block.variables) {
+      if (this.#slots.has(v.name)) continue;
+      this.#slots.set(v.name, { variable: v, shape: [...v.shape] });
+      size += v.size;
+    }
     if (size > 0) {
       const grow = (old: tf.Tensor1D | null): tf.Tensor1D => {
         const z = tf.zeros([size]) as tf.Tensor1D;
@@ -293,62 +424,54 @@ export class GrowingAdamW {
 
   #dropLayout(): void {
     if (this.#layout !== null) {
-      tf.dispose([this.#layout.blockOfEntry, this.#layout.variableOfEntry]);
+      this.#layout.blockOfEntry.dispose();
       this.#layout = null;
     }
   }
 
   #flatLayout(): FlatLayout {
     if (this.#layout !== null) return this.#layout;
-    const variables: tf.Variable[] = [];
-    const blockOfVariable: number[] = [];
+    const slots = [...this.#slots.values()];
     const offsets: number[] = [0];
-    let k = 0;
-    for (const b of this.#blocks.values()) {
-      for (const v of b.variables) {
-        variables.push(v);
-        blockOfVariable.push(k);
-        offsets.push(offsets[offsets.length - 1]! + v.size);
-      }
-      k++;
-    }
+    for (const s of slots) offsets.push(offsets[offsets.length - 1]! + s.variable.size);
     const total = offsets[offsets.length - 1]!;
-    const blockIdx = new Int32Array(total);
-    const varIdx = new Int32Array(total);
-    variables.forEach((_, i) => {
-      blockIdx.fill(blockOfVariable[i]!, offsets[i]!, offsets[i + 1]!);
-      varIdx.fill(i, offsets[i]!, offsets[i + 1]!);
+    const blockIdx = new Int32Array(total).fill(this.#blocks.size);
+    const owner = this.#ownership();
+    slots.forEach((s, i) => {
+      owner.get(s.variable.name)!.forEach((k, e) => {
+        if (k >= 0) blockIdx[offsets[i]! + e] = k;
+      });
     });
     this.#layout = {
-      variables,
-      blockOfVariable,
+      variables: slots.map((s) => s.variable),
       offsets,
       blockOfEntry: tf.tensor1d(blockIdx, "int32"),
-      variableOfEntry: tf.tensor1d(varIdx, "int32"),
     };
     return this.#layout;
   }
 
-  /** Entry range `[start, end)` of each block's variables in the flat vectors, by key. */
-  #ranges(): Map<string, { start: number; ends: number[] }> {
-    const out = new Map<string, { start: number; ends: number[] }>();
-    let at = 0;
-    for (const b of this.#blocks.values()) {
-      const start = at;
-      const ends = b.variables.map((v) => (at += v.size));
-      out.set(b.key, { start, ends });
-    }
-    return out;
+  /** Flat indices (in the moment vectors) of each part of a block, in part order. */
+  #partEntries(b: BlockState): Int32Array[] {
+    const layout = this.#flatLayout();
+    return b.parts.map((part) => {
+      const at = layout.variables.findIndex((v) => v.name === part.name);
+      const base = layout.offsets[at]!;
+      return partIndices(part, this.#slots.get(part.name)!).map((i) => i + base);
+    });
   }
 
   /**
-   * Registers every block not yet known (e.g. after a growth event).
+   * Registers every block not yet known (e.g. after a growth event), and takes grown variables in
+   * place of the registered ones (their moments kept at the same rows and columns).
    *
    * @param blocks Blocks, e.g. `adapters.flatMap((a) => a.parameterBlocks())`.
    * @param birthStep Global step at which new ones appear; default the current global step.
    * @returns The number of blocks added.
    */
   syncBlocks(blocks: readonly ParameterBlock[], birthStep: number = this.#globalStep): number {
+    for (const b of blocks) {
+      if (this.#blocks.has(b.key)) { for (const v of b.variables) this.#replace(v, b.key); }
+    }
     let added = 0;
     for (const b of blocks) {
       if (!this.#blocks.has(b.key)) {
@@ -362,35 +485,36 @@ export class GrowingAdamW {
   }
 
   /**
-   * Removes a block and disposes its state (not its variables).
+   * Removes a block and disposes its state (not its variables). A variable no other block has a
+   * part of leaves the optimizer with its moments.
    *
    * @param key Block key.
    */
   removeBlock(key: string): void {
     const b = this.#blocks.get(key);
     if (b === undefined) return;
-    for (const v of b.variables) this.#owner.delete(v.name);
-    const range = this.#ranges().get(key)!;
-    const end = range.ends.length === 0 ? range.start : range.ends[range.ends.length - 1]!;
+    const layout = this.#flatLayout();
     this.#blocks.delete(key);
+    const kept = new Set([...this.#blocks.values()].flatMap((x) => x.parts.map((p) => p.name)));
+    const gone = layout.variables.map((v) => !kept.has(v.name));
+    for (const v of layout.variables) if (!kept.has(v.name)) this.#slots.delete(v.name);
     this.#dropLayout();
-    this.#flatLayout();
-    if (end > range.start && this.#m !== null && this.#v !== null) {
+    if (gone.some(Boolean) && this.#m !== null && this.#v !== null) {
       const cut = (t: tf.Tensor1D): tf.Tensor1D | null => {
-        const total = t.size;
-        if (total === end - range.start) return null;
-        return tf.tidy(() => {
-          const parts: tf.Tensor1D[] = [];
-          if (range.start > 0) parts.push(t.slice(0, range.start));
-          if (end < total) parts.push(t.slice(end, total - end));
-          return (parts.length === 1 ? parts[0]!.clone() : tf.concat(parts)) as tf.Tensor1D;
-        });
+        const pieces = layout.variables.flatMap((_, i) =>
+          gone[i] || layout.offsets[i + 1] === layout.offsets[i]
+            ? []
+            : [[layout.offsets[i]!, layout.offsets[i + 1]! - layout.offsets[i]!] as const]
+        );
+        if (pieces.length === 0) return null;
+        return tf.tidy(() => tf.concat(pieces.map(([s, n]) => t.slice(s, n))) as tf.Tensor1D);
       };
       const m = cut(this.#m), v = cut(this.#v);
       tf.dispose([this.#m, this.#v]);
       this.#m = m;
       this.#v = v;
     }
+    this.#flatLayout();
   }
 
   /**
@@ -402,8 +526,30 @@ export class GrowingAdamW {
    * the per-block multiplier from `core/`).
    */
   step(grads: tf.NamedTensorMap, learningRate: number | ((block: BlockStepInfo) => number)): void {
-    const unknown = Object.keys(grads).filter((name) => !this.#owner.has(name));
+    // Unknown names, or a variable larger than registered (it grew and was not synced). A gradient
+    // smaller than its 2-D variable was taken before the variable grew (growth between backward
+    // and update, the reference order): it covers the old entries, at the top left.
+    const unknown = Object.entries(grads).filter(([name, g]) => {
+      const slot = this.#slots.get(name);
+      if (slot === undefined || g.shape.length !== slot.shape.length) return true;
+      const larger = g.shape.some((n, i) => n > slot.shape[i]!);
+      const smaller = g.shape.some((n, i) => n < slot.shape[i]!);
+      return larger || (smaller && slot.shape.length !== 2);
+    }).map(([name]) => name);
     if (unknown.length > 0) throw new TypeError(unregisteredMessage(unknown, this.blockKeys));
+    /** The rectangle of a variable its gradient covers (null: no gradient). */
+    const covered = (name: string): readonly [number, number] | null => {
+      const g = grads[name];
+      if (g === undefined) return null;
+      return g.shape.length === 2 ? [g.shape[0]!, g.shape[1]!] : [1, g.size];
+    };
+    const touches = (part: Part): boolean => {
+      const c = covered(part.name);
+      if (c === null) return false;
+      if (part.region === null) return true;
+      const { rows, cols } = part.region;
+      return rows[0] < Math.min(rows[1], c[0]) && cols[0] < Math.min(cols[1], c[1]);
+    };
     this.#globalStep++;
     const globalStep = this.#globalStep;
     const clip = this.clipNorm;
@@ -416,12 +562,16 @@ export class GrowingAdamW {
     const blocks = [...this.#blocks.values()];
     // Per block: step size lr/(1−β1ᵗ), √(1−β2ᵗ) and the decay factor 1 − lr·wd (float32, as the
     // scalars a per-variable update would broadcast); a block without gradient keeps everything.
-    const stepSizes = new Float32Array(blocks.length);
-    const bc2Sqrts = new Float32Array(blocks.length).fill(1);
-    const decays = new Float32Array(blocks.length).fill(1);
+    // One more slot for entries of no block (structural zeros): step 0, decay 1, so they stay.
+    const stepSizes = new Float32Array(blocks.length + 1);
+    const bc2Sqrts = new Float32Array(blocks.length + 1).fill(1);
+    const decays = new Float32Array(blocks.length + 1).fill(1);
     const active = layout.variables.map((p) => grads[p.name] !== undefined);
+    const whole = layout.variables.map((p) =>
+      grads[p.name] !== undefined && grads[p.name]!.size === p.size
+    );
     blocks.forEach((block, k) => {
-      if (!block.variables.some((p) => grads[p.name] !== undefined)) return;
+      if (!block.parts.some(touches)) return;
       block.step++;
       const t = block.step;
       const lr = typeof learningRate === "number" ? learningRate : learningRate({
@@ -442,12 +592,16 @@ export class GrowingAdamW {
     });
     if (active.some(Boolean) && this.#m !== null && this.#v !== null) {
       const mOld = this.#m, vOld = this.#v;
-      const allActive = active.every(Boolean);
+      const allActive = whole.every(Boolean);
       const [m, v] = tf.tidy(() => {
-        const flat = (i: number, t: tf.Tensor | undefined): tf.Tensor1D =>
-          t === undefined
-            ? tf.zeros([layout.offsets[i + 1]! - layout.offsets[i]!])
-            : t.reshape([-1]) as tf.Tensor1D;
+        const flat = (i: number, t: tf.Tensor | undefined): tf.Tensor1D => {
+          if (t === undefined) return tf.zeros([layout.offsets[i + 1]! - layout.offsets[i]!]);
+          const full = layout.variables[i]!.shape;
+          if (t.size === layout.variables[i]!.size) return t.reshape([-1]) as tf.Tensor1D;
+          // A gradient from before the variable grew: zeros at the new entries.
+          return t.pad([[0, full[0]! - t.shape[0]!], [0, full[1]! - t.shape[1]!]])
+            .reshape([-1]) as tf.Tensor1D;
+        };
         const gs = layout.variables.map((p, i) => flat(i, grads[p.name]));
         const g0 = gs.length === 1 ? gs[0]! : tf.concat(gs) as tf.Tensor1D;
         const g = clipFactor === null ? g0 : g0.mul(clipFactor);
@@ -461,10 +615,19 @@ export class GrowingAdamW {
         const decayed = weightDecay === 0 ? p0 : p0.mul(perEntry(decays));
         let p1 = decayed.sub(m1.div(denom).mul(perEntry(stepSizes)));
         if (!allActive) {
-          const on = tf.gather(
-            tf.tensor1d(Int32Array.from(active, (x) => (x ? 1 : 0)), "int32"),
-            layout.variableOfEntry,
-          ).cast("bool");
+          // Entries with a gradient: whole variables, or the old rectangle of a grown one.
+          const mask = new Uint8Array(layout.offsets[layout.offsets.length - 1]!);
+          layout.variables.forEach((p, i) => {
+            const c = covered(p.name);
+            if (c === null) return;
+            const start = layout.offsets[i]!;
+            if (whole[i]) return void mask.fill(1, start, layout.offsets[i + 1]!);
+            const width = p.shape[1]!;
+            for (let r = 0; r < c[0]; r++) {
+              mask.fill(1, start + r * width, start + r * width + c[1]);
+            }
+          });
+          const on = tf.tensor1d(mask, "bool");
           m1 = tf.where(on, m1, mOld);
           v1 = tf.where(on, v1, vOld);
           p1 = tf.where(on, p1, p0);
@@ -496,15 +659,14 @@ export class GrowingAdamW {
         `Cannot read optimizer block as key must be registered: current value is ${key}`,
       );
     }
-    const range = this.#ranges().get(key)!;
+    const entries = this.#partEntries(b);
+    const shapes = b.parts.map((p) => partShape(p, this.#slots.get(p.name)!));
     const read = async (t: tf.Tensor1D | null): Promise<TensorData[]> => {
       const all = t === null ? new Float32Array(0) : await t.data() as Float32Array;
-      let at = range.start;
-      return b.variables.map((v, i) => {
-        const data = all.slice(at, range.ends[i]!);
-        at = range.ends[i]!;
-        return { shape: [...v.shape], data };
-      });
+      return entries.map((idx, i) => ({
+        shape: shapes[i]!,
+        data: Float32Array.from(idx, (e) => all[e]!),
+      }));
     };
     return { step: b.step, birthStep: b.birthStep, m: await read(this.#m), v: await read(this.#v) };
   }
@@ -534,16 +696,17 @@ export class GrowingAdamW {
         );
       }
       const load = (ds: readonly TensorData[]): void => {
-        if (ds.length !== b.variables.length) {
+        if (ds.length !== b.parts.length) {
           throw new TypeError(
-            `Cannot restore optimizer block ${key} as it must have ${b.variables.length} moments: current count is ${ds.length}`,
+            `Cannot restore optimizer block ${key} as it must have ${b.parts.length} moments: current count is ${ds.length}`,
           );
         }
         ds.forEach((d, i) => {
-          const o = b.variables[i]!;
-          if (d.shape.length !== o.shape.length || d.shape.some((x, j) => x !== o.shape[j])) {
+          const part = b.parts[i]!;
+          const o = partShape(part, this.#slots.get(part.name)!);
+          if (d.shape.length !== o.length || d.shape.some((x, j) => x !== o[j])) {
             throw new TypeError(
-              `Cannot restore optimizer block ${key} as moment ${i} must have shape [${o.shape}]: current shape is [${d.shape}]`,
+              `Cannot restore optimizer block ${key} as moment ${i} must have shape [${o}]: current shape is [${d.shape}]`,
             );
           }
         });
@@ -552,17 +715,15 @@ export class GrowingAdamW {
       load(data.v);
     }
     // Everything checked: write the moments into the flat vectors, then the counters.
-    const ranges = this.#ranges();
+    const entries = new Map(
+      Object.keys(state.blocks).map((key) => [key, this.#partEntries(this.#blocks.get(key)!)]),
+    );
     const write = (t: tf.Tensor1D | null, which: "m" | "v"): tf.Tensor1D | null => {
       if (t === null) return null;
       const all = new Float32Array(t.dataSync());
       for (const [key, data] of Object.entries(state.blocks)) {
-        const r = ranges.get(key)!;
-        let at = r.start;
-        data[which].forEach((d) => {
-          all.set(d.data, at);
-          at += d.data.length;
-        });
+        const idx = entries.get(key)!;
+        data[which].forEach((d, i) => idx[i]!.forEach((e, j) => (all[e] = d.data[j]!)));
       }
       t.dispose();
       return tf.tensor1d(all, "float32");
@@ -584,6 +745,6 @@ export class GrowingAdamW {
     this.#m = null;
     this.#v = null;
     this.#blocks.clear();
-    this.#owner.clear();
+    this.#slots.clear();
   }
 }

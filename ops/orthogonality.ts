@@ -75,15 +75,51 @@ export function frobeniusNorm(x: tf.Tensor): tf.Scalar {
  */
 export function orthogonalityPenalty(adapters: readonly Adapter[]): tf.Scalar {
   if (adapters.length === 0) return tf.scalar(0);
-  return tf.tidy(() => {
-    const terms = adapters.map((ad) => {
-      const { a, b } = ad.orthogonalityFactors();
-      const r = a.shape[0];
-      const eye = tf.eye(r);
-      const aat = tf.matMul(a, a, false, true).sub(eye);
-      const btb = tf.matMul(b, b, true, false).sub(eye);
-      return frobeniusNorm(aat).add(frobeniusNorm(btb));
-    });
-    return tf.addN(terms).div(2 * adapters.length) as tf.Scalar;
+  const factors = adapters.flatMap((ad) => {
+    const { a, b } = ad.orthogonalityFactors();
+    return [a, b];
   });
+  return tf.tidy(() => penaltyOf(factors, 1 / (2 * adapters.length)));
+}
+
+/**
+ * `scale · Σ_m (‖A_m A_mᵀ − I‖_F + ‖B_mᵀ B_m − I‖_F)` for `[A_0, B_0, A_1, B_1, …]`, as one
+ * custom-gradient node with a hand-written backward, so the penalty costs a few ops per module
+ * (§9): `∂‖E‖/∂A = 2·E·A/‖E‖` with `E = A·Aᵀ − I` symmetric, `∂‖F‖/∂B = 2·B·F/‖F‖` with
+ * `F = BᵀB − I`, and 0 where a norm is 0 (the subgradient PyTorch's norm takes there).
+ */
+function penaltyOf(factors: readonly tf.Tensor2D[], scale: number): tf.Scalar {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, factors.length) as tf.Tensor2D[];
+    const save = args[factors.length] as tf.GradSaveFunc;
+    // E = A·Aᵀ − I for A [r,n]; F = Bᵀ·B − I for B [d,r] (explicit transposes: faster on wasm).
+    const gaps = xs.map((x, i) => {
+      const isA = i % 2 === 0;
+      const r = isA ? x.shape[0] : x.shape[1];
+      const gram = isA ? tf.matMul(x, tf.transpose(x)) : tf.matMul(tf.transpose(x), x);
+      return gram.sub(tf.eye(r)) as tf.Tensor2D;
+    });
+    const norms = tf.stack(gaps.map((g) => g.square().sum())).sqrt() as tf.Tensor1D;
+    save([...xs, ...gaps, norms]);
+    return {
+      value: norms.sum().mul(scale) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const n = factors.length;
+        const ins = saved.slice(0, n) as tf.Tensor2D[];
+        const gs = saved.slice(n, 2 * n) as tf.Tensor2D[];
+        const ns = saved[2 * n] as tf.Tensor1D;
+        // 2·dy·scale/‖·‖ per term, 0 where the norm is 0.
+        const coef = tf.where(
+          tf.greater(ns, 0),
+          tf.div(tf.mul(dy, 2 * scale), ns),
+          tf.zerosLike(ns),
+        );
+        const cs = tf.unstack(coef);
+        return ins.map((x, i) =>
+          (i % 2 === 0 ? tf.matMul(gs[i]!, x) : tf.matMul(x, gs[i]!)).mul(cs[i]!)
+        );
+      },
+    };
+  });
+  return f(...factors) as tf.Scalar;
 }

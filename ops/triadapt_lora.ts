@@ -5,7 +5,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Adapter, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
+import type {
+  Adapter,
+  AdapterSnapshot,
+  EntryRegion,
+  ParameterBlock,
+  TensorData,
+} from "./adapter.ts";
 import {
   adapterDropout,
   alphaAndDropout,
@@ -17,7 +23,7 @@ import {
   makeVariable,
 } from "./_internal.ts";
 import { requireBackend } from "./_ready.ts";
-import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
+import { checkSnapshot, readTensors } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
 /**
@@ -91,22 +97,30 @@ export interface TriAdaptLoraOptions {
   readonly initStd?: number;
 }
 
-interface TriBlock {
-  readonly rank: number;
-  readonly offset: number;
-  readonly a: tf.Variable; // [rank, n]
-  readonly b: tf.Variable; // [d, rank]
-  readonly lDown: tf.Variable | null; // [rank, offset]
-  readonly lAug: tf.Variable; // [rank, rank] lower incl. diagonal
-  readonly uUp: tf.Variable | null; // [offset, rank]
-  readonly uAug: tf.Variable; // [rank, rank] upper incl. diagonal
+/** Variable name suffixes of `A`, `B`, `L`, `U`: `<module>.lora_A` etc. */
+const FACTOR_NAMES = ["lora_A", "lora_B", "lora_L", "lora_U"] as const;
+
+/** Lower and upper `size×size` triangle masks (0/1), diagonal in both. */
+interface Triangles {
+  readonly lower: tf.Tensor2D;
+  readonly upper: tf.Tensor2D;
+}
+
+/** The forward's masks at the current rank: the triangles, and the triangles times `s(r)`. */
+interface Masks extends Triangles {
+  readonly lowerScaled: tf.Tensor2D;
+  readonly upperScaled: tf.Tensor2D;
 }
 
 /**
- * A TriAdaptLoRA adapter. Parameters are kept per growth block (one block per `grow` call),
- * so old entries stay the very same variables after growth and the optimizer can keep
- * per-block state. The forward pass is the skinny chain `(x·Aᵀ)·(s·B·D)ᵀ` (`D = L + U` and
- * `s(r)` folded into the `d×r` side); the `d×n` update is only formed by `deltaWeight()`.
+ * A TriAdaptLoRA adapter. Each factor is one variable (`A [r,n]`, `B [d,r]`, `L [r,r]`,
+ * `U [r,r]`): a growth replaces it by a larger variable of the same name whose old entries sit at
+ * the same rows and columns, so the forward is the same few ops whatever the number of growths.
+ * The blocks of the method (one per init/growth: `A` rows, `B` columns, `L_down`/`L_aug`,
+ * `U_up`/`U_aug`) are regions of those variables (`parameterBlocks()`), and the optimizer keeps a
+ * step counter and learning rate per block. The forward pass is the skinny chain
+ * `(x·Aᵀ)·(B·D_s)ᵀ` with `D_s = s(r)·(L + U)` (the triangle masks carry `s(r)`); the `d×n` update
+ * is only formed by `deltaWeight()`.
  *
  * @example Identity at init, growth keeps old entries
  * ```ts
@@ -119,6 +133,7 @@ interface TriBlock {
  * assert.deepEqual(Array.from(await y.data()), new Array(8).fill(0)); // B = 0
  * ad.grow(2);
  * assert.equal(ad.rank, 3);
+ * assert.equal(ad.trainableVariables().length, 4);
  * y.dispose();
  * ad.dispose();
  * ```
@@ -140,10 +155,14 @@ export class TriAdaptLoraAdapter implements Adapter {
   readonly growthInit: GrowthInit;
   #seed: number;
   #initStd: number;
-  #blocks: TriBlock[] = [];
+  #blockRanks: number[] = [];
+  #a: tf.Variable | null = null; // [r, n]
+  #b: tf.Variable | null = null; // [d, r]
+  #l: tf.Variable | null = null; // [r, r], lower incl. diagonal
+  #u: tf.Variable | null = null; // [r, r], upper incl. diagonal
   #scaleFactor = 1;
   #dropoutCalls = 0;
-  #masks = new Map<number, { lower: tf.Tensor2D; upper: tf.Tensor2D }>();
+  #masks: Masks | null = null;
 
   /**
    * Creates the adapter at its initial rank: `A, L, U ~ N(0, std²)` (triangles masked), `B = 0`.
@@ -173,16 +192,17 @@ export class TriAdaptLoraAdapter implements Adapter {
     this.#seed = options.seed;
     this.#initStd = initStd;
     this.#addBlock(initialRank, true, false);
+    this.#refreshMasks();
   }
 
   /** Current rank `r` (sum of block ranks). */
   get rank(): number {
-    return this.#blocks.reduce((sum, b) => sum + b.rank, 0);
+    return this.#blockRanks.reduce((sum, r) => sum + r, 0);
   }
 
   /** Rank of each block in creation order. */
   get blockRanks(): number[] {
-    return this.#blocks.map((b) => b.rank);
+    return [...this.#blockRanks];
   }
 
   /** Current scale `s(r) = alpha/(r + 1e-5)` (times the preserving-growth factor, 1 by default). */
@@ -218,35 +238,61 @@ export class TriAdaptLoraAdapter implements Adapter {
     this.#dropoutCalls = calls;
   }
 
-  /**
-   * The `size×size` lower and upper triangle masks (0/1). Only the current rank's pair is kept
-   * (replaced at growth, so a growth adds no mask tensor); other sizes are made in the caller's
-   * scope.
-   */
-  #mask(size: number): { lower: tf.Tensor2D; upper: tf.Tensor2D } {
-    const cached = this.#masks.get(size);
-    if (cached !== undefined) return cached;
+  /** The four variables (present from construction to `dispose()`). */
+  #vars(): { a: tf.Variable; b: tf.Variable; l: tf.Variable; u: tf.Variable } {
+    if (this.#a === null || this.#b === null || this.#l === null || this.#u === null) {
+      throw new Error(`Cannot use adapter ${this.name} as it must not be disposed`);
+    }
+    return { a: this.#a, b: this.#b, l: this.#l, u: this.#u };
+  }
+
+  /** New `size×size` triangle masks in the caller's scope. */
+  static #triangles(size: number): Triangles {
     return tf.tidy(() => {
       const ones = tf.ones([size, size]) as tf.Tensor2D;
-      return {
-        lower: tf.linalg.bandPart(ones, -1, 0),
-        upper: tf.linalg.bandPart(ones, 0, -1),
-      };
+      return { lower: tf.linalg.bandPart(ones, -1, 0), upper: tf.linalg.bandPart(ones, 0, -1) };
     });
   }
 
-  #cacheMask(size: number): void {
-    if (this.#masks.has(size)) return;
-    const made = this.#mask(size);
-    // Kept: an adapter may be built or grown inside a caller's `tf.tidy`.
-    const m = { lower: tf.keep(made.lower), upper: tf.keep(made.upper) };
-    for (const old of this.#masks.values()) tf.dispose([old.lower, old.upper]);
-    this.#masks.clear();
-    this.#masks.set(size, m);
+  /**
+   * Rebuilds the forward's masks for the current rank and scale (after init, growth and restore
+   * only, so the tensor count changes only then). Kept: an adapter may be built or grown inside a
+   * caller's `tf.tidy`.
+   */
+  #refreshMasks(): void {
+    const s = this.scale;
+    const made = tf.tidy(() => {
+      const t = TriAdaptLoraAdapter.#triangles(this.rank);
+      return [t.lower, t.upper, t.lower.mul(s), t.upper.mul(s)] as tf.Tensor2D[];
+    });
+    const [lower, upper, lowerScaled, upperScaled] = made.map((t) => tf.keep(t)) as [
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+    ];
+    this.#disposeMasks();
+    this.#masks = { lower, upper, lowerScaled, upperScaled };
   }
 
+  #disposeMasks(): void {
+    const m = this.#masks;
+    if (m !== null) tf.dispose([m.lower, m.upper, m.lowerScaled, m.upperScaled]);
+    this.#masks = null;
+  }
+
+  #maskSet(): Masks {
+    if (this.#masks === null) throw new Error(`Cannot use adapter ${this.name} as it is disposed`);
+    return this.#masks;
+  }
+
+  /**
+   * Appends a block of `rank` ranks: the new entries are drawn block by block, each from its own
+   * seeded stream (`<name>/<piece>/<block>`), and the four variables are replaced by larger ones
+   * of the same names holding the old entries at the same rows and columns.
+   */
   #addBlock(rank: number, isInit: boolean, preserving: boolean): void {
-    const k = this.#blocks.length;
+    const k = this.#blockRanks.length;
     const offset = this.rank;
     const n = this.inFeatures;
     const d = this.outFeatures;
@@ -254,42 +300,49 @@ export class TriAdaptLoraAdapter implements Adapter {
     const seedOf = (p: string): number => deriveSeed(this.#seed, `${this.name}/${p}/${k}`);
     const normal = (shape: [number, number], p: string): tf.Tensor2D =>
       tf.randomNormal(shape, 0, std, "float32", seedOf(p));
-    const base = this.name;
-    const block: TriBlock = {
-      rank,
-      offset,
-      a: makeVariable(normal([rank, n], "A"), `${base}.lora_A.${k}`),
-      b: makeVariable(
-        isInit || preserving ? tf.zeros([d, rank]) : normal([d, rank], "B"),
-        `${base}.lora_B.${k}`,
-      ),
-      lDown: offset > 0
-        ? makeVariable(normal([rank, offset], "L_down"), `${base}.lora_L_down.${k}`)
-        : null,
-      lAug: makeVariable(
-        tf.tidy(() => normal([rank, rank], "L_aug").mul(this.#mask(rank).lower)),
-        `${base}.lora_L_aug.${k}`,
-      ),
-      uUp: offset > 0
-        ? makeVariable(
-          preserving ? tf.zeros([offset, rank]) : normal([offset, rank], "U_up"),
-          `${base}.lora_U_up.${k}`,
-        )
-        : null,
-      uAug: makeVariable(
-        tf.tidy(() => normal([rank, rank], "U_aug").mul(this.#mask(rank).upper)),
-        `${base}.lora_U_aug.${k}`,
-      ),
-    };
-    this.#blocks.push(block);
-    // The r×r triangle masks of `factors()`, made now so tensors only change at growth.
-    this.#cacheMask(this.rank);
+    const values = tf.tidy(() => {
+      const tri = TriAdaptLoraAdapter.#triangles(rank);
+      const aNew = normal([rank, n], "A");
+      const bNew = isInit || preserving ? tf.zeros([d, rank]) : normal([d, rank], "B");
+      const lAug = normal([rank, rank], "L_aug").mul(tri.lower) as tf.Tensor2D;
+      const uAug = normal([rank, rank], "U_aug").mul(tri.upper) as tf.Tensor2D;
+      if (offset === 0) return [aNew, bNew, lAug, uAug];
+      const old = this.#vars();
+      const lDown = normal([rank, offset], "L_down");
+      const uUp = preserving ? tf.zeros([offset, rank]) : normal([offset, rank], "U_up");
+      return [
+        tf.concat([old.a, aNew], 0),
+        tf.concat([old.b, bNew], 1),
+        tf.concat([
+          tf.pad(old.l, [[0, 0], [0, rank]]),
+          tf.concat([lDown, lAug], 1),
+        ], 0),
+        tf.concat([
+          tf.concat([old.u, uUp], 1),
+          tf.pad(uAug, [[0, 0], [offset, 0]]),
+        ], 0),
+      ];
+    }) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    // Kept: an adapter may be built or grown inside a caller's `tf.tidy`.
+    for (const t of values) tf.keep(t);
+    const previous = [this.#a, this.#b, this.#l, this.#u];
+    // The old variables go first, so the grown ones take their names.
+    const names = previous.map((v, i) => v?.name ?? `${this.name}.${FACTOR_NAMES[i]}`);
+    for (const v of previous) v?.dispose();
+    const make = (i: number): tf.Variable => makeVariable(values[i]!, names[i]!);
+    this.#a = make(0);
+    this.#b = make(1);
+    this.#l = make(2);
+    this.#u = make(3);
+    this.#blockRanks.push(rank);
   }
 
   /**
    * Appends `deltaRank` ranks (docs/METHOD.md §3, eqs. 6–9): `A` gains rows, `B` columns, `L` a dense
    * bottom block and a lower-triangular corner, `U` a dense right block and an upper-triangular
-   * corner. Old entries are untouched (they are the same variables).
+   * corner. Old entries keep their values, rows and columns; the variables are replaced by larger
+   * ones of the same names (register the returned block, or `syncBlocks`, with the optimizer:
+   * it moves the old entries' moments along).
    * `"paper"`: every new entry ~ N(0, std²), new `B` columns included, so the function changes and
    * `s(r)` shrinks. `"preserving"` [ours]: new `B` columns and `U_up` start at 0 and the scale is
    * frozen at its pre-growth value (a factor `(r'+eps)/(r+eps)`), so the output is unchanged.
@@ -307,7 +360,8 @@ export class TriAdaptLoraAdapter implements Adapter {
       this.#scaleFactor *= (before + deltaRank + TRIADAPT_SCALE_EPS) /
         (before + TRIADAPT_SCALE_EPS);
     }
-    return this.parameterBlocks()[this.#blocks.length - 1] as ParameterBlock;
+    this.#refreshMasks();
+    return this.parameterBlocks()[this.#blockRanks.length - 1] as ParameterBlock;
   }
 
   /**
@@ -317,49 +371,20 @@ export class TriAdaptLoraAdapter implements Adapter {
    * @returns New tensors.
    */
   factors(): { a: tf.Tensor2D; b: tf.Tensor2D; l: tf.Tensor2D; u: tf.Tensor2D } {
-    return tf.tidy(() => {
-      const { a, b } = this.#ab();
-      const r = this.rank;
-      const blocks = this.#blocks;
-      // Row block k of L is [L_down | L_aug | 0] and column block k of U is [U_up; U_aug; 0]; the
-      // triangles come from one mask product on the assembled r×r matrix (the same values and
-      // gradients as masking each corner, with fewer kernels per growth block).
-      const lRows = blocks.map((blk) => {
-        const aug = blk.lAug as tf.Tensor2D;
-        const row = blk.lDown === null ? aug : tf.concat([blk.lDown as tf.Tensor2D, aug], 1);
-        const right = r - blk.offset - blk.rank;
-        return right > 0 ? tf.pad(row, [[0, 0], [0, right]]) : row;
-      });
-      const uCols = blocks.map((blk) => {
-        const aug = blk.uAug as tf.Tensor2D;
-        const col = blk.uUp === null ? aug : tf.concat([blk.uUp as tf.Tensor2D, aug], 0);
-        const below = r - blk.offset - blk.rank;
-        return below > 0 ? tf.pad(col, [[0, below], [0, 0]]) : col;
-      });
-      const mask = this.#mask(r);
-      const l = (lRows.length === 1 ? lRows[0]! : tf.concat(lRows, 0)).mul(
-        mask.lower,
-      ) as tf.Tensor2D;
-      const u = (uCols.length === 1 ? uCols[0]! : tf.concat(uCols, 1)).mul(
-        mask.upper,
-      ) as tf.Tensor2D;
-      return { a, b, l, u };
-    });
-  }
-
-  /** `A` and `B` alone (the orthogonality penalty needs no `L`, `U`). */
-  #ab(): { a: tf.Tensor2D; b: tf.Tensor2D } {
-    // `tf.concat` of one tensor is a copy: callers own (and may dispose) what they get.
-    const blocks = this.#blocks;
-    return {
-      a: tf.concat(blocks.map((blk) => blk.a), 0) as tf.Tensor2D,
-      b: tf.concat(blocks.map((blk) => blk.b), 1) as tf.Tensor2D,
-    };
+    const { a, b, l, u } = this.#vars();
+    const m = this.#maskSet();
+    return tf.tidy(() => ({
+      a: a.clone() as tf.Tensor2D,
+      b: b.clone() as tf.Tensor2D,
+      l: l.mul(m.lower) as tf.Tensor2D,
+      u: u.mul(m.upper) as tf.Tensor2D,
+    }));
   }
 
   /**
-   * The adapter path `s(r)·((x·Aᵀ)·Dᵀ)·Bᵀ`, evaluated as `(x·Aᵀ)·(s·B·D)ᵀ`; dropout on `x`
-   * when training.
+   * The adapter path `s(r)·((x·Aᵀ)·Dᵀ)·Bᵀ`, evaluated as `(x·Aᵀ)·(B·D_s)ᵀ` with
+   * `D_s = L⊙(s·lower) + U⊙(s·upper)`; dropout on `x` when training. A constant number of ops
+   * whatever the number of growths.
    *
    * @param x Input `[rows, in]`.
    * @param training Apply dropout.
@@ -369,11 +394,13 @@ export class TriAdaptLoraAdapter implements Adapter {
     assertInput(x, this.inFeatures, this.name);
     const seed = `${this.#seed}/${this.name}/dropout/${this.#dropoutCalls}`;
     if (training && this.dropout > 0) this.#dropoutCalls++;
+    const { a, b, l, u } = this.#vars();
+    const m = this.#maskSet();
     return tf.tidy(() => {
-      const { a, b, l, u } = this.factors();
       const xd = adapterDropout(x, this.dropout, training, seed);
-      // (x·Aᵀ)·(B·D·s)ᵀ: the r×r factor is folded into the small d×r side, d×n never formed.
-      return skinnyChain(xd, a, tf.matMul(b, l.add(u)).mul(this.scale) as tf.Tensor2D);
+      const ds = l.mul(m.lowerScaled).add(u.mul(m.upperScaled));
+      // (x·Aᵀ)·(B·D_s)ᵀ: the r×r factor is folded into the small d×r side, d×n never formed.
+      return skinnyChain(xd, a as tf.Tensor2D, tf.matMul(b, ds) as tf.Tensor2D);
     });
   }
 
@@ -383,10 +410,9 @@ export class TriAdaptLoraAdapter implements Adapter {
    * @returns A scalar owned by the caller.
    */
   normOfD(): tf.Scalar {
-    return tf.tidy(() => {
-      const { l, u } = this.factors();
-      return tf.norm(l.add(u)) as tf.Scalar;
-    });
+    const { l, u } = this.#vars();
+    const m = this.#maskSet();
+    return tf.tidy(() => tf.norm(l.mul(m.lower).add(u.mul(m.upper))) as tf.Scalar);
   }
 
   /**
@@ -416,74 +442,93 @@ export class TriAdaptLoraAdapter implements Adapter {
   /**
    * `A` and `B` for the orthogonality penalty.
    *
-   * @returns Tensors in the caller's scope.
+   * @returns The variables as tensors (not to be disposed).
    */
   orthogonalityFactors(): { a: tf.Tensor2D; b: tf.Tensor2D } {
-    return tf.tidy(() => {
-      return this.#ab();
-    });
+    const { a, b } = this.#vars();
+    return { a: a as tf.Tensor2D, b: b as tf.Tensor2D };
   }
 
   /**
-   * Trainable variables (all blocks).
+   * Trainable variables `[A, B, L, U]`.
    *
    * @returns The variables.
    */
   trainableVariables(): tf.Variable[] {
-    return this.parameterBlocks().flatMap((b) => [...b.variables]);
+    const { a, b, l, u } = this.#vars();
+    return [a, b, l, u];
   }
 
   /**
-   * One parameter block per init/growth.
+   * One parameter block per init/growth: block `k` (offset `o`, rank `r_k`) owns rows
+   * `o..o+r_k` of `A`, those columns of `B`, `L_down` and `L_aug` (its rows of `L`) and `U_up` and
+   * `U_aug` (its columns of `U`), as regions, in that order.
    *
    * @returns The blocks.
    */
   parameterBlocks(): ParameterBlock[] {
-    return this.#blocks.map((blk, k) => ({
-      key: `${this.name}.block${k}`,
-      variables: [blk.a, blk.b, blk.lDown, blk.lAug, blk.uUp, blk.uAug].filter(
-        (v): v is tf.Variable => v !== null,
-      ),
-    }));
+    const { a, b, l, u } = this.#vars();
+    const n = this.inFeatures, d = this.outFeatures;
+    let o = 0;
+    return this.#blockRanks.map((r, k) => {
+      const rows = [o, o + r] as const;
+      const variables: tf.Variable[] = [a, b];
+      const regions: EntryRegion[] = [{ rows, cols: [0, n] }, { rows: [0, d], cols: rows }];
+      if (o > 0) variables.push(l), regions.push({ rows, cols: [0, o] });
+      variables.push(l), regions.push({ rows, cols: rows });
+      if (o > 0) variables.push(u), regions.push({ rows: [0, o], cols: rows });
+      variables.push(u), regions.push({ rows, cols: rows });
+      o += r;
+      return { key: `${this.name}.block${k}`, variables, regions };
+    });
   }
 
-  #named(): Record<string, tf.Variable> {
-    const out: Record<string, tf.Variable> = {};
-    this.#blocks.forEach((blk, k) => {
-      out[`lora_A.${k}`] = blk.a;
-      out[`lora_B.${k}`] = blk.b;
-      if (blk.lDown !== null) out[`lora_L_down.${k}`] = blk.lDown;
-      out[`lora_L_aug.${k}`] = blk.lAug;
-      if (blk.uUp !== null) out[`lora_U_up.${k}`] = blk.uUp;
-      out[`lora_U_aug.${k}`] = blk.uAug;
+  /** Each block's region of each variable, under the snapshot's per-block tensor names. */
+  #pieces(): { key: string; of: "a" | "b" | "l" | "u"; region: EntryRegion }[] {
+    const out: { key: string; of: "a" | "b" | "l" | "u"; region: EntryRegion }[] = [];
+    const of = ["a", "b", "l", "l", "u", "u"] as const;
+    const names = ["lora_A", "lora_B", "lora_L_down", "lora_L_aug", "lora_U_up", "lora_U_aug"];
+    this.parameterBlocks().forEach((blk, k) => {
+      const hasDown = blk.variables.length === 6;
+      const which = hasDown ? [0, 1, 2, 3, 4, 5] : [0, 1, 3, 5];
+      blk.regions!.forEach((region, i) => {
+        const w = which[i]!;
+        out.push({ key: `${names[w]}.${k}`, of: of[w]!, region: region! });
+      });
     });
     return out;
   }
 
   /**
-   * Reads every tensor to plain data.
+   * Reads every tensor to plain data, one tensor per block piece (`lora_A.<k>`, `lora_B.<k>`,
+   * `lora_L_down.<k>`, `lora_L_aug.<k>`, `lora_U_up.<k>`, `lora_U_aug.<k>`).
    *
    * @returns The snapshot.
    */
   async snapshot(): Promise<AdapterSnapshot> {
+    const { a, b, l, u } = this.#vars();
+    const whole = await readTensors({ a, b, l, u });
+    const tensors: Record<string, TensorData> = {};
+    for (const p of this.#pieces()) tensors[p.key] = cutRegion(whole[p.of]!, p.region);
     return {
       method: this.method,
       name: this.name,
       blockRanks: this.blockRanks,
       scalars: { scaleFactor: this.#scaleFactor, dropoutCalls: this.#dropoutCalls },
-      tensors: await readTensors(this.#named()),
+      tensors,
     };
   }
 
   /**
-   * Restores a snapshot, growing first to its block ranks. Triangles are checked: values outside
-   * the triangle must be 0.
+   * Restores a snapshot, growing first to its block ranks. Every tensor is checked (present,
+   * shape, and values outside the triangle of `L_aug`/`U_aug` must be 0) before anything is
+   * written.
    *
    * @param snapshot A TriAdaptLoRA snapshot of this module.
    */
   restore(snapshot: AdapterSnapshot): void {
     checkSnapshot(snapshot, this.method, this.name);
-    const mine = this.blockRanks;
+    const mine = this.#blockRanks;
     const theirs = snapshot.blockRanks;
     const prefixOk = mine.length <= theirs.length && mine.every((r, i) => r === theirs[i]);
     if (!prefixOk) {
@@ -491,39 +536,127 @@ export class TriAdaptLoraAdapter implements Adapter {
         `Cannot restore adapter ${this.name} as snapshot block ranks must extend [${mine}]: current value is [${theirs}]`,
       );
     }
+    const total = theirs.reduce((s, r) => s + r, 0);
+    const shapes = {
+      a: [total, this.inFeatures],
+      b: [this.outFeatures, total],
+      l: [total, total],
+      u: [total, total],
+    } as const;
+    const whole = {
+      a: new Float32Array(total * this.inFeatures),
+      b: new Float32Array(this.outFeatures * total),
+      l: new Float32Array(total * total),
+      u: new Float32Array(total * total),
+    };
+    let o = 0;
+    theirs.forEach((r, k) => {
+      const rows = [o, o + r] as const;
+      const pieces: [string, "a" | "b" | "l" | "u", EntryRegion][] = [
+        [`lora_A.${k}`, "a", { rows, cols: [0, this.inFeatures] }],
+        [`lora_B.${k}`, "b", { rows: [0, this.outFeatures], cols: rows }],
+        [`lora_L_aug.${k}`, "l", { rows, cols: rows }],
+        [`lora_U_aug.${k}`, "u", { rows, cols: rows }],
+      ];
+      if (o > 0) {
+        pieces.push([`lora_L_down.${k}`, "l", { rows, cols: [0, o] }]);
+        pieces.push([`lora_U_up.${k}`, "u", { rows: [0, o], cols: rows }]);
+      }
+      for (const [key, of, region] of pieces) {
+        const data = pieceData(snapshot, key, region);
+        if (key.startsWith("lora_L_aug.") || key.startsWith("lora_U_aug.")) {
+          const lower = key.startsWith("lora_L_aug.");
+          const bad = data.some((v, e) =>
+            v !== 0 && (lower ? e % r > Math.floor(e / r) : e % r < Math.floor(e / r))
+          );
+          if (bad) {
+            throw new TypeError(
+              `Cannot restore adapter ${this.name} as L_aug and U_aug must be triangular: current values of ${key} are nonzero outside the triangle`,
+            );
+          }
+        }
+        pasteRegion(whole[of], shapes[of][1], region, data);
+      }
+      o += r;
+    });
+    // Everything checked: grow to the snapshot's blocks, then write.
     for (let k = mine.length; k < theirs.length; k++) {
       this.#addBlock(theirs[k] as number, false, false);
     }
-    for (const [key, v] of Object.entries(this.#named())) assignFrom(snapshot, key, v);
-    for (const blk of this.#blocks) {
-      const off = tf.tidy(() => {
-        const m = this.#mask(blk.rank);
-        return tf.abs(blk.lAug.mul(tf.sub(1, m.lower))).sum().add(
-          tf.abs(blk.uAug.mul(tf.sub(1, m.upper))).sum(),
-        );
-      });
-      const bad = off.dataSync()[0] !== 0;
-      off.dispose();
-      if (bad) {
-        throw new TypeError(
-          `Cannot restore adapter ${this.name} as L_aug and U_aug must be triangular: current values are nonzero outside the triangle`,
-        );
-      }
-    }
+    const { a, b, l, u } = this.#vars();
+    tf.tidy(() => {
+      a.assign(tf.tensor2d(whole.a, [...shapes.a]));
+      b.assign(tf.tensor2d(whole.b, [...shapes.b]));
+      l.assign(tf.tensor2d(whole.l, [...shapes.l]));
+      u.assign(tf.tensor2d(whole.u, [...shapes.u]));
+    });
     this.#scaleFactor = snapshot.scalars["scaleFactor"] ?? 1;
     this.#dropoutCalls = snapshot.scalars["dropoutCalls"] ?? 0;
+    this.#refreshMasks();
   }
 
   /** Disposes every variable and mask. */
   dispose(): void {
-    for (const v of Object.values(this.#named())) v.dispose();
-    for (const m of this.#masks.values()) {
-      m.lower.dispose();
-      m.upper.dispose();
-    }
-    this.#blocks = [];
-    this.#masks.clear();
+    for (const v of [this.#a, this.#b, this.#l, this.#u]) v?.dispose();
+    this.#a =
+      this.#b =
+      this.#l =
+      this.#u =
+        null;
+    this.#disposeMasks();
   }
+}
+
+/** The values of a rectangle of a row-major 2-D tensor. */
+function cutRegion(t: TensorData, region: EntryRegion): TensorData {
+  const width = t.shape[1]!;
+  const [r0, r1] = region.rows, [c0, c1] = region.cols;
+  const w = c1 - c0;
+  const data = new Float32Array((r1 - r0) * w);
+  for (let i = r0; i < r1; i++) {
+    data.set(t.data.subarray(i * width + c0, i * width + c1), (i - r0) * w);
+  }
+  return { shape: [r1 - r0, w], data };
+}
+
+/** Writes a rectangle's row-major values into a row-major 2-D array of `width` columns. */
+function pasteRegion(
+  target: Float32Array,
+  width: number,
+  region: EntryRegion,
+  data: Float32Array,
+): void {
+  const [r0, r1] = region.rows, [c0, c1] = region.cols;
+  const w = c1 - c0;
+  for (let i = r0; i < r1; i++) {
+    target.set(data.subarray((i - r0) * w, (i - r0 + 1) * w), i * width + c0);
+  }
+}
+
+/** A snapshot tensor of the region's shape, or an error naming the tensor. */
+function pieceData(snapshot: AdapterSnapshot, key: string, region: EntryRegion): Float32Array {
+  const shape = [region.rows[1] - region.rows[0], region.cols[1] - region.cols[0]];
+  const entry = snapshot.tensors[key];
+  if (entry === undefined) {
+    throw new TypeError(
+      `Cannot restore adapter ${snapshot.name} as tensor ${key} must be present: current keys are ${
+        Object.keys(snapshot.tensors).join(", ")
+      }`,
+    );
+  }
+  if (entry.shape.length !== 2 || entry.shape[0] !== shape[0] || entry.shape[1] !== shape[1]) {
+    throw new TypeError(
+      `Cannot restore adapter ${snapshot.name} as tensor ${key} must have shape [${shape}]: current shape is [${entry.shape}]`,
+    );
+  }
+  if (entry.data.length !== shape[0]! * shape[1]!) {
+    throw new TypeError(
+      `Cannot restore adapter ${snapshot.name} as tensor ${key} must hold ${
+        shape[0]! * shape[1]!
+      } values: current length is ${entry.data.length}`,
+    );
+  }
+  return entry.data;
 }
 
 /**

@@ -47,8 +47,8 @@ function allMethods(tag: string): Adapter[] {
   ];
   ads.forEach((ad, k) =>
     randomizeVariables(ad.trainableVariables(), 40 + k, 0.5, (v, t) => {
-      if (v.name.includes("L_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
-      if (v.name.includes("U_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
+      if (/\.lora_L(#\d+)?$/.test(v.name)) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
+      if (/\.lora_U(#\d+)?$/.test(v.name)) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
       return t;
     })
   );

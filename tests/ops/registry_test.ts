@@ -60,9 +60,27 @@ Deno.test("createAdapter() builds every built-in method as a LinearDelta", () =>
 Deno.test("parameterBlocks() partition trainableVariables(), named by module path", () => {
   for (const method of Object.keys(ADAPTERS) as Adapter["method"][]) {
     const ad = build(method, `reg.blocks.${method}`, 1);
-    const fromBlocks = ad.parameterBlocks().flatMap((b) => b.variables.map((v) => v.name));
+    const fromBlocks = new Set(ad.parameterBlocks().flatMap((b) => b.variables.map((v) => v.name)));
     const all = ad.trainableVariables().map((v) => v.name);
     assert.deepEqual([...fromBlocks].sort(), [...all].sort(), method);
+    // No entry of a variable is in two blocks (regions, where given, are disjoint).
+    const owned = new Map<string, Set<number>>();
+    for (const b of ad.parameterBlocks()) {
+      b.variables.forEach((v, i) => {
+        const seen = owned.get(v.name) ?? new Set<number>();
+        owned.set(v.name, seen);
+        const region = b.regions?.[i] ?? null;
+        const [r0, r1] = region?.rows ?? [0, v.shape[0] ?? 1];
+        const [c0, c1] = region?.cols ?? [0, v.size / (v.shape[0] ?? 1)];
+        const width = v.size / (v.shape[0] ?? 1);
+        for (let r = r0; r < r1; r++) {
+          for (let c = c0; c < c1; c++) {
+            assert.ok(!seen.has(r * width + c), `${method}: ${v.name}[${r},${c}] in two blocks`);
+            seen.add(r * width + c);
+          }
+        }
+      });
+    }
     assert.equal(new Set(all).size, all.length);
     assert.ok(all.every((n) => n.startsWith(`reg.blocks.${method}.lora_`)), all.join(","));
     assert.ok(ad.trainableVariables().every((v) => v.trainable));
@@ -76,8 +94,8 @@ Deno.test("snapshot() → restore() into a fresh adapter reproduces outputs for 
     const name = `reg.snap.${method}`;
     const a = build(method, name, 1);
     randomizeVariables(a.trainableVariables(), 4, 0.5, (v, t) => {
-      if (v.name.includes("L_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
-      if (v.name.includes("U_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
+      if (/\.lora_L(#\d+)?$/.test(v.name)) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
+      if (/\.lora_U(#\d+)?$/.test(v.name)) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
       return t;
     });
     const snap = await a.snapshot();

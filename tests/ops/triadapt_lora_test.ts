@@ -69,8 +69,8 @@ function factorsFromSnapshot(s: AdapterSnapshot, n: number, d: number): {
 }
 
 function triangularTransform(v: tf.Variable, t: tf.Tensor): tf.Tensor {
-  if (v.name.includes("L_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
-  if (v.name.includes("U_aug")) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
+  if (/\.lora_L(#\d+)?$/.test(v.name)) return tf.linalg.bandPart(t as tf.Tensor2D, -1, 0);
+  if (/\.lora_U(#\d+)?$/.test(v.name)) return tf.linalg.bandPart(t as tf.Tensor2D, 0, -1);
   return t;
 }
 
@@ -148,7 +148,8 @@ Deno.test("TriAdaptLoraAdapter gradients match central finite differences (float
   const w = tf.tensor2d(gaussian(5 * 3, 5), [5, 3]);
   const loss = () => tf.tidy(() => ad.delta(x, false).mul(w).sum() as tf.Scalar);
   const checked = await checkGradients(loss, ad.trainableVariables());
-  assert.equal(checked, 4 * 4 + 3 * 4 + 2 * 2 * 2 + 2 * 2 * 2 + 2 * 2 * 2);
+  // A [4,4], B [3,4], whole L and U [4,4] (structural zeros included: their gradient is 0).
+  assert.equal(checked, 4 * 4 + 3 * 4 + 4 * 4 + 4 * 4);
   tf.dispose([x, w]);
   ad.dispose();
 });
@@ -165,8 +166,8 @@ Deno.test("TriAdaptLoraAdapter gradients of entries outside the triangles are ex
   const x = tf.tensor2d(gaussian(5 * 4, 4), [5, 4]);
   const vars = ad.trainableVariables();
   const { grads, value } = tf.variableGrads(() => ad.delta(x, false).sum() as tf.Scalar, vars);
-  const gl = await grads[vars.find((v) => v.name.includes("L_aug"))!.name]!.data();
-  const gu = await grads[vars.find((v) => v.name.includes("U_aug"))!.name]!.data();
+  const gl = await grads[vars.find((v) => /\.lora_L(#\d+)?$/.test(v.name))!.name]!.data();
+  const gu = await grads[vars.find((v) => /\.lora_U(#\d+)?$/.test(v.name))!.name]!.data();
   for (let i = 0; i < 3; i++) {
     for (let j = 0; j < 3; j++) {
       if (j > i) assert.ok(gl[i * 3 + j] === 0);
@@ -189,10 +190,20 @@ Deno.test("TriAdaptLoraAdapter.grow() keeps old entries bit-identical and append
   }
   assert.equal(ad.rank, 4);
   assert.deepEqual(ad.blockRanks, [1, 3]);
-  assert.deepEqual(block.variables.map((v) => v.shape), [[3, 6], [5, 3], [3, 1], [3, 3], [1, 3], [
-    3,
-    3,
+  // The new block is a region of each grown variable: A's rows, B's columns, L_down | L_aug,
+  // U_up over U_aug.
+  assert.deepEqual(block.variables.map((v) => v.shape), [[4, 6], [5, 4], [4, 4], [4, 4], [4, 4], [
+    4,
+    4,
   ]]);
+  assert.deepEqual(block.regions, [
+    { rows: [1, 4], cols: [0, 6] },
+    { rows: [0, 5], cols: [1, 4] },
+    { rows: [1, 4], cols: [0, 1] },
+    { rows: [1, 4], cols: [1, 4] },
+    { rows: [0, 1], cols: [1, 4] },
+    { rows: [1, 4], cols: [1, 4] },
+  ]);
   // Paper init: new B columns are random (not zero), so the function changes.
   assert.ok(after.tensors["lora_B.1"]!.data.some((v) => v !== 0));
   const t = tf.tidy(() => ad.factors());

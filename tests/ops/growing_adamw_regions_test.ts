@@ -1,0 +1,187 @@
+/**
+ * Blocks as regions of variables that grow (docs/METHOD.md §3, §21): the optimizer must give every
+ * entry exactly the update it would get if each region were its own variable.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { GrowingAdamW, type ParameterBlock, TriAdaptLoraAdapter } from "../../ops/mod.ts";
+import { gaussian, useWasm } from "./_helpers.ts";
+
+await useWasm();
+
+/** Rows `r0..r1` × cols `c0..c1` of a row-major `[_, width]` array. */
+function cut(
+  data: ArrayLike<number>,
+  width: number,
+  r0: number,
+  r1: number,
+  c0: number,
+  c1: number,
+) {
+  const out: number[] = [];
+  for (let r = r0; r < r1; r++) {
+    for (let c = c0; c < c1; c++) out.push(data[r * width + c]!);
+  }
+  return out;
+}
+
+Deno.test("GrowingAdamW: regions of one growing variable update bit for bit like separate variables, before and after growth", async () => {
+  const opts = { weightDecay: 0.05 };
+  // Whole storage: W [2,3] (block b0), grown to [3,4] with block b1 = row 2, and column 3 of rows 0-1
+  // left to nobody (a structural zero that must never move).
+  const w0 = tf.variable(tf.tensor2d(gaussian(6, 1), [2, 3]), true, "rg.w");
+  const whole = new GrowingAdamW(opts);
+  whole.addBlock({ key: "b0", variables: [w0], regions: [{ rows: [0, 2], cols: [0, 3] }] });
+  // Separate storage: the same entries as variables of their own.
+  const p0 = tf.variable(tf.tensor2d(gaussian(6, 1), [2, 3]), true, "rg.p0");
+  const separate = new GrowingAdamW(opts);
+  separate.addBlock({ key: "b0", variables: [p0] });
+  const lr = (info: { blockStep: number }) => 0.01 * info.blockStep;
+  for (let s = 0; s < 3; s++) {
+    const g = tf.tensor2d(gaussian(6, 10 + s), [2, 3]);
+    whole.step({ "rg.w": g }, lr);
+    separate.step({ "rg.p0": g }, lr);
+    g.dispose();
+  }
+  assert.deepEqual(Array.from(await w0.data()), Array.from(await p0.data()));
+  // Grow: a new, larger variable of the same name holding the old entries top left.
+  const grownValues = tf.tidy(() =>
+    tf.concat([tf.concat([w0, tf.zeros([2, 1])], 1), tf.tensor2d(gaussian(4, 2), [1, 4])], 0)
+  );
+  w0.dispose();
+  const w = tf.variable(grownValues, true, "rg.w");
+  grownValues.dispose();
+  whole.addBlock({ key: "b1", variables: [w], regions: [{ rows: [2, 3], cols: [0, 4] }] }, 3);
+  const p1 = tf.variable(tf.tensor2d(gaussian(4, 2), [1, 4]), true, "rg.p1");
+  separate.addBlock({ key: "b1", variables: [p1] }, 3);
+  // The old block's moments moved with its entries; the new block starts at zero.
+  assert.deepEqual(
+    (await whole.blockState("b0")).m[0]!.data,
+    (await separate.blockState("b0")).m[0]!.data,
+  );
+  assert.deepEqual(Array.from((await whole.blockState("b1")).v[0]!.data), [0, 0, 0, 0]);
+  // Step 4: a gradient taken before the growth ([2,3]) moves only the old block.
+  const early = tf.tensor2d(gaussian(6, 20), [2, 3]);
+  whole.step({ "rg.w": early }, lr);
+  separate.step({ "rg.p0": early }, lr);
+  early.dispose();
+  assert.equal((await whole.blockState("b1")).step, 0);
+  assert.equal((await separate.blockState("b1")).step, 0);
+  // Steps 5-7: whole gradients; the corner column 3 of rows 0-1 gets a gradient and never moves.
+  for (let s = 0; s < 3; s++) {
+    const g = tf.tensor2d(gaussian(12, 30 + s), [3, 4]);
+    const [g0, g1] = [g.slice([0, 0], [2, 3]), g.slice([2, 0], [1, 4])];
+    whole.step({ "rg.w": g }, lr);
+    separate.step({ "rg.p0": g0, "rg.p1": g1 }, lr);
+    tf.dispose([g, g0, g1]);
+  }
+  const all = await w.data();
+  assert.deepEqual(cut(all, 4, 0, 2, 0, 3), Array.from(await p0.data()));
+  assert.deepEqual(cut(all, 4, 2, 3, 0, 4), Array.from(await p1.data()));
+  assert.deepEqual(cut(all, 4, 0, 2, 3, 4), [0, 0]);
+  for (const key of ["b0", "b1"]) {
+    const [a, b] = [await whole.blockState(key), await separate.blockState(key)];
+    assert.deepEqual(a, b, key);
+  }
+  // A snapshot restores into a fresh optimizer bit for bit.
+  const snap = await whole.snapshot();
+  const again = new GrowingAdamW(opts);
+  again.addBlock({ key: "b0", variables: [w], regions: [{ rows: [0, 2], cols: [0, 3] }] });
+  again.addBlock({ key: "b1", variables: [w], regions: [{ rows: [2, 3], cols: [0, 4] }] });
+  again.restore(snap);
+  assert.deepEqual(await again.snapshot(), snap);
+  [whole, separate, again].forEach((o) => o.dispose());
+  tf.dispose([w, p0, p1]);
+});
+
+Deno.test("GrowingAdamW rejects overlapping regions, regions outside the variable and a variable that shrinks, changing nothing", () => {
+  const w = tf.variable(tf.zeros([3, 3]), true, "rg.bad");
+  const opt = new GrowingAdamW();
+  opt.addBlock({ key: "a", variables: [w], regions: [{ rows: [0, 2], cols: [0, 2] }] });
+  assert.throws(
+    () => opt.addBlock({ key: "b", variables: [w], regions: [{ rows: [1, 3], cols: [1, 3] }] }),
+    /Cannot add optimizer block b as variable rg\.bad must not be in another block: current owner is a/,
+  );
+  assert.throws(
+    () => opt.addBlock({ key: "c", variables: [w], regions: [{ rows: [2, 4], cols: [0, 1] }] }),
+    /region of rg\.bad must lie inside its shape \[3,3\]: current region is rows \[2,4\]/,
+  );
+  assert.deepEqual(opt.blockKeys, ["a"]);
+  w.dispose();
+  const small = tf.variable(tf.zeros([2, 3]), true, "rg.bad");
+  assert.throws(
+    () => opt.addBlock({ key: "d", variables: [small] }),
+    /variable rg\.bad must keep its registered entries/,
+  );
+  assert.deepEqual(opt.blockKeys, ["a"]);
+  opt.dispose();
+  small.dispose();
+});
+
+Deno.test("TriAdaptLoraAdapter: a training step runs the same number of kernels after 1, 3 and 6 blocks", async () => {
+  const x = tf.tensor2d(gaussian(6 * 8, 3), [6, 8]);
+  const counts: number[] = [];
+  const ad = new TriAdaptLoraAdapter({
+    name: "rg.kernels",
+    inFeatures: 8,
+    outFeatures: 5,
+    seed: 1,
+    dropout: 0.1,
+  });
+  const opt = new GrowingAdamW({ clipNorm: 1 });
+  opt.syncBlocks(ad.parameterBlocks());
+  const count = async (): Promise<number> => {
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.tidy(() => ad.delta(x, true).square().sum() as tf.Scalar),
+        ad.trainableVariables(),
+      );
+      opt.step(grads, 0.01);
+      tf.dispose([value, grads]);
+    });
+    return info.kernels.length;
+  };
+  counts.push(await count());
+  for (const growths of [2, 3]) {
+    for (let i = 0; i < growths; i++) opt.addBlock(ad.grow(1 + i));
+    counts.push(await count());
+  }
+  assert.deepEqual(ad.blockRanks, [1, 1, 2, 1, 2, 3]);
+  assert.equal(new Set(counts).size, 1, `kernels per step at 1, 3, 6 blocks: ${counts}`);
+  opt.dispose();
+  ad.dispose();
+  x.dispose();
+});
+
+Deno.test("TriAdaptLoraAdapter blocks cover A, B and the triangles of L and U exactly once, leaving L's and U's structural zeros to no block", () => {
+  const ad = new TriAdaptLoraAdapter({ name: "rg.cover", inFeatures: 4, outFeatures: 3, seed: 1 });
+  ad.grow(2);
+  ad.grow(1);
+  const r = ad.rank;
+  const hits = new Map<string, number[]>();
+  for (const b of ad.parameterBlocks() as ParameterBlock[]) {
+    b.variables.forEach((v, i) => {
+      const region = b.regions![i]!;
+      const width = v.shape[1]!;
+      const h = hits.get(v.name) ?? new Array(v.size).fill(0);
+      hits.set(v.name, h);
+      for (let row = region.rows[0]; row < region.rows[1]; row++) {
+        for (let c = region.cols[0]; c < region.cols[1]; c++) h[row * width + c]++;
+      }
+    });
+  }
+  const [a, b, l, u] = ad.trainableVariables();
+  assert.ok(hits.get(a!.name)!.every((n) => n === 1));
+  assert.ok(hits.get(b!.name)!.every((n) => n === 1));
+  // Block-lower part of L (and block-upper of U) once; the rest never.
+  const offsets = [0, 1, 3];
+  const blockOf = (i: number) => offsets.filter((o) => o <= i).length - 1;
+  for (let i = 0; i < r; i++) {
+    for (let j = 0; j < r; j++) {
+      const lower = blockOf(j) <= blockOf(i);
+      assert.equal(hits.get(l!.name)![i * r + j], lower ? 1 : 0, `L[${i},${j}]`);
+      assert.equal(hits.get(u!.name)![j * r + i], lower ? 1 : 0, `U[${j},${i}]`);
+    }
+  }
+  ad.dispose();
+});
