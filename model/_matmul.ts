@@ -3,7 +3,8 @@
  *
  * Measured on this project's machine (wasm, SIMD, 1 thread): `matMul(x, w, false, true)` for
  * 1024×768·768×768 takes 481 ms against 31 ms with `w` pre-transposed, and a batched
- * `[96, 128, 64]·[96, 64, 128]` product takes 72 ms against 11 ms as 96 separate 2-D products.
+ * `[96, 128, 64]·[96, 64, 128]` product takes 72 ms in the package's kernel against 11 ms as 96
+ * separate 2-D products (what `ops/wasm_batch_matmul.ts` runs, in one kernel).
  * tfjs's own `matMul` gradient uses transposed products, so the gradients here are written with
  * explicit transposes and plain products.
  *
@@ -73,8 +74,10 @@ export function frozenLinear(x: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D)
 }
 
 /**
- * Batched `a·b` over the leading dimension: separate 2-D products on the wasm backend (its
- * batched kernel is several times slower), `tf.matMul` elsewhere.
+ * Batched `a·b` over the leading dimension with a hand-written gradient of plain batched products
+ * and explicit transposes. On the wasm backend `ops/wasm_batch_matmul.ts` runs each plain batched
+ * product as one XNNPACK 2-D product per batch entry inside one kernel (the package's batched
+ * kernel is several times slower); elsewhere `tf.matMul` and its own gradient.
  *
  * @param a `[n, m, k]`.
  * @param b `[n, k, p]`.
@@ -92,9 +95,16 @@ export function frozenLinear(x: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D)
  */
 export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
-  return tf.tidy(() => {
-    const as = tf.unstack(a) as tf.Tensor2D[];
-    const bs = tf.unstack(b) as tf.Tensor2D[];
-    return tf.stack(as.map((x, i) => matMulPlain(x, bs[i]!))) as tf.Tensor3D;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+    save([x, y]);
+    return {
+      value: tf.matMul(x, y),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.matMul(dy as tf.Tensor3D, tf.transpose(saved[1]!, [0, 2, 1]) as tf.Tensor3D),
+        tf.matMul(tf.transpose(saved[0]!, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
+      ],
+    };
   });
+  return f(a, b) as tf.Tensor3D;
 }

@@ -32,6 +32,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import "./wasm_batch_matmul.ts";
 
 /** The part of `BackendWasm` these kernels use. */
 interface WasmHeapBackend {
