@@ -23,6 +23,36 @@ export function uniqueVariableName(base: string): string {
   }
 }
 
+/** Grown variable → the variable it replaced (set by an adapter's growth). */
+const growths = new WeakMap<tf.Variable, tf.Variable>();
+
+/**
+ * Records that `next` replaces `previous` (a growth: same name, old entries at the same rows and
+ * columns), so the optimizer moves `previous`'s moments to it.
+ *
+ * @internal
+ * @param next The grown variable.
+ * @param previous The variable it replaces.
+ */
+export function recordGrowth(next: tf.Variable, previous: tf.Variable): void {
+  growths.set(next, previous);
+}
+
+/**
+ * Whether `next` descends from `previous` through recorded growths.
+ *
+ * @internal
+ * @param next A variable.
+ * @param previous The variable an optimizer registered.
+ * @returns `true` when `next` is a (repeated) growth of `previous`.
+ */
+export function grewFrom(next: tf.Variable, previous: tf.Variable): boolean {
+  for (let v = growths.get(next); v !== undefined; v = growths.get(v)) {
+    if (v === previous) return true;
+  }
+  return false;
+}
+
 /**
  * Creates a trainable float32 variable from a tensor (the tensor is disposed).
  *

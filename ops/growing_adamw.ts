@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { EntryRegion, ParameterBlock, TensorData } from "./adapter.ts";
 import { requireBackend } from "./_ready.ts";
+import { grewFrom } from "./_internal.ts";
 
 /**
  * Options of `GrowingAdamW`.
@@ -114,6 +115,8 @@ interface BlockState {
 interface Slot {
   variable: tf.Variable;
   shape: readonly number[];
+  /** Its shape before its last growth: a gradient of that shape was taken before the growth. */
+  grownFrom: readonly number[] | null;
 }
 
 /**
@@ -150,6 +153,18 @@ function partIndices(part: Part, slot: Slot): Int32Array {
     for (let j = cols[0]; j < cols[1]; j++) out[at++] = i * width + j;
   }
   return out;
+}
+
+/** Calls `fill(start, end)` for each row-major run of a part's entries within its variable. */
+function forEachRun(
+  part: Part,
+  shape: readonly number[],
+  fill: (start: number, end: number) => void,
+): void {
+  if (part.region === null) return fill(0, shape.reduce((a, b) => a * b, 1));
+  const { rows, cols } = part.region;
+  const width = shape[1]!;
+  for (let i = rows[0]; i < rows[1]; i++) fill(i * width + cols[0], i * width + cols[1]);
 }
 
 function checkNumber(what: string, value: number, lo: number, hiOpen: number): void {
@@ -315,60 +330,97 @@ export class GrowingAdamW {
   }
 
   /**
-   * Takes a grown variable (same name, new object, no smaller in any dimension) in place of the
-   * registered one, moving its moments to the same rows and columns.
+   * Whether `v` is a grown form of the registered variable of its name (an adapter's `grow()`
+   * recorded it with `recordGrowth`), checked to keep every registered entry; `false` when it is the
+   * registered object itself.
    */
-  #replace(v: tf.Variable, key: string): void {
+  #isGrowth(v: tf.Variable, key: string): boolean {
     const slot = this.#slots.get(v.name);
-    if (slot === undefined || slot.variable === v) return;
+    if (slot === undefined || slot.variable === v) return false;
     const old = slot.shape;
-    const grows = old.length === v.shape.length &&
-      old.every((n, i) => n <= v.shape[i]!) &&
-      (old.length === 2 || old.every((n, i) => n === v.shape[i]));
-    if (!grows) {
+    const keeps = old.length === 2 && v.shape.length === 2 &&
+      old[0]! <= v.shape[0]! && old[1]! <= v.shape[1]!;
+    if (!keeps || !grewFrom(v, slot.variable)) {
       throw new TypeError(
-        `Cannot add optimizer block ${key} as variable ${v.name} must keep its registered entries (same rank, no dimension smaller; growth only for 2-D): current shape is [${v.shape}], registered [${old}]`,
+        `Cannot add optimizer block ${key} as variable ${v.name} must be the registered variable or its growth (2-D, same rows and columns kept, made by an adapter's grow()): current shape is [${v.shape}], registered [${old}]`,
       );
     }
-    const same = old.every((n, i) => n === v.shape[i]);
-    if (!same && this.#m !== null && this.#v !== null) {
-      const layout = this.#flatLayout();
-      const at = layout.variables.findIndex((x) => x.name === v.name);
-      const start = layout.offsets[at]!, end = layout.offsets[at + 1]!;
-      const total = layout.offsets[layout.offsets.length - 1]!;
+    return true;
+  }
+
+  /**
+   * Takes grown variables in place of the registered ones, in one pass over the moments: every old
+   * entry keeps its moments at the same row and column, new entries start at zero.
+   */
+  #replace(grown: ReadonlyMap<string, tf.Variable>): void {
+    if (grown.size === 0) return;
+    const slots = [...this.#slots.values()];
+    if (this.#m !== null && this.#v !== null) {
       const regrow = (t: tf.Tensor1D): tf.Tensor1D =>
         tf.tidy(() => {
-          const parts: tf.Tensor1D[] = [];
-          if (start > 0) parts.push(t.slice(0, start));
-          const moved = t.slice(start, end - start).reshape([old[0]!, old[1]!])
-            .pad([[0, v.shape[0]! - old[0]!], [0, v.shape[1]! - old[1]!]]).reshape([-1]);
-          parts.push(moved as tf.Tensor1D);
-          if (end < total) parts.push(t.slice(end, total - end));
-          return (parts.length === 1 ? parts[0]! : tf.concat(parts)) as tf.Tensor1D;
+          let at = 0;
+          const pieces = slots.map((slot) => {
+            const size = slot.shape.reduce((x, y) => x * y, 1);
+            const piece = t.slice(at, size);
+            at += size;
+            const next = grown.get(slot.variable.name);
+            if (next === undefined) return piece;
+            const [r0, c0] = slot.shape as [number, number];
+            return piece.reshape([r0, c0])
+              .pad([[0, next.shape[0]! - r0], [0, next.shape[1]! - c0]])
+              .reshape([-1]) as tf.Tensor1D;
+          });
+          return (pieces.length === 1 ? pieces[0]! : tf.concat(pieces)) as tf.Tensor1D;
         });
-      const m = regrow(this.#m), vv = regrow(this.#v);
+      const m = regrow(this.#m), v = regrow(this.#v);
       tf.dispose([this.#m, this.#v]);
       this.#m = m;
-      this.#v = vv;
+      this.#v = v;
     }
-    slot.variable = v;
-    slot.shape = [...v.shape];
+    for (const [name, v] of grown) {
+      const slot = this.#slots.get(name)!;
+      slot.grownFrom = slot.shape;
+      slot.variable = v;
+      slot.shape = [...v.shape];
+    }
     this.#dropLayout();
   }
 
-  /** Which block (index in registration order, -1 none) owns each entry of each variable. */
-  #ownership(): Map<string, Int32Array> {
+  /**
+   * Which block (index in registration order, -1 none) owns each entry of each variable, with the
+   * shapes of `shapes` where given (a check before a growth is applied).
+   */
+  #ownership(shapes?: ReadonlyMap<string, readonly number[]>): Map<string, Int32Array> {
     const owner = new Map<string, Int32Array>();
     for (const [name, slot] of this.#slots) {
-      owner.set(name, new Int32Array(slot.variable.size).fill(-1));
+      const shape = shapes?.get(name) ?? slot.shape;
+      owner.set(name, new Int32Array(shape.reduce((a, b) => a * b, 1)).fill(-1));
     }
     [...this.#blocks.values()].forEach((b, k) => {
       for (const part of b.parts) {
         const own = owner.get(part.name)!;
-        for (const i of partIndices(part, this.#slots.get(part.name)!)) own[i] = k;
+        const shape = shapes?.get(part.name) ?? this.#slots.get(part.name)!.shape;
+        forEachRun(part, shape, (start, end) => own.fill(k, start, end));
       }
     });
     return owner;
+  }
+
+  /** The grown variables among the blocks' variables (checked), by name. */
+  #growths(blocks: readonly ParameterBlock[]): Map<string, tf.Variable> {
+    const grown = new Map<string, tf.Variable>();
+    for (const { key, variables } of blocks) {
+      for (const v of variables) {
+        const seen = grown.get(v.name);
+        if (seen !== undefined && seen !== v) {
+          throw new TypeError(
+            `Cannot add optimizer block ${key} as variable name ${v.name} must name one variable: current blocks pass two`,
+          );
+        }
+        if (this.#isGrowth(v, key)) grown.set(v.name, v);
+      }
+    }
+    return grown;
   }
 
   #add(block: ParameterBlock, birthStep: number): void {
@@ -378,34 +430,33 @@ export class GrowingAdamW {
         `Cannot add optimizer block as key must be unique: current value is ${block.key}`,
       );
     }
+    // Everything is checked first (parts, growths, overlaps); nothing changes on an error.
     const parts = this.#partsOf(block);
-    for (const v of block.variables) this.#replace(v, block.key);
-    // Overlap check before any change: every entry belongs to at most one block.
-    const owner = this.#ownership();
+    const grown = this.#growths([block]);
+    const owner = this.#ownership(new Map([...grown].map(([n, v]) => [n, v.shape])));
     const keys = [...this.#blocks.keys()];
-    const fresh = new Map<string, Int32Array>();
     parts.forEach((part, i) => {
       const v = block.variables[i]!;
-      const slot = this.#slots.get(part.name) ?? { variable: v, shape: [...v.shape] };
-      const own = owner.get(part.name) ??
-        fresh.get(part.name) ??
-        new Int32Array(v.size).fill(-1);
-      if (!owner.has(part.name)) fresh.set(part.name, own);
-      for (const e of partIndices(part, slot)) {
-        if (own[e] !== -1) {
-          const other = own[e] === -2 ? block.key : keys[own[e]!]!;
-          throw new TypeError(
-            `Cannot add optimizer block ${block.key} as variable ${part.name} must not be in another block: current owner is ${other}`,
-          );
+      let own = owner.get(part.name);
+      if (own === undefined) owner.set(part.name, own = new Int32Array(v.size).fill(-1));
+      forEachRun(part, v.shape, (start, end) => {
+        for (let e = start; e < end; e++) {
+          if (own[e] !== -1) {
+            const other = own[e] === -2 ? block.key : keys[own[e]!]!;
+            throw new TypeError(
+              `Cannot add optimizer block ${block.key} as variable ${part.name} must not be in another block: current owner is ${other}`,
+            );
+          }
         }
-        own[e] = -2;
-      }
+        own.fill(-2, start, end);
+      });
     });
+    this.#replace(grown);
     this.#blocks.set(block.key, { key: block.key, parts, birthStep, step: 0 });
     let size = 0;
     for (const v of block.variables) {
       if (this.#slots.has(v.name)) continue;
-      this.#slots.set(v.name, { variable: v, shape: [...v.shape] });
+      this.#slots.set(v.name, { variable: v, shape: [...v.shape], grownFrom: null });
       size += v.size;
     }
     if (size > 0) {
@@ -436,11 +487,14 @@ export class GrowingAdamW {
     for (const s of slots) offsets.push(offsets[offsets.length - 1]! + s.variable.size);
     const total = offsets[offsets.length - 1]!;
     const blockIdx = new Int32Array(total).fill(this.#blocks.size);
-    const owner = this.#ownership();
-    slots.forEach((s, i) => {
-      owner.get(s.variable.name)!.forEach((k, e) => {
-        if (k >= 0) blockIdx[offsets[i]! + e] = k;
-      });
+    const blocks = [...this.#blocks.values()];
+    const offsetOf = new Map(slots.map((s, i) => [s.variable.name, offsets[i]!]));
+    blocks.forEach((b, k) => {
+      for (const part of b.parts) {
+        const base = offsetOf.get(part.name)!;
+        const shape = this.#slots.get(part.name)!.shape;
+        forEachRun(part, shape, (start, end) => blockIdx.fill(k, base + start, base + end));
+      }
     });
     this.#layout = {
       variables: slots.map((s) => s.variable),
@@ -469,9 +523,9 @@ export class GrowingAdamW {
    * @returns The number of blocks added.
    */
   syncBlocks(blocks: readonly ParameterBlock[], birthStep: number = this.#globalStep): number {
-    for (const b of blocks) {
-      if (this.#blocks.has(b.key)) { for (const v of b.variables) this.#replace(v, b.key); }
-    }
+    // Growths of registered blocks' variables first (checked, then one pass over the moments).
+    const known = blocks.filter((b) => this.#blocks.has(b.key));
+    this.#replace(this.#growths(known));
     let added = 0;
     for (const b of blocks) {
       if (!this.#blocks.has(b.key)) {
@@ -526,16 +580,23 @@ export class GrowingAdamW {
    * the per-block multiplier from `core/`).
    */
   step(grads: tf.NamedTensorMap, learningRate: number | ((block: BlockStepInfo) => number)): void {
-    // Unknown names, or a variable larger than registered (it grew and was not synced). A gradient
-    // smaller than its 2-D variable was taken before the variable grew (growth between backward
-    // and update, the reference order): it covers the old entries, at the top left.
+    // Unknown names, or a shape that is neither the registered one nor the one before the
+    // variable's last growth (a growth not synced). A gradient of the pre-growth shape was taken
+    // before the variable grew (growth between backward and update, the reference order): it
+    // covers the old entries, at the top left.
     const unknown = Object.entries(grads).filter(([name, g]) => {
       const slot = this.#slots.get(name);
-      if (slot === undefined || g.shape.length !== slot.shape.length) return true;
-      const larger = g.shape.some((n, i) => n > slot.shape[i]!);
-      const smaller = g.shape.some((n, i) => n < slot.shape[i]!);
-      return larger || (smaller && slot.shape.length !== 2);
+      if (slot === undefined) return true;
+      const same = (shape: readonly number[] | null) =>
+        shape !== null && shape.length === g.shape.length &&
+        shape.every((n, i) => n === g.shape[i]);
+      return !same(slot.shape) && !same(slot.grownFrom);
     }).map(([name]) => name);
+    // A registered variable that was disposed (an adapter grew it and the growth was never
+    // registered): nothing may change, whatever gradients came.
+    for (const [name, slot] of this.#slots) {
+      if (slot.variable.isDisposed && !unknown.includes(name)) unknown.push(name);
+    }
     if (unknown.length > 0) throw new TypeError(unregisteredMessage(unknown, this.blockKeys));
     /** The rectangle of a variable its gradient covers (null: no gradient). */
     const covered = (name: string): readonly [number, number] | null => {
@@ -707,6 +768,12 @@ export class GrowingAdamW {
           if (d.shape.length !== o.length || d.shape.some((x, j) => x !== o[j])) {
             throw new TypeError(
               `Cannot restore optimizer block ${key} as moment ${i} must have shape [${o}]: current shape is [${d.shape}]`,
+            );
+          }
+          const size = o.reduce((x, y) => x * y, 1);
+          if (d.data.length !== size) {
+            throw new TypeError(
+              `Cannot restore optimizer block ${key} as moment ${i} must hold ${size} values: current length is ${d.data.length}`,
             );
           }
         });

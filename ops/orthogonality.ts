@@ -75,11 +75,14 @@ export function frobeniusNorm(x: tf.Tensor): tf.Scalar {
  */
 export function orthogonalityPenalty(adapters: readonly Adapter[]): tf.Scalar {
   if (adapters.length === 0) return tf.scalar(0);
-  const factors = adapters.flatMap((ad) => {
-    const { a, b } = ad.orthogonalityFactors();
-    return [a, b];
+  return tf.tidy(() => {
+    // Inside the tidy: some adapters' factors are new tensors (IncreLoRA's concatenations).
+    const factors = adapters.flatMap((ad) => {
+      const { a, b } = ad.orthogonalityFactors();
+      return [a, b];
+    });
+    return penaltyOf(factors, 1 / (2 * adapters.length));
   });
-  return tf.tidy(() => penaltyOf(factors, 1 / (2 * adapters.length)));
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   assertPositiveInt,
   deriveSeed,
   makeVariable,
+  recordGrowth,
 } from "./_internal.ts";
 import { requireBackend } from "./_ready.ts";
 import { checkSnapshot, readTensors } from "./_snapshot.ts";
@@ -334,6 +335,8 @@ export class TriAdaptLoraAdapter implements Adapter {
     this.#b = make(1);
     this.#l = make(2);
     this.#u = make(3);
+    const next = [this.#a, this.#b, this.#l, this.#u];
+    previous.forEach((v, i) => v !== null && recordGrowth(next[i]!, v));
     this.#blockRanks.push(rank);
   }
 

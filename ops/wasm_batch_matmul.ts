@@ -19,10 +19,14 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
- * import "@tensorflow/tfjs-backend-wasm";
+ * import { initBackend } from "./backend.ts";
  * import "./wasm_batch_matmul.ts";
  *
+ * await initBackend("wasm");
  * assert.equal(tf.getKernel("BatchMatMul", "wasm")?.kernelFunc.name, "batchedXnnMatMul");
+ * const a = tf.tensor3d([1, 2, 3, 4], [2, 1, 2]);
+ * const b = tf.tensor3d([5, 6, 7, 8], [2, 2, 1]);
+ * assert.deepEqual(Array.from(await tf.matMul(a, b).data()), [1 * 5 + 2 * 6, 3 * 7 + 4 * 8]);
  * ```
  *
  * @module
@@ -94,12 +98,13 @@ function batchedOnViews(
   if (batch <= 1 || k !== kb || (batchA !== batch && batchA !== 1)) return null;
   if (batchB !== batch && batchB !== 1) return null;
   if (m === 0 || n === 0 || k === 0) return null;
+  if (backend.dataIdMap.get(a.dataId) === undefined) return null;
+  if (backend.dataIdMap.get(b.dataId) === undefined) return null;
   const out = backend.makeOutput([batch, m, n], "float32");
-  // Offsets (not views) are read after makeOutput: they stay valid when the heap grows.
-  const recA = backend.dataIdMap.get(a.dataId);
-  const recB = backend.dataIdMap.get(b.dataId);
-  const recOut = backend.dataIdMap.get(out.dataId);
-  if (recA === undefined || recB === undefined || recOut === undefined) return null;
+  // Records (offsets, not heap views) read after makeOutput: offsets survive a heap growth.
+  const recA = backend.dataIdMap.get(a.dataId)!;
+  const recB = backend.dataIdMap.get(b.dataId)!;
+  const recOut = backend.dataIdMap.get(out.dataId)!;
   const run = cppBatchMatMul(backend);
   const { registerTensor, disposeData } = backend.wasm.tfjs;
   const aShape = shapeBytes([1, m, k]), bShape = shapeBytes([1, k, n]);
@@ -108,12 +113,13 @@ function batchedOnViews(
     registerTensor(id, size, rec.memoryOffset + entry * size * 4);
     return id;
   };
+  const NONE = -1;
   // One view of b when it is broadcast: its XNNPACK operator (packed weights) is built once.
-  const sharedB = batchB === 1 ? view(recB, 0, k * n) : 0;
+  const sharedB = batchB === 1 ? view(recB, 0, k * n) : NONE;
   try {
     for (let i = 0; i < batch; i++) {
       const va = view(recA, batchA === 1 ? 0 : i, m * k);
-      const vb = sharedB !== 0 ? sharedB : view(recB, i, k * n);
+      const vb = sharedB !== NONE ? sharedB : view(recB, i, k * n);
       const vo = view(recOut, i, m * n);
       try {
         run(va, aShape, 3, vb, bShape, 3, 0, 0, vo);
@@ -123,8 +129,11 @@ function batchedOnViews(
         disposeData(vo);
       }
     }
+  } catch (error) {
+    (backend as unknown as { disposeData(id: tf.DataId): void }).disposeData(out.dataId);
+    throw error;
   } finally {
-    if (sharedB !== 0) disposeData(sharedB);
+    if (sharedB !== NONE) disposeData(sharedB);
   }
   return out;
 }

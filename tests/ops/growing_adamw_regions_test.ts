@@ -6,6 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { GrowingAdamW, type ParameterBlock, TriAdaptLoraAdapter } from "../../ops/mod.ts";
 import { gaussian, useWasm } from "./_helpers.ts";
+import { recordGrowth } from "../../ops/_internal.ts";
+import { IncreLoraAdapter, orthogonalityPenalty } from "../../ops/mod.ts";
 
 await useWasm();
 
@@ -51,6 +53,7 @@ Deno.test("GrowingAdamW: regions of one growing variable update bit for bit like
   w0.dispose();
   const w = tf.variable(grownValues, true, "rg.w");
   grownValues.dispose();
+  recordGrowth(w, w0);
   whole.addBlock({ key: "b1", variables: [w], regions: [{ rows: [2, 3], cols: [0, 4] }] }, 3);
   const p1 = tf.variable(tf.tensor2d(gaussian(4, 2), [1, 4]), true, "rg.p1");
   separate.addBlock({ key: "b1", variables: [p1] }, 3);
@@ -94,28 +97,84 @@ Deno.test("GrowingAdamW: regions of one growing variable update bit for bit like
   tf.dispose([w, p0, p1]);
 });
 
-Deno.test("GrowingAdamW rejects overlapping regions, regions outside the variable and a variable that shrinks, changing nothing", () => {
-  const w = tf.variable(tf.zeros([3, 3]), true, "rg.bad");
+Deno.test("GrowingAdamW rejects overlapping regions, regions outside the variable, a shrunk or unrelated same-named variable, changing nothing", async () => {
+  const w0 = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "rg.bad");
   const opt = new GrowingAdamW();
-  opt.addBlock({ key: "a", variables: [w], regions: [{ rows: [0, 2], cols: [0, 2] }] });
+  opt.addBlock({ key: "a", variables: [w0], regions: [{ rows: [0, 2], cols: [0, 2] }] });
+  const g0 = tf.ones([2, 2]);
+  opt.step({ "rg.bad": g0 }, 0.1);
+  const before = await opt.snapshot();
   assert.throws(
-    () => opt.addBlock({ key: "b", variables: [w], regions: [{ rows: [1, 3], cols: [1, 3] }] }),
+    () => opt.addBlock({ key: "b", variables: [w0], regions: [{ rows: [1, 2], cols: [1, 2] }] }),
     /Cannot add optimizer block b as variable rg\.bad must not be in another block: current owner is a/,
   );
   assert.throws(
-    () => opt.addBlock({ key: "c", variables: [w], regions: [{ rows: [2, 4], cols: [0, 1] }] }),
-    /region of rg\.bad must lie inside its shape \[3,3\]: current region is rows \[2,4\]/,
+    () => opt.addBlock({ key: "c", variables: [w0], regions: [{ rows: [2, 4], cols: [0, 1] }] }),
+    /region of rg\.bad must lie inside its shape \[2,2\]: current region is rows \[2,4\]/,
   );
-  assert.deepEqual(opt.blockKeys, ["a"]);
-  w.dispose();
-  const small = tf.variable(tf.zeros([2, 3]), true, "rg.bad");
+  // A growth whose new block overlaps an old one: rejected before the growth is taken.
+  const values = tf.tidy(() => tf.pad(w0, [[0, 1], [0, 1]]));
+  w0.dispose();
+  const w = tf.variable(values, true, "rg.bad");
+  values.dispose();
+  recordGrowth(w, w0);
   assert.throws(
-    () => opt.addBlock({ key: "d", variables: [small] }),
-    /variable rg\.bad must keep its registered entries/,
+    () => opt.addBlock({ key: "d", variables: [w], regions: [{ rows: [1, 3], cols: [0, 3] }] }),
+    /must not be in another block: current owner is a/,
   );
-  assert.deepEqual(opt.blockKeys, ["a"]);
+  // Nothing changed: the grown shape is still unknown to step(), the state is as before.
+  const g = tf.ones([3, 3]);
+  assert.throws(() => opt.step({ "rg.bad": g }, 0.1), /must belong to a registered block/);
+  assert.deepEqual(await opt.snapshot(), before);
+  // A same-named variable that is no recorded growth (another adapter) is refused too.
+  const stranger = tf.variable(tf.zeros([4, 4]), true, "rg.bad#x");
+  const named = { ...stranger, name: "rg.bad" } as unknown as tf.Variable;
+  assert.throws(
+    () => opt.addBlock({ key: "e", variables: [named] }),
+    /variable rg\.bad must be the registered variable or its growth/,
+  );
+  // A gradient smaller than a variable that never grew is refused, not applied to a corner.
+  const head = tf.variable(tf.zeros([4, 3]), true, "rg.head");
+  opt.addBlock({ key: "head", variables: [head] });
+  const small = tf.ones([1, 3]);
+  // (rg.bad is named too: it grew and its growth was never registered.)
+  assert.throws(
+    () => opt.step({ "rg.head": small }, 0.1),
+    /variables rg\.head, rg\.bad must belong/,
+  );
+  // Moments of the wrong length are refused by restore().
+  const broken = structuredClone(await opt.snapshot());
+  const m0 = broken.blocks["head"]!.m[0]!;
+  (broken.blocks["head"]!.m as unknown[])[0] = { shape: m0.shape, data: new Float32Array(2) };
+  assert.throws(() => opt.restore(broken), /moment 0 must hold 12 values: current length is 2/);
   opt.dispose();
-  small.dispose();
+  tf.dispose([g0, g, stranger, head, small, w]);
+});
+
+Deno.test("GrowingAdamW.step() after a growth nobody registered throws and changes nothing, even without gradients of the grown variables", async () => {
+  const ad = new TriAdaptLoraAdapter({ name: "rg.unsync", inFeatures: 4, outFeatures: 3, seed: 1 });
+  const head = tf.variable(tf.zeros([2]), true, "rg.unsync.head");
+  const opt = new GrowingAdamW();
+  opt.syncBlocks(ad.parameterBlocks());
+  opt.addBlock({ key: "head", variables: [head] });
+  ad.grow(1);
+  const g = tf.ones([2]);
+  assert.throws(() => opt.step({ "rg.unsync.head": g }, 0.1), /rg\.unsync\.lora_A/);
+  assert.equal(opt.globalStep, 0);
+  assert.equal((await opt.blockState("head")).step, 0);
+  opt.dispose();
+  ad.dispose();
+  tf.dispose([g, head]);
+});
+
+Deno.test("orthogonalityPenalty() leaves only its result behind (IncreLoRA's factors are new tensors)", () => {
+  const ad = new IncreLoraAdapter({ name: "rg.orth", inFeatures: 4, outFeatures: 3, seed: 1 });
+  ad.grow(2);
+  const before = tf.memory().numTensors;
+  const reg = orthogonalityPenalty([ad]);
+  assert.equal(tf.memory().numTensors, before + 1);
+  reg.dispose();
+  ad.dispose();
 });
 
 Deno.test("TriAdaptLoraAdapter: a training step runs the same number of kernels after 1, 3 and 6 blocks", async () => {

@@ -99,7 +99,7 @@ Deno.test("wasm batched matMul is right when its output grows the heap", async (
   tf.dispose([a, b, y]);
 });
 
-Deno.test("wasm batched matMul frees what it registers: 400 products leave the heap where it was", async () => {
+Deno.test("wasm batched matMul frees what it registers: 400 products leave the heap where it was", () => {
   const a = tf.tensor3d(gaussian(8 * 16 * 64, 1), [8, 16, 64]);
   const b = tf.tensor3d(gaussian(8 * 64 * 64, 2), [8, 64, 64]);
   const run = () => tf.tidy(() => tf.matMul(a, b).sum()).dispose();
