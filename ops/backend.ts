@@ -59,10 +59,10 @@ export const BACKEND_NAMES: readonly BackendName[] = [
  * ```
  */
 export const BACKEND_HELP: Readonly<Record<BackendName, string>> = Object.freeze({
-  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.3 s here)",
+  wasm: "default; CPU (WebAssembly SIMD): the demo, tests and small models (demo step 0.14 s here)",
   cpu: "pure JavaScript reference, no heap limit; about 40x slower than wasm",
   webgpu:
-    "GPU through WebGPU (the deno tasks pass --unstable-webgpu); without a GPU only a software adapter, for correctness checks (llvmpipe: demo step 6.8 s here, 17x slower than wasm)",
+    "GPU through WebGPU (the deno tasks pass --unstable-webgpu); without a GPU only a software adapter, for correctness checks (llvmpipe: demo step 6.8 s here, about 50x slower than wasm)",
   tensorflow: "native libtensorflow on the CPU (npm:@tensorflow/tfjs-node, install it first)",
   "tensorflow-gpu":
     "native libtensorflow with CUDA (npm:@tensorflow/tfjs-node-gpu, install it first)",
