@@ -32,18 +32,31 @@ import * as tf from "@tensorflow/tfjs";
  * ```
  */
 export function matMulPlain(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return productWithPlainGradient(a, b) as tf.Tensor2D;
+}
+
+/** `xᵀ` over the last two axes (rank 2 or 3). */
+function transposeLast(x: tf.Tensor): tf.Tensor {
+  return x.rank === 2 ? tf.transpose(x) : tf.transpose(x, [0, 2, 1]);
+}
+
+/**
+ * `a·b` (rank 2, or rank 3 batched) with the gradient `dA = dy·bᵀ`, `dB = aᵀ·dy` as explicit
+ * transposes and plain products (no transpose flags).
+ */
+function productWithPlainGradient(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([x, y]);
     return {
-      value: tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D),
+      value: tf.matMul(x, y),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1]!) as tf.Tensor2D),
-        tf.matMul(tf.transpose(saved[0]!) as tf.Tensor2D, dy as tf.Tensor2D),
+        tf.matMul(dy, transposeLast(saved[1]!)),
+        tf.matMul(transposeLast(saved[0]!), dy),
       ],
     };
   });
-  return f(a, b) as tf.Tensor2D;
+  return f(a, b);
 }
 
 /**
@@ -95,16 +108,5 @@ export function frozenLinear(x: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D)
  */
 export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, y, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
-    save([x, y]);
-    return {
-      value: tf.matMul(x, y),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(dy as tf.Tensor3D, tf.transpose(saved[1]!, [0, 2, 1]) as tf.Tensor3D),
-        tf.matMul(tf.transpose(saved[0]!, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
-      ],
-    };
-  });
-  return f(a, b) as tf.Tensor3D;
+  return productWithPlainGradient(a, b) as tf.Tensor3D;
 }

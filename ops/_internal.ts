@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { EntryRegion } from "./adapter.ts";
 
 /**
  * Returns `base` if no live tfjs variable carries that name, else `base#2`, `base#3`, …
@@ -21,6 +22,17 @@ export function uniqueVariableName(base: string): string {
     const candidate = `${base}#${i}`;
     if (!(candidate in registry)) return candidate;
   }
+}
+
+/**
+ * `[rows, cols]` of a rectangle of a 2-D variable.
+ *
+ * @internal
+ * @param region The rectangle.
+ * @returns Its shape.
+ */
+export function regionShape(region: EntryRegion): [number, number] {
+  return [region.rows[1] - region.rows[0], region.cols[1] - region.cols[0]];
 }
 
 /** Grown variable → the variable it replaced (set by an adapter's growth). */

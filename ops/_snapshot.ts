@@ -26,14 +26,20 @@ export async function readTensors(
 }
 
 /**
- * Assigns snapshot data to a variable after checking the shape.
+ * A snapshot tensor's values, checked: present, of `shape`, holding as many values as the shape.
+ * Each failure is an error naming the tensor.
  *
  * @internal
  * @param snapshot The snapshot.
  * @param key Logical tensor name.
- * @param target The variable to overwrite.
+ * @param shape The shape it must have.
+ * @returns Its row-major values.
  */
-export function assignFrom(snapshot: AdapterSnapshot, key: string, target: tf.Variable): void {
+export function snapshotData(
+  snapshot: AdapterSnapshot,
+  key: string,
+  shape: readonly number[],
+): Float32Array {
   const entry = snapshot.tensors[key];
   if (entry === undefined) {
     throw new TypeError(
@@ -42,21 +48,31 @@ export function assignFrom(snapshot: AdapterSnapshot, key: string, target: tf.Va
       }`,
     );
   }
-  if (
-    entry.shape.length !== target.shape.length ||
-    entry.shape.some((d, i) => d !== target.shape[i])
-  ) {
+  if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
     throw new TypeError(
-      `Cannot restore adapter ${snapshot.name} as tensor ${key} must have shape [${target.shape}]: current shape is [${entry.shape}]`,
+      `Cannot restore adapter ${snapshot.name} as tensor ${key} must have shape [${shape}]: current shape is [${entry.shape}]`,
     );
   }
-  const size = entry.shape.reduce((a, b) => a * b, 1);
+  const size = shape.reduce((a, b) => a * b, 1);
   if (entry.data.length !== size) {
     throw new TypeError(
       `Cannot restore adapter ${snapshot.name} as tensor ${key} must hold ${size} values: current length is ${entry.data.length}`,
     );
   }
-  tf.tidy(() => target.assign(tf.tensor(entry.data, [...entry.shape], "float32")));
+  return entry.data;
+}
+
+/**
+ * Assigns snapshot data to a variable after checking the shape.
+ *
+ * @internal
+ * @param snapshot The snapshot.
+ * @param key Logical tensor name.
+ * @param target The variable to overwrite.
+ */
+export function assignFrom(snapshot: AdapterSnapshot, key: string, target: tf.Variable): void {
+  const data = snapshotData(snapshot, key, target.shape);
+  tf.tidy(() => target.assign(tf.tensor(data, [...target.shape], "float32")));
 }
 
 /**

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { EntryRegion, ParameterBlock, TensorData } from "./adapter.ts";
 import { requireBackend } from "./_ready.ts";
-import { grewFrom } from "./_internal.ts";
+import { grewFrom, regionShape } from "./_internal.ts";
 
 /**
  * Options of `GrowingAdamW`.
@@ -135,24 +135,7 @@ interface FlatLayout {
 
 /** `[rows, cols]` of a part (the region's, or the whole variable's shape). */
 function partShape(part: Part, slot: Slot): number[] {
-  if (part.region === null) return [...slot.shape];
-  const { rows, cols } = part.region;
-  return [rows[1] - rows[0], cols[1] - cols[0]];
-}
-
-/** Flat indices (within its variable, row-major) of a part's entries, in row-major part order. */
-function partIndices(part: Part, slot: Slot): Int32Array {
-  const size = slot.shape.reduce((a, b) => a * b, 1);
-  if (part.region === null) return Int32Array.from({ length: size }, (_, i) => i);
-  const { rows, cols } = part.region;
-  const width = slot.shape[1]!;
-  const w = cols[1] - cols[0];
-  const out = new Int32Array((rows[1] - rows[0]) * w);
-  let at = 0;
-  for (let i = rows[0]; i < rows[1]; i++) {
-    for (let j = cols[0]; j < cols[1]; j++) out[at++] = i * width + j;
-  }
-  return out;
+  return part.region === null ? [...slot.shape] : regionShape(part.region);
 }
 
 /** Calls `fill(start, end)` for each row-major run of a part's entries within its variable. */
@@ -165,6 +148,16 @@ function forEachRun(
   const { rows, cols } = part.region;
   const width = shape[1]!;
   for (let i = rows[0]; i < rows[1]; i++) fill(i * width + cols[0], i * width + cols[1]);
+}
+
+/** Flat indices (within its variable, row-major) of a part's entries, in row-major part order. */
+function partIndices(part: Part, slot: Slot): Int32Array {
+  const out = new Int32Array(partShape(part, slot).reduce((x, y) => x * y, 1));
+  let at = 0;
+  forEachRun(part, slot.shape, (start, end) => {
+    for (let e = start; e < end; e++) out[at++] = e;
+  });
+  return out;
 }
 
 function checkNumber(what: string, value: number, lo: number, hiOpen: number): void {

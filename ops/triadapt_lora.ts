@@ -22,9 +22,10 @@ import {
   deriveSeed,
   makeVariable,
   recordGrowth,
+  regionShape,
 } from "./_internal.ts";
 import { requireBackend } from "./_ready.ts";
-import { checkSnapshot, readTensors } from "./_snapshot.ts";
+import { checkSnapshot, readTensors, snapshotData } from "./_snapshot.ts";
 import { skinnyChain } from "./_skinny.ts";
 
 /**
@@ -470,36 +471,12 @@ export class TriAdaptLoraAdapter implements Adapter {
    * @returns The blocks.
    */
   parameterBlocks(): ParameterBlock[] {
-    const { a, b, l, u } = this.#vars();
-    const n = this.inFeatures, d = this.outFeatures;
-    let o = 0;
-    return this.#blockRanks.map((r, k) => {
-      const rows = [o, o + r] as const;
-      const variables: tf.Variable[] = [a, b];
-      const regions: EntryRegion[] = [{ rows, cols: [0, n] }, { rows: [0, d], cols: rows }];
-      if (o > 0) variables.push(l), regions.push({ rows, cols: [0, o] });
-      variables.push(l), regions.push({ rows, cols: rows });
-      if (o > 0) variables.push(u), regions.push({ rows: [0, o], cols: rows });
-      variables.push(u), regions.push({ rows, cols: rows });
-      o += r;
-      return { key: `${this.name}.block${k}`, variables, regions };
-    });
-  }
-
-  /** Each block's region of each variable, under the snapshot's per-block tensor names. */
-  #pieces(): { key: string; of: "a" | "b" | "l" | "u"; region: EntryRegion }[] {
-    const out: { key: string; of: "a" | "b" | "l" | "u"; region: EntryRegion }[] = [];
-    const of = ["a", "b", "l", "l", "u", "u"] as const;
-    const names = ["lora_A", "lora_B", "lora_L_down", "lora_L_aug", "lora_U_up", "lora_U_aug"];
-    this.parameterBlocks().forEach((blk, k) => {
-      const hasDown = blk.variables.length === 6;
-      const which = hasDown ? [0, 1, 2, 3, 4, 5] : [0, 1, 3, 5];
-      blk.regions!.forEach((region, i) => {
-        const w = which[i]!;
-        out.push({ key: `${names[w]}.${k}`, of: of[w]!, region: region! });
-      });
-    });
-    return out;
+    const vars = this.#vars();
+    return blockPieces(this.#blockRanks, this.inFeatures, this.outFeatures).map((pieces, k) => ({
+      key: `${this.name}.block${k}`,
+      variables: pieces.map((p) => vars[p.of]),
+      regions: pieces.map((p) => p.region),
+    }));
   }
 
   /**
@@ -512,7 +489,9 @@ export class TriAdaptLoraAdapter implements Adapter {
     const { a, b, l, u } = this.#vars();
     const whole = await readTensors({ a, b, l, u });
     const tensors: Record<string, TensorData> = {};
-    for (const p of this.#pieces()) tensors[p.key] = cutRegion(whole[p.of]!, p.region);
+    blockPieces(this.#blockRanks, this.inFeatures, this.outFeatures).forEach((pieces, k) => {
+      for (const p of pieces) tensors[`${p.name}.${k}`] = cutRegion(whole[p.of]!, p.region);
+    });
     return {
       method: this.method,
       name: this.name,
@@ -552,23 +531,13 @@ export class TriAdaptLoraAdapter implements Adapter {
       l: new Float32Array(total * total),
       u: new Float32Array(total * total),
     };
-    let o = 0;
-    theirs.forEach((r, k) => {
-      const rows = [o, o + r] as const;
-      const pieces: [string, "a" | "b" | "l" | "u", EntryRegion][] = [
-        [`lora_A.${k}`, "a", { rows, cols: [0, this.inFeatures] }],
-        [`lora_B.${k}`, "b", { rows: [0, this.outFeatures], cols: rows }],
-        [`lora_L_aug.${k}`, "l", { rows, cols: rows }],
-        [`lora_U_aug.${k}`, "u", { rows, cols: rows }],
-      ];
-      if (o > 0) {
-        pieces.push([`lora_L_down.${k}`, "l", { rows, cols: [0, o] }]);
-        pieces.push([`lora_U_up.${k}`, "u", { rows: [0, o], cols: rows }]);
-      }
-      for (const [key, of, region] of pieces) {
-        const data = pieceData(snapshot, key, region);
-        if (key.startsWith("lora_L_aug.") || key.startsWith("lora_U_aug.")) {
-          const lower = key.startsWith("lora_L_aug.");
+    blockPieces(theirs, this.inFeatures, this.outFeatures).forEach((pieces, k) => {
+      const r = theirs[k]!;
+      for (const { name, of, region } of pieces) {
+        const key = `${name}.${k}`;
+        const data = snapshotData(snapshot, key, regionShape(region));
+        if (name === "lora_L_aug" || name === "lora_U_aug") {
+          const lower = name === "lora_L_aug";
           const bad = data.some((v, e) =>
             v !== 0 && (lower ? e % r > Math.floor(e / r) : e % r < Math.floor(e / r))
           );
@@ -580,7 +549,6 @@ export class TriAdaptLoraAdapter implements Adapter {
         }
         pasteRegion(whole[of], shapes[of][1], region, data);
       }
-      o += r;
     });
     // Everything checked: grow to the snapshot's blocks, then write.
     for (let k = mine.length; k < theirs.length; k++) {
@@ -610,6 +578,36 @@ export class TriAdaptLoraAdapter implements Adapter {
   }
 }
 
+/** One piece of a growth block: its snapshot name, the factor it lives in, its rectangle there. */
+interface BlockPiece {
+  readonly name: "lora_A" | "lora_B" | "lora_L_down" | "lora_L_aug" | "lora_U_up" | "lora_U_aug";
+  readonly of: "a" | "b" | "l" | "u";
+  readonly region: EntryRegion;
+}
+
+/**
+ * The pieces of every growth block, in block order: block `k` at offset `o` with rank `r` owns
+ * rows `o..o+r` of `A [r_total, n]`, those columns of `B [d, r_total]`, `L_down` (its rows,
+ * columns `0..o`) and `L_aug` of `L`, and `U_up` (rows `0..o`, its columns) and `U_aug` of `U`;
+ * block 0 has no `L_down` or `U_up`.
+ */
+function blockPieces(blockRanks: readonly number[], n: number, d: number): BlockPiece[][] {
+  let o = 0;
+  return blockRanks.map((r) => {
+    const rows = [o, o + r] as const;
+    const pieces: BlockPiece[] = [
+      { name: "lora_A", of: "a", region: { rows, cols: [0, n] } },
+      { name: "lora_B", of: "b", region: { rows: [0, d], cols: rows } },
+    ];
+    if (o > 0) pieces.push({ name: "lora_L_down", of: "l", region: { rows, cols: [0, o] } });
+    pieces.push({ name: "lora_L_aug", of: "l", region: { rows, cols: rows } });
+    if (o > 0) pieces.push({ name: "lora_U_up", of: "u", region: { rows: [0, o], cols: rows } });
+    pieces.push({ name: "lora_U_aug", of: "u", region: { rows, cols: rows } });
+    o += r;
+    return pieces;
+  });
+}
+
 /** The values of a rectangle of a row-major 2-D tensor. */
 function cutRegion(t: TensorData, region: EntryRegion): TensorData {
   const width = t.shape[1]!;
@@ -634,32 +632,6 @@ function pasteRegion(
   for (let i = r0; i < r1; i++) {
     target.set(data.subarray((i - r0) * w, (i - r0 + 1) * w), i * width + c0);
   }
-}
-
-/** A snapshot tensor of the region's shape, or an error naming the tensor. */
-function pieceData(snapshot: AdapterSnapshot, key: string, region: EntryRegion): Float32Array {
-  const shape = [region.rows[1] - region.rows[0], region.cols[1] - region.cols[0]];
-  const entry = snapshot.tensors[key];
-  if (entry === undefined) {
-    throw new TypeError(
-      `Cannot restore adapter ${snapshot.name} as tensor ${key} must be present: current keys are ${
-        Object.keys(snapshot.tensors).join(", ")
-      }`,
-    );
-  }
-  if (entry.shape.length !== 2 || entry.shape[0] !== shape[0] || entry.shape[1] !== shape[1]) {
-    throw new TypeError(
-      `Cannot restore adapter ${snapshot.name} as tensor ${key} must have shape [${shape}]: current shape is [${entry.shape}]`,
-    );
-  }
-  if (entry.data.length !== shape[0]! * shape[1]!) {
-    throw new TypeError(
-      `Cannot restore adapter ${snapshot.name} as tensor ${key} must hold ${
-        shape[0]! * shape[1]!
-      } values: current length is ${entry.data.length}`,
-    );
-  }
-  return entry.data;
 }
 
 /**

@@ -45,6 +45,7 @@ interface WasmMatMulBackend {
   dataIdMap: { get(dataId: tf.DataId): WasmTensorRecord | undefined };
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
   wasm: {
     cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
     tfjs: {
@@ -130,7 +131,7 @@ function batchedOnViews(
       }
     }
   } catch (error) {
-    (backend as unknown as { disposeData(id: tf.DataId): void }).disposeData(out.dataId);
+    backend.disposeData(out.dataId);
     throw error;
   } finally {
     if (sharedB !== NONE) disposeData(sharedB);
