@@ -218,10 +218,12 @@ export function scaledPlanted(base: PlantedBenchConfig, steps: number): PlantedB
 }
 
 /**
- * The paper's RTE ratio at `steps`: TriAdaptLoRA's and IncreLoRA's `t0`, interval and the LR
- * warm-up all `round(T · 100 / 3900)` (RTE: 100 of 3900 steps); AdaLoRA keeps the scaled schedule
- * of {@linkcode scaledPlanted}. Only the rows whose schedule changes are listed (TriAdaptLoRA and
- * IncreLoRA): LoRA and AdaLoRA would repeat the scaled section's runs.
+ * The papers' RTE ratio at `steps`, for every row. RTE is 3900 optimizer steps (50 epochs at batch
+ * 32) in both papers' tables: TriAdaptLoRA's and IncreLoRA's `t0`, interval and the LR warm-up are
+ * 100 of them, so here `round(T · 100 / 3900)` each (LoRA gets the same LR warm-up); AdaLoRA's RTE
+ * row (Table V: initial warm-up 600, final warm-up 1800, mask interval 1) becomes
+ * `tinit = round(T · 600 / 3900)`, `tfinal = round(T · 1800 / 3900)`, `ΔT = max(1, round(T / 3900))`.
+ * Every other setting is {@linkcode scaledPlanted}'s.
  *
  * @example T = 1024
  * ```ts
@@ -230,7 +232,8 @@ export function scaledPlanted(base: PlantedBenchConfig, steps: number): PlantedB
  *
  * const c = ratioPlanted(PLANTED_FULL, 1024);
  * assert.deepEqual([c.hyper.initWarmup, c.hyper.interval, c.hyper.warmupSteps], [26, 26, 26]);
- * assert.ok(c.variants.every((v) => v.method === "triadapt" || v.method === "increlora"));
+ * assert.deepEqual([c.hyper.tinit, c.hyper.tfinal, c.hyper.deltaT], [158, 473, 1]);
+ * assert.equal(c.variants.length, PLANTED_FULL.variants.length);
  * ```
  *
  * @param base The comparison at its own `T`.
@@ -239,18 +242,26 @@ export function scaledPlanted(base: PlantedBenchConfig, steps: number): PlantedB
  */
 export function ratioPlanted(base: PlantedBenchConfig, steps: number): PlantedBenchConfig {
   const scaled = scaledPlanted(base, steps);
-  const t = Math.max(1, Math.round(steps * 100 / 3900));
+  const of3900 = (n: number) => Math.max(1, Math.round(steps * n / 3900));
+  const t = of3900(100);
   return Object.freeze({
     ...scaled,
-    hyper: { ...scaled.hyper, initWarmup: t, interval: t, warmupSteps: t },
-    variants: scaled.variants.filter((v) => v.method === "triadapt" || v.method === "increlora"),
+    hyper: {
+      ...scaled.hyper,
+      initWarmup: t,
+      interval: t,
+      warmupSteps: t,
+      tinit: of3900(600),
+      tfinal: of3900(1800),
+      deltaT: of3900(1),
+    },
   });
 }
 
 /**
  * The part of a comparison that `--seeds` and `--rows` select: the given seeds (in the order
  * given) and the rows whose `id` is listed (in registry order); an empty or absent list keeps
- * all. Row ids a section does not have (the ratio section has no LoRA or AdaLoRA row) are
+ * all. Row ids a section does not have are
  * ignored there; {@linkcode PLANTED_VARIANTS} lists every id.
  *
  * @example Two rows on three seeds

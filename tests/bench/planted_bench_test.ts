@@ -172,12 +172,19 @@ Deno.test("scaledPlanted() multiplies every schedule length by T/128 and keeps t
   ]);
 });
 
-Deno.test("ratioPlanted() sets t0 = interval = warm-up = round(T·100/3900) for the growing methods only", () => {
+Deno.test("ratioPlanted() gives every row the RTE ratio: t0 = interval = warm-up = T·100/3900, AdaLoRA 600/1800/1 of 3900", () => {
   const c = ratioPlanted(PLANTED_FULL, 1024);
   assert.deepEqual([c.hyper.initWarmup, c.hyper.interval, c.hyper.warmupSteps], [26, 26, 26]);
-  // AdaLoRA's schedule stays scaled; LoRA and AdaLoRA rows would repeat planted-1024's runs.
-  assert.equal(c.hyper.tinit, scaledPlanted(PLANTED_FULL, 1024).hyper.tinit);
-  assert.deepEqual([...new Set(c.variants.map((v) => v.method))], ["triadapt", "increlora"]);
+  assert.deepEqual([c.hyper.tinit, c.hyper.tfinal, c.hyper.deltaT], [158, 473, 1]);
+  assert.deepEqual(c.variants, PLANTED_FULL.variants);
+  // At the papers' own length the ratio is the papers' schedule itself.
+  const rte = ratioPlanted(PLANTED_FULL, 3900);
+  assert.deepEqual(
+    [rte.hyper.initWarmup, rte.hyper.tinit, rte.hyper.tfinal, rte.hyper.deltaT],
+    [100, 600, 1800, 1],
+  );
+  // Settings that are not schedules stay the scaled section's.
+  assert.equal(c.hyper.batchSize, scaledPlanted(PLANTED_FULL, 1024).hyper.batchSize);
 });
 
 Deno.test("allocationOpsPerStep() counts events for TriAdaptLoRA and every step for AdaLoRA", () => {
@@ -219,10 +226,7 @@ Deno.test("selectPlanted() keeps the given seeds in order and the listed rows in
   assert.equal(c.steps, PLANTED_FULL.steps);
   // Empty lists keep everything; ids a section lacks select nothing there.
   assert.deepEqual(selectPlanted(PLANTED_FULL, { seeds: [], rows: [] }).variants, PLANTED_VARIANTS);
-  assert.deepEqual(
-    selectPlanted(ratioPlanted(PLANTED_FULL, 1024), { rows: ["adalora"] }).variants,
-    [],
-  );
+  assert.deepEqual(selectPlanted(PLANTED_FULL, { rows: ["no-such-row"] }).variants, []);
 });
 
 Deno.test("runPlantedBench() gives the same runs with 2 worker jobs as in-process, in the same order", async () => {
