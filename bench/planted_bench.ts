@@ -220,7 +220,8 @@ export function scaledPlanted(base: PlantedBenchConfig, steps: number): PlantedB
 /**
  * The papers' RTE ratio at `steps`, for every row. RTE is 3900 optimizer steps (50 epochs at batch
  * 32) in both papers' tables: TriAdaptLoRA's and IncreLoRA's `t0`, interval and the LR warm-up are
- * 100 of them, so here `round(T · 100 / 3900)` each (LoRA gets the same LR warm-up); AdaLoRA's RTE
+ * 100 of them, so here `round(T · 100 / 3900)` each; LoRA and AdaLoRA get the same LR warm-up (the
+ * shared warm-up column, as `--preset paper` gives it, docs/METHOD.md §18 item 6). AdaLoRA's RTE
  * row (Table V: initial warm-up 600, final warm-up 1800, mask interval 1) becomes
  * `tinit = round(T · 600 / 3900)`, `tfinal = round(T · 1800 / 3900)`, `ΔT = max(1, round(T / 3900))`.
  * Every other setting is {@linkcode scaledPlanted}'s.
