@@ -908,6 +908,8 @@ export interface StepBenchOptions {
   readonly trainerShape?: EncoderShape;
   /** Plan of the trainer-path rows; default 1 warm-up + 3 timed steps (quick: 1 + 2). */
   readonly trainerPlan?: StepPlan;
+  /** Only the trainer-path rows whose label contains this text (default: every row). */
+  readonly trainerRow?: string;
 }
 
 /** Plans: small shape (memory after 50 steps), base shape (few repeats: seconds per step on wasm). */
@@ -981,7 +983,17 @@ export async function runStepBench(
         : { warmup: 1, repeats: 3, memorySteps: 4 });
     const all = trainerRowSpecs(shape, { recompute: true, inProcess: shape !== BASE_SHAPE });
     // Quick: in-process and 2-worker rows only (each worker pool takes seconds to start).
-    const specs = options.quick ? all.filter((r) => r.workers !== 1) : all;
+    const picked = options.quick ? all.filter((r) => r.workers !== 1) : all;
+    const specs = options.trainerRow === undefined
+      ? picked
+      : picked.filter((r) => r.label.includes(options.trainerRow!));
+    if (specs.length === 0) {
+      throw new RangeError(
+        `Cannot run the trainer rows as none has "${options.trainerRow}" in its label: the labels are ${
+          picked.map((r) => r.label).join("; ")
+        }`,
+      );
+    }
     const rows = await measureTrainerSteps(shape, specs, plan, ctx.log);
     md.push(...trainerSection(shape, plan, rows));
     data["trainer"] = { shape, plan, rows };
@@ -1107,8 +1119,10 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       quick: { type: "boolean", default: false },
-      // `--trainer only --shape base|small|tiny`: the issue-12 rows alone.
+      // `--trainer only --shape base|small|tiny`: the issue-12 rows alone
+      // (`--row "2 workers, 4"`: only the rows whose label contains that text).
       trainer: { type: "string", default: "also" },
+      row: { type: "string" },
       shape: { type: "string" },
       repeats: { type: "string" },
     },
@@ -1133,6 +1147,7 @@ if (import.meta.main) {
     trainer,
     ...(trainerShape === undefined ? {} : { trainerShape }),
     ...(repeats === undefined ? {} : { trainerPlan: { warmup: 1, repeats, memorySteps: 0 } }),
+    ...(values.row === undefined ? {} : { trainerRow: values.row }),
   }, {
     quick: values.quick ?? false,
     backend: "wasm",
