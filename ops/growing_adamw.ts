@@ -130,8 +130,8 @@ interface FlatLayout {
   readonly offsets: readonly number[];
   /** Block index (registration order) of each entry; entries of no block get the index
    * `blocks.length`, whose step size is 0 (they never move). Kept in JavaScript: expanding a
-   * per-block vector to entries here costs about 1 ms for a million entries, where wasm's
-   * `GatherV2` took 50–150 ms. */
+   * per-block vector to entries is a loop here, where wasm's `GatherV2` took about 70 ns an entry
+   * (`bench/optimizer_step.ts`: a step at 1.7 M entries, 324 → 38 ms). */
   readonly blockOfEntry: Int32Array;
 }
 
