@@ -7,7 +7,7 @@
  * product shapes on this machine, so the step can be compared with what the products alone allow.
  *
  * ```sh
- * deno run --allow-read --allow-env bench/profile_step.ts [--batch 4] [--recompute on|off]
+ * deno run --allow-read --allow-env bench/profile_step.ts [--batch 4] [--recompute on|off|selective]
  * ```
  *
  * Not part of `deno task bench` or the test suite.
@@ -31,13 +31,17 @@ const batch = Number(values.batch);
 if (!Number.isSafeInteger(batch) || batch < 1) {
   throw new RangeError(`--batch must be an integer >= 1: current value is ${values.batch}`);
 }
-if (values.recompute !== "on" && values.recompute !== "off") {
-  throw new RangeError(`--recompute must be on or off: current value is ${values.recompute}`);
+if (!["on", "off", "selective"].includes(values.recompute)) {
+  throw new RangeError(
+    `--recompute must be on, off or selective: current value is ${values.recompute}`,
+  );
 }
 
 await initBackend("wasm");
 const bench = createBenchModel({ ...BASE_WIDTH_SHAPE, batch });
-bench.model.setRecompute(values.recompute === "on");
+bench.model.setRecompute(
+  values.recompute === "selective" ? "selective" : values.recompute === "on",
+);
 const rig = attachMethod(bench, "triadaptlora");
 await rig.step();
 const t0 = performance.now();

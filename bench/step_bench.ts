@@ -335,11 +335,11 @@ export interface TrainerRowSpec {
    */
   readonly workers: number;
   /**
-   * Activation recompute in the encoder: applied through the model's `setRecompute(on)` where
-   * the model has it (issue 12 point 1); absent: the model's default. Rows report `n/a` when
-   * asked for recompute on a model without it.
+   * Activation recompute in the encoder: applied through the model's `setRecompute(mode)` where
+   * the model has it (issue 12 point 1; `"selective"`: docs/METHOD.md §22); absent: the model's
+   * default. Rows report `n/a` when asked for recompute on a model without it.
    */
-  readonly recompute?: boolean;
+  readonly recompute?: boolean | "selective";
 }
 
 /** A measured trainer-path row. */
@@ -348,8 +348,8 @@ export interface TrainerRow {
   readonly spec: TrainerRowSpec;
   /** Step timing (ms; `Trainer.runStep`, clock stopped when the step's loss was read). */
   readonly timing: Timing;
-  /** Recompute as applied: `on`, `off`, `default`, or `n/a` (asked, model lacks it). */
-  readonly recompute: "on" | "off" | "default" | "n/a";
+  /** Recompute as applied: `on`, `selective`, `off`, `default`, or `n/a` (asked, model lacks it). */
+  readonly recompute: "on" | "selective" | "off" | "default" | "n/a";
   /** Main thread's tensor count unchanged over the timed steps. */
   readonly mainFlat: boolean;
   /** Every worker's tensor count unchanged over the timed steps (true without workers). */
@@ -433,13 +433,15 @@ export async function measureTrainerSteps(
         orthRegWeight: spec.method === "lora" ? 0 : ORTH_WEIGHT,
       };
       const model = task.buildModel(1);
-      const withRecompute = model as DebertaModel & { setRecompute?: (on: boolean) => void };
+      const withRecompute = model as DebertaModel & {
+        setRecompute?: (mode: boolean | "selective") => void;
+      };
       let recompute: TrainerRow["recompute"] = "default";
       if (spec.recompute !== undefined) {
         if (withRecompute.setRecompute === undefined) recompute = "n/a";
         else {
           withRecompute.setRecompute(spec.recompute);
-          recompute = spec.recompute ? "on" : "off";
+          recompute = spec.recompute === "selective" ? "selective" : spec.recompute ? "on" : "off";
         }
       }
       const adapters = buildAdapters(model, spec.method, hyper, 1);
@@ -528,7 +530,8 @@ export async function measureTrainerSteps(
 
 /**
  * The issue-12 rows on a shape: LoRA and TriAdaptLoRA (grown to r = 8) with 1 and 2 gradient
- * workers, with micro-batches, and with recompute (rows say `n/a` where the model lacks it).
+ * workers, with micro-batches, and with recompute (rows say `n/a` where the model lacks it); with
+ * `recompute`, the whole-batch rows again with selective recompute.
  * `inProcess` adds in-process rows (small shapes; at the base shape a step that runs out of
  * memory aborts the process, so there every row runs in workers, whose heaps fail alone).
  *
@@ -600,6 +603,30 @@ export function trainerRowSpecs(
       workers: 2,
       ...rc,
     },
+    ...(options.recompute
+      ? ([
+        {
+          label: `TriAdaptLoRA r=8, 1 worker, whole batch ${shape.batch}, selective`,
+          method: "triadapt",
+          workers: 1,
+          recompute: "selective",
+        },
+        {
+          label: `LoRA r=8, 2 workers, ${half} example${half === 1 ? "" : "s"} each, selective`,
+          method: "lora",
+          workers: 2,
+          recompute: "selective",
+        },
+        {
+          label: `TriAdaptLoRA r=8, 2 workers, ${half} example${
+            half === 1 ? "" : "s"
+          } each, selective`,
+          method: "triadapt",
+          workers: 2,
+          recompute: "selective",
+        },
+      ] as const)
+      : []),
   ];
 }
 

@@ -9,7 +9,10 @@
  * one encoder layer keeps about `4·b·(184·s·h + 23·s·I + 74·H·s²)` bytes plus about its own
  * frozen weights again (saved operands of its matmuls) for the backward pass. With recomputation
  * a layer keeps only its input `[b, s, h]` and the layer constants (mask `[b, s]`, the two
- * relative-position tables `[2s − 1, h]`), and one layer's activations live at a time.
+ * relative-position tables `[2s − 1, h]`), and one layer's activations live at a time. With
+ * selective recomputation a layer keeps its linears' inputs and outputs (eight `[b, s, h]`
+ * tensors, two `[b, s, I]`, four `[2s − 1, h]` position rows and the mask), and one layer's
+ * backward transients are counted as a whole layer's activations (an upper bound).
  *
  * @module
  */
@@ -56,8 +59,11 @@ export interface StepShape {
   readonly seqLength: number;
   /** Trainable parameters (adapters and head). */
   readonly trainable: number;
-  /** Activation recomputation. */
-  readonly recompute: boolean;
+  /**
+   * Activation recomputation: `false` (none), `true` (every layer again in its gradient) or
+   * `"selective"` (the attention core, LayerNorms and GELU again).
+   */
+  readonly recompute: boolean | "selective";
 }
 
 /**
@@ -76,7 +82,10 @@ export interface StepShape {
  * ```
  */
 export interface StepMemory {
-  /** Frozen weights (embeddings, every layer, relative embeddings). */
+  /**
+   * Frozen weights (embeddings, every layer, relative embeddings), and the transposed copy of
+   * every encoder linear weight that the backward pass keeps for its input gradients.
+   */
   readonly frozen: number;
   /** Trainable parameters with their gradients and two optimizer moments. */
   readonly trainable: number;
@@ -146,7 +155,8 @@ export function layerActivationBytes(shape: StepShape): number {
 
 /**
  * **The estimated peak memory of one training step**: frozen weights, trainable state, and
- * activations — every layer's (plain) or every layer's input plus one layer's (recompute).
+ * activations — every layer's (plain), or what each layer keeps plus one layer's (recompute,
+ * selective recompute).
  *
  * @param shape The step shape.
  * @returns The parts and the total, in bytes.
@@ -163,6 +173,7 @@ export function layerActivationBytes(shape: StepShape): number {
  * const GiB = 2 ** 30;
  * assert.ok(estimateStepMemory({ ...base, recompute: false }).total > 4 * GiB);
  * assert.ok(estimateStepMemory({ ...base, recompute: true }).total < 4 * GiB);
+ * assert.ok(estimateStepMemory({ ...base, recompute: "selective" }).total < 4 * GiB);
  * ```
  */
 export function estimateStepMemory(shape: StepShape): StepMemory {
@@ -174,13 +185,24 @@ export function estimateStepMemory(shape: StepShape): StepMemory {
   checkCount(shape.batch, "batch", 1);
   checkCount(shape.seqLength, "seqLength", 1);
   checkCount(shape.trainable, "trainable", 0);
+  if (shape.recompute !== true && shape.recompute !== false && shape.recompute !== "selective") {
+    throw new RangeError(
+      `Cannot estimate step memory as recompute must be true, false or "selective": current value is ${
+        JSON.stringify(shape.recompute)
+      }`,
+    );
+  }
   const { layers, hidden: h, batch: b, seqLength: s } = shape;
-  const frozen = FLOAT * frozenParameters(shape);
+  const linearWeights = layers * (4 * h * h + 2 * h * shape.intermediate);
+  const frozen = FLOAT * (frozenParameters(shape) + linearWeights);
   const trainable = FLOAT * PER_TRAINABLE * shape.trainable;
   const oneLayer = layerActivationBytes(shape);
-  // Recompute keeps per layer: its input [b, s, h], the mask [b, s] and two [2s − 1, h] tables.
-  const kept = FLOAT * (b * s * h + b * s + 2 * (2 * s - 1) * h);
-  const activations = shape.recompute ? layers * kept + oneLayer : layers * oneLayer;
+  // Recompute keeps per layer: its input [b, s, h], the mask [b, s] and two [2s − 1, h] tables;
+  // selective recompute its linears' inputs and outputs (see the module doc).
+  const kept = shape.recompute === "selective"
+    ? FLOAT * (b * s * (8 * h + 2 * shape.intermediate) + b * s + 4 * (2 * s - 1) * h)
+    : FLOAT * (b * s * h + b * s + 2 * (2 * s - 1) * h);
+  const activations = shape.recompute === false ? layers * oneLayer : layers * kept + oneLayer;
   return { frozen, trainable, activations, total: frozen + trainable + activations };
 }
 

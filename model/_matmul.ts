@@ -61,11 +61,13 @@ function productWithPlainGradient(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 
 /**
  * `x·wT + bias` for a frozen `wT` (`[in, out]`) and `bias`: only `x` is differentiated, with
- * `dx = dy·wTᵀ` (an explicit transpose and a plain product).
+ * `dx = dy·wTᵀ` (a plain product with `weight()`, or with an explicit transpose of `wT`).
  *
  * @param x `[rows, in]`.
  * @param wT `[in, out]` (a frozen tensor, not differentiated).
  * @param bias `[out]` (frozen).
+ * @param weight Returns `wTᵀ` (`[out, in]`) kept by the caller (a cached copy saves the
+ *   backward's transpose); absent: transposed on each backward.
  * @returns `[rows, out]`.
  *
  * @example
@@ -78,10 +80,16 @@ function productWithPlainGradient(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
  * assert.deepEqual(Array.from(y.dataSync()), [6, 8]);
  * ```
  */
-export function frozenLinear(x: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+export function frozenLinear(
+  x: tf.Tensor2D,
+  wT: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  weight?: () => tf.Tensor2D,
+): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
     value: tf.add(tf.matMul(args[0] as tf.Tensor2D, wT), bias),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, tf.transpose(wT) as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.matMul(dy as tf.Tensor2D, weight?.() ?? (tf.transpose(wT) as tf.Tensor2D)),
   }));
   return f(x) as tf.Tensor2D;
 }

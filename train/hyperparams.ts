@@ -278,8 +278,12 @@ export interface TrainOptions extends HyperParams {
   readonly microBatch?: number;
   /** Data-parallel gradient workers: `auto` (the machine's cores) or a count; 1: in-process; absent: `auto`. */
   readonly workers?: string;
-  /** Activation recomputation: `on`, `off` or `auto` (on when a plain step would not fit); absent: `auto`. */
-  readonly recompute?: "on" | "off" | "auto";
+  /**
+   * Activation recomputation: `on` (whole layers again in backward), `selective` (only the
+   * attention core, LayerNorms and GELU again), `off`, or `auto` (off when a plain step fits,
+   * else selective, else on); absent: `auto`.
+   */
+  readonly recompute?: "on" | "off" | "auto" | "selective";
 }
 
 /**
@@ -542,10 +546,10 @@ export const FLAG_SPECS: readonly FlagSpec[] = Object.freeze(
       flag: "recompute",
       group: "Run",
       kind: "choice",
-      choices: ["on", "off", "auto"],
-      valueName: "<on|off|auto>",
+      choices: ["on", "selective", "off", "auto"],
+      valueName: "<on|selective|off|auto>",
       description:
-        "Recompute each layer's activations in backward: same gradients, far less memory (default auto: on when a step would not fit)",
+        "Recompute activations in backward, same gradients, far less memory: on (whole layers), selective (attention, LayerNorm, GELU; faster); default auto: off if a step fits, else selective, else on",
       resumeMayChange: true,
     },
     {

@@ -65,6 +65,21 @@ export interface EncoderSize {
 }
 
 /**
+ * The `--recompute` values: `on` (each layer runs again in its gradient), `selective` (only the
+ * attention core, LayerNorms and GELU run again), `off`, and `auto` (off when the plain step
+ * fits, else selective when it fits, else on).
+ *
+ * @example
+ * ```ts
+ * import type { RecomputeFlag } from "./memory_plan.ts";
+ *
+ * const flag: RecomputeFlag = "selective";
+ * console.log(flag);
+ * ```
+ */
+export type RecomputeFlag = "on" | "off" | "auto" | "selective";
+
+/**
  * What {@linkcode planStepMemory} needs.
  *
  * @example
@@ -92,7 +107,7 @@ export interface StepMemoryRequest {
   /** Trainable parameters (adapters at their largest, and the head). */
   readonly trainable: number;
   /** `--recompute`. */
-  readonly recompute: "on" | "off" | "auto";
+  readonly recompute: RecomputeFlag;
   /** Memory of one heap in bytes (`Infinity`: no known limit, nothing is refused). */
   readonly limitBytes: number;
 }
@@ -108,8 +123,8 @@ export interface StepMemoryRequest {
  * ```
  */
 export interface StepMemoryPlan {
-  /** Whether the step recomputes activations. */
-  readonly recompute: boolean;
+  /** How the step keeps activations: `false`, `true` (whole layers again) or `"selective"`. */
+  readonly recompute: boolean | "selective";
   /** The estimated peak of one heap's step. */
   readonly neededBytes: number;
   /** The heap's memory. */
@@ -138,7 +153,11 @@ export function formatBytes(bytes: number): string {
     : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-function needed(request: StepMemoryRequest, recompute: boolean, microBatch?: number): number {
+function needed(
+  request: StepMemoryRequest,
+  recompute: boolean | "selective",
+  microBatch?: number,
+): number {
   const { encoder: e } = request;
   const shape: StepShape = {
     layers: e.numHiddenLayers,
@@ -160,6 +179,12 @@ function needed(request: StepMemoryRequest, recompute: boolean, microBatch?: num
  */
 function fixes(request: StepMemoryRequest, budget: number): string {
   const out: string[] = [];
+  const selective = needed(request, "selective", request.microBatch);
+  if (request.recompute !== "on" && request.recompute !== "selective" && selective <= budget) {
+    return `--recompute selective (about ${
+      formatBytes(selective)
+    }), or --micro-batch / --workers (each worker has its own heap)`;
+  }
   if (request.recompute !== "on" && needed(request, true, request.microBatch) <= budget) {
     return `--recompute on (about ${
       formatBytes(needed(request, true, request.microBatch))
@@ -170,7 +195,9 @@ function fixes(request: StepMemoryRequest, budget: number): string {
     if (m >= pass) continue;
     const bytes = needed(request, true, m);
     if (bytes <= budget) {
-      const flag = request.recompute === "off" ? "--recompute on " : "";
+      const flag = request.recompute === "off" || request.recompute === "selective"
+        ? "--recompute on "
+        : "";
       out.push(`${flag}--micro-batch ${m} (about ${formatBytes(bytes)})`);
       break;
     }
@@ -182,15 +209,16 @@ function fixes(request: StepMemoryRequest, budget: number): string {
 }
 
 /**
- * **Plans a step's memory**: resolves `--recompute auto` (on when the plain step would not fit
- * the heap's budget, `HEADROOM` of its memory) and refuses a step that would not fit.
+ * **Plans a step's memory**: resolves `--recompute auto` (off when the plain step fits the
+ * heap's budget, `HEADROOM` of its memory; else selective when that fits; else on) and refuses
+ * a step that would not fit.
  *
  * @param request The encoder, batch, length, parallel settings, recompute choice and limit.
  * @returns Whether to recompute, and the estimate.
  * @throws {StepMemoryError} One line: what the step needs, what the backend has, which flags
  * fix it.
  *
- * @example DeBERTa-v3-base at 8 × 128 on wasm: auto turns recomputation on
+ * @example DeBERTa-v3-base at 8 × 128 on wasm: auto picks selective recomputation
  * ```ts
  * import assert from "node:assert/strict";
  * import { planStepMemory, WASM_HEAP_BYTES } from "./memory_plan.ts";
@@ -199,16 +227,14 @@ function fixes(request: StepMemoryRequest, budget: number): string {
  *   numAttentionHeads: 12, vocabSize: 128100 };
  * const request = { encoder, batchSize: 8, seqLength: 128, workers: 1, trainable: 1_327_104,
  *   limitBytes: WASM_HEAP_BYTES };
- * assert.equal(planStepMemory({ ...request, recompute: "auto" }).recompute, true);
- * assert.throws(() => planStepMemory({ ...request, recompute: "off" }), /--recompute on/);
+ * assert.equal(planStepMemory({ ...request, recompute: "auto" }).recompute, "selective");
+ * assert.throws(() => planStepMemory({ ...request, recompute: "off" }), /--recompute selective/);
  * ```
  */
 export function planStepMemory(request: StepMemoryRequest): StepMemoryPlan {
   const budget = request.limitBytes * HEADROOM;
-  const plain = needed(request, false, request.microBatch);
-  const recompute = request.recompute === "on" ||
-    (request.recompute === "auto" && plain > budget);
-  const bytes = recompute ? needed(request, true, request.microBatch) : plain;
+  const recompute = resolveRecompute(request, budget);
+  const bytes = needed(request, recompute, request.microBatch);
   if (bytes > budget) {
     throw new StepMemoryError(
       `Cannot run a training step as it needs about ${formatBytes(bytes)} (${
@@ -219,10 +245,25 @@ export function planStepMemory(request: StepMemoryRequest): StepMemoryPlan {
   return { recompute, neededBytes: bytes, limitBytes: request.limitBytes };
 }
 
-function describeStep(request: StepMemoryRequest, recompute: boolean): string {
+/** `--recompute` as the model's mode; `auto` takes the first of off, selective, on that fits. */
+function resolveRecompute(request: StepMemoryRequest, budget: number): boolean | "selective" {
+  switch (request.recompute) {
+    case "on":
+      return true;
+    case "off":
+      return false;
+    case "selective":
+      return "selective";
+    default:
+      if (needed(request, false, request.microBatch) <= budget) return false;
+      return needed(request, "selective", request.microBatch) <= budget ? "selective" : true;
+  }
+}
+
+function describeStep(request: StepMemoryRequest, recompute: boolean | "selective"): string {
   const pass = examplesPerPass(request.batchSize, request.microBatch, request.workers);
   return `${pass} × ${request.seqLength} tokens per pass, ${request.encoder.numHiddenLayers} layers, recompute ${
-    recompute ? "on" : "off"
+    recompute === "selective" ? "selective" : recompute ? "on" : "off"
   }`;
 }
 
@@ -270,7 +311,8 @@ export function isOutOfMemory(error: unknown): boolean {
  */
 export function outOfMemoryError(error: unknown, request: StepMemoryRequest): StepMemoryError {
   const first = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
-  const recompute = request.recompute === "on" || request.recompute === "auto";
+  // What ran: auto's choice for this request (the leanest mode if even that cannot fit).
+  const recompute = resolveRecompute(request, request.limitBytes * HEADROOM);
   const bytes = needed(request, recompute, request.microBatch);
   const budget = Math.min(bytes, request.limitBytes * HEADROOM) * 0.5;
   return new StepMemoryError(
@@ -373,7 +415,7 @@ export function stepMemoryRequest(
     readonly batchSize: number;
     readonly maxLength: number;
     readonly microBatch?: number;
-    readonly recompute?: "on" | "off" | "auto";
+    readonly recompute?: RecomputeFlag;
     readonly refRank: number;
     readonly initRank: number;
     readonly adaloraInitRank: number;

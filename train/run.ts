@@ -96,11 +96,13 @@ export interface RunSettings {
    */
   readonly workers?: number;
   /**
-   * Activation recomputation (docs/METHOD.md §22): each encoder layer keeps only its input for
-   * the backward pass and is run again inside its gradient. Same gradients up to float32
-   * round-off, about one more forward of compute, far less memory. Absent: off.
+   * Activation recomputation (docs/METHOD.md §22): `true`, each encoder layer keeps only its
+   * input for the backward pass and is run again inside its gradient (about one more forward of
+   * compute); `"selective"`, each layer keeps its linears' inputs and outputs and only the
+   * attention core, LayerNorms and GELU run again. Same gradients up to float32 round-off, far
+   * less memory than `false`. Absent: off.
    */
-  readonly recompute?: boolean;
+  readonly recompute?: boolean | "selective";
 }
 
 /**

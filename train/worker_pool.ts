@@ -63,7 +63,7 @@ export interface ReplicaSpec {
   /** Orthogonality penalty weight the trainer uses. */
   readonly orthRegWeight: number;
   /** Activation recomputation in the replica's encoder (`setRecompute`); absent: off. */
-  readonly recompute?: boolean;
+  readonly recompute?: boolean | "selective";
 }
 
 /** Messages main → worker. */

@@ -95,6 +95,11 @@ Deno.test("DebertaModel.forward() inside tf.variableGrads() differentiates head 
       "classifier.bias",
     ]);
     assert.ok(heads.every((v) => v.trainable));
+    // One pass first: the backward keeps a transposed copy of each linear weight it multiplies
+    // by (made once, freed by dispose); after that a pass must leave nothing behind.
+    tf.tidy(() => {
+      tf.variableGrads(() => loss(model, false), [...heads, ...adapter.vars]);
+    });
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => loss(model, false), [
       ...heads,
@@ -185,4 +190,53 @@ Deno.test("DebertaModel.forward() drops before the classifier at cls_dropout, el
     logits({ hiddenDropout: 0.3 }, withCls),
     logits({ hiddenDropout: 0.3, classifierDropout: 0 }),
   );
+});
+
+Deno.test("the backward's kept weight copies follow setBaseWeight and are freed by dispose (every recompute mode)", () => {
+  const atStart = tf.memory().numTensors;
+  const name = "deberta.encoder.layer.1.intermediate.dense";
+  // An adapter below the swapped linear, so its gradient flows back through that weight.
+  const below = "deberta.encoder.layer.0.attention.self.value_proj";
+  const gradsOf = (model: DebertaModel, vars: tf.Variable[]): Float32Array[] =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => loss(model, false),
+        [...model.trainableVariables(), ...vars],
+      );
+      value.dispose();
+      return Object.values(grads).map((g) => g.dataSync() as Float32Array);
+    });
+  for (const mode of [false, true, "selective"] as const) {
+    // Arrange: one model trained once (its kept copies made), one built with the new weight.
+    const model = createDebertaModel(CONFIG, randomDebertaWeights(CONFIG, 3));
+    const fresh = createDebertaModel(CONFIG, randomDebertaWeights(CONFIG, 3));
+    model.setRecompute(mode);
+    fresh.setRecompute(mode);
+    const own = loraDelta(16, 16, 9);
+    const other = loraDelta(16, 16, 9);
+    const withVars = (d: LinearDelta & { vars: tf.Variable[] }) => ({
+      ...d,
+      trainableVariables: () => d.vars,
+    });
+    model.setAdapter(below, withVars(own));
+    fresh.setAdapter(below, withVars(other));
+    const swapped = tf.tidy(() => tf.mul(model.baseWeight(name), -2) as tf.Tensor2D);
+    try {
+      gradsOf(model, own.vars);
+      fresh.setBaseWeight(name, swapped);
+      // Act: swap the weight in the trained model, differentiate both.
+      model.setBaseWeight(name, swapped);
+      const got = gradsOf(model, own.vars);
+      const want = gradsOf(fresh, other.vars);
+      assert.equal(got.length, 6);
+      // Assert: the same gradients (a stale copy of the old weight would change them).
+      got.forEach((g, k) => assert.deepEqual(g, want[k], `mode ${mode}, gradient ${k}`));
+    } finally {
+      swapped.dispose();
+      model.dispose();
+      fresh.dispose();
+      tf.dispose([...own.vars, ...other.vars]);
+    }
+    assert.equal(tf.memory().numTensors, atStart, `mode ${mode}: dispose must free everything`);
+  }
 });

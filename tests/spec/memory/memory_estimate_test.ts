@@ -11,7 +11,7 @@ const shapeArb: fc.Arbitrary<StepShape> = fc.record({
   batch: fc.integer({ min: 1, max: 64 }),
   seqLength: fc.integer({ min: 1, max: 1024 }),
   trainable: fc.nat(10_000_000),
-  recompute: fc.boolean(),
+  recompute: fc.constantFrom(false, true, "selective" as const),
 });
 
 Deno.test("estimateStepMemory(): DeBERTa-v3-base at 8 × 128 needs > 4 GiB plain and < 4 GiB with recompute: example", () => {
@@ -32,6 +32,11 @@ Deno.test("estimateStepMemory(): DeBERTa-v3-base at 8 × 128 needs > 4 GiB plain
   assert.ok(plain.activations / 12 > 1.15 * GiB && plain.activations / 12 < 1.35 * GiB);
   assert.ok(plain.total > 12 * GiB);
   assert.ok(re.total < 2.5 * GiB);
+  // Selective keeps 7·h + 2·I more floats per token per layer and two more position tables:
+  // 12 × 4 B × (1024 × 11520 + 2 × 255 × 768) ≈ 0.55 GiB more than full recompute.
+  const sel = estimateStepMemory({ ...base, recompute: "selective" });
+  assert.ok(sel.total - re.total > 0.5 * GiB && sel.total - re.total < 0.6 * GiB);
+  assert.ok(sel.total < 4 * GiB);
 });
 
 Deno.test("estimateStepMemory() is monotone (non-decreasing) in the batch", () => {
@@ -50,12 +55,13 @@ Deno.test("estimateStepMemory() is monotone (non-decreasing) in the sequence len
   }));
 });
 
-Deno.test("estimateStepMemory(): recompute ≤ plain for two or more layers", () => {
+Deno.test("estimateStepMemory(): recompute ≤ selective recompute ≤ plain for two or more layers", () => {
   fc.assert(fc.property(shapeArb, (shape) => {
     const layers = Math.max(2, shape.layers);
     const re = estimateStepMemory({ ...shape, layers, recompute: true }).total;
+    const sel = estimateStepMemory({ ...shape, layers, recompute: "selective" }).total;
     const plain = estimateStepMemory({ ...shape, layers, recompute: false }).total;
-    assert.ok(re <= plain);
+    assert.ok(re <= sel && sel <= plain);
   }));
 });
 

@@ -18,16 +18,19 @@ const TOL = 1e-6;
 async function recomputeMatches(
   method: TrainMethod,
   extra: { microBatch?: number; workers?: number } = {},
+  mode: true | "selective" = true,
 ): Promise<void> {
   const root = await Deno.makeTempDir();
   try {
     // Act: the same run (dropout on) with every activation kept and with recomputation.
     const opts = { hyper: TINY_HYPER, ...extra };
     const plain = await tinyRun(join(root, "plain"), method, backend, opts);
-    const re = await tinyRun(join(root, "re"), method, backend, { ...opts, recompute: true });
+    const re = await tinyRun(join(root, "re"), method, backend, { ...opts, recompute: mode });
     // Assert: same allocation decisions (growth mid-run included), values within round-off.
     assert.equal(plain.result.step, 12);
-    const label = `${method} recompute vs plain ${JSON.stringify(extra)}`;
+    const label = `${method} ${mode === true ? "recompute" : "selective recompute"} vs plain ${
+      JSON.stringify(extra)
+    }`;
     const diff = assertSameRun(plain, re, TOL, label);
     console.log(`${label}: max |Δ| = ${diff.toExponential(2)}`);
     if (method !== "lora") assert.ok(plain.events.length > 0, "the run must allocate");
@@ -59,4 +62,17 @@ Deno.test("recompute = plain within 1e-6 with micro-batches of 3 (TriAdaptLoRA, 
 
 Deno.test("recompute = plain within 1e-6 with 2 workers and micro-batches of 2 (TriAdaptLoRA)", async () => {
   await recomputeMatches("triadapt", { microBatch: 2, workers: 2 });
+});
+
+// Selective recomputation adds a value's gradient contributions in its own order (one step:
+// within 8 float32 rounding steps of the largest gradient, tests/model/encoder/recompute_test.ts);
+// over 12 steps the same 1e-6 bound holds (measured values printed below).
+Deno.test("selective recompute = plain within 1e-6 over 12 steps (every method, growth mid-run, dropout on)", async () => {
+  for (const method of ["triadapt", "lora", "adalora", "increlora"] as const) {
+    await recomputeMatches(method, {}, "selective");
+  }
+});
+
+Deno.test("selective recompute = plain within 1e-6 with 2 workers and micro-batches of 2 (TriAdaptLoRA)", async () => {
+  await recomputeMatches("triadapt", { microBatch: 2, workers: 2 }, "selective");
 });

@@ -48,7 +48,7 @@ async function train(args: string[]): Promise<{ code: number; err: string; out: 
   return { code, err: err.text(), out: out.text() };
 }
 
-Deno.test("train CLI: a base-shaped step that cannot fit wasm stops with one line naming need, limit and --recompute on; exit 1, no run folder", async () => {
+Deno.test("train CLI: a base-shaped step that cannot fit wasm stops with one line naming need, limit and --recompute selective; exit 1, no run folder", async () => {
   const root = await Deno.makeTempDir({ prefix: "triadapt-mem-" });
   try {
     // Arrange: a base-shaped folder without weights (none may be read), an RTE folder.
@@ -84,7 +84,7 @@ Deno.test("train CLI: a base-shaped step that cannot fit wasm stops with one lin
     assert.equal(plain.err.trim().split("\n").length, 1, plain.err);
     assert.match(
       plain.err,
-      /^error: Cannot run a training step as it needs about 1\d\.\d GiB \(8 × 128 tokens per pass, 12 layers, recompute off\) and the backend has 4\.0 GiB: use --recompute on \(about [12]\.\d GiB\), or --micro-batch \/ --workers/,
+      /^error: Cannot run a training step as it needs about 1\d\.\d GiB \(8 × 128 tokens per pass, 12 layers, recompute off\) and the backend has 4\.0 GiB: use --recompute selective \(about 2\.\d GiB\), or --micro-batch \/ --workers/,
     );
     assert.equal(huge.code, 1, huge.err);
     assert.equal(huge.err.trim().split("\n").length, 1, huge.err);
@@ -99,7 +99,7 @@ Deno.test("train CLI: a base-shaped step that cannot fit wasm stops with one lin
   }
 });
 
-Deno.test("train CLI: --recompute auto turns recomputation on where a plain base-shaped step would not fit (the plan passes)", async () => {
+Deno.test("train CLI: --recompute auto picks selective recomputation where a plain base-shaped step would not fit, full recomputation where only that fits (the plan passes)", async () => {
   const { planStepMemory, stepMemoryRequest } = await import("../../../train/memory_plan.ts");
   const encoder = {
     numHiddenLayers: 12,
@@ -116,7 +116,14 @@ Deno.test("train CLI: --recompute auto turns recomputation on where a plain base
     adaloraInitRank: 12,
     backend: "wasm",
   };
-  assert.equal(planStepMemory(stepMemoryRequest(encoder, options, 1)).recompute, true);
+  assert.equal(planStepMemory(stepMemoryRequest(encoder, options, 1)).recompute, "selective");
+  // A batch of 12 × 128 fits only with whole layers recomputed (estimates: plain 23.7 GiB,
+  // selective 3.8 GiB, on 3.0 GiB, against 4 GiB × the plan's 0.85 headroom = 3.4 GiB).
+  assert.equal(
+    planStepMemory(stepMemoryRequest(encoder, { ...options, batchSize: 12 }, 1))
+      .recompute,
+    true,
+  );
   assert.equal(
     planStepMemory(
       stepMemoryRequest({ ...encoder, numHiddenLayers: 1 }, { ...options, batchSize: 1 }, 1),
@@ -197,7 +204,7 @@ Deno.test("a wasm Aborted() or allocation failure during a step becomes one line
     assert.equal(e.message.split("\n").length, 1);
     assert.match(
       e.message,
-      /ran out of memory .*estimated need about 1\d\.\d GiB.*the backend has 4\.0 GiB\): use --recompute on/,
+      /ran out of memory .*estimated need about 1\d\.\d GiB.*the backend has 4\.0 GiB\): use --recompute on --micro-batch/,
     );
   }
   assert.ok(!isOutOfMemory(new RangeError("Cannot parse --lr as it must be positive")));
