@@ -342,6 +342,9 @@ export interface TrainerRowSpec {
   readonly recompute?: boolean | "selective";
 }
 
+/** Model dropout of the trainer rows: DeBERTa-v3's `hidden_dropout_prob` and attention dropout. */
+const TRAINER_DROPOUT = 0.1;
+
 /** A measured trainer-path row. */
 export interface TrainerRow {
   /** The spec. */
@@ -418,6 +421,8 @@ export async function measureTrainerSteps(
     evalExamples: 1,
     maxRank: 8,
     strength: 1,
+    // DeBERTa-v3's own hidden and attention-probability dropout, as in a real GLUE step.
+    dropout: TRAINER_DROPOUT,
   });
   const rows: TrainerRow[] = [];
   try {
@@ -1041,7 +1046,7 @@ function trainerSection(
   return [
     `### Training step through \`Trainer\`: micro-batches, workers, recompute (${shape.label}, ${shape.layers} layers, batch ${shape.batch} × ${shape.seq}, backend \`${tf.getBackend()}\`)`,
     "",
-    `The planted task at this shape (random weights; 32 position buckets where v3-base has 256, so c2p/p2c cost a little less than in a real step) through \`Trainer.runStep\`: ${plan.warmup} warm-up + ${plan.repeats} timed steps per row, then one profiled step. Workers: each holds its own replica and wasm heap; the main thread sums their gradients and runs AdamW. Peak: \`tf.profile\` of one step per heap (main first); heap: the wasm memory size (its high-water mark). Recompute \`n/a\`: the encoder has no \`setRecompute\` in this build. Navigator cores: ${navigator.hardwareConcurrency}.`,
+    `The planted task at this shape (random weights; 32 position buckets where v3-base has 256, so c2p/p2c cost a little less than in a real step; model dropout ${TRAINER_DROPOUT} on the hidden states and attention probabilities, as DeBERTa-v3's config sets it) through \`Trainer.runStep\`: ${plan.warmup} warm-up + ${plan.repeats} timed steps per row, then one profiled step. Workers: each holds its own replica and wasm heap; the main thread sums their gradients and runs AdamW. Peak: \`tf.profile\` of one step per heap (main first); heap: the wasm memory size (its high-water mark). Recompute \`n/a\`: the encoder has no \`setRecompute\` in this build. Navigator cores: ${navigator.hardwareConcurrency}.`,
     "",
     trainerTable(rows),
     "",

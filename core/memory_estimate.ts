@@ -11,8 +11,9 @@
  * a layer keeps only its input `[b, s, h]` and the layer constants (mask `[b, s]`, the two
  * relative-position tables `[2s − 1, h]`), and one layer's activations live at a time. With
  * selective recomputation a layer keeps its linears' inputs and outputs (eight `[b, s, h]`
- * tensors, two `[b, s, I]`, four `[2s − 1, h]` position rows and the mask), and one layer's
- * backward transients are counted as a whole layer's activations (an upper bound).
+ * tensors, two `[b, s, I]`, four `[2s − 1, h]` position rows and the mask) and the attention
+ * probabilities `[H, b, s, s]`, and one layer's backward transients are counted as a whole
+ * layer's activations (an upper bound).
  *
  * @module
  */
@@ -200,7 +201,8 @@ export function estimateStepMemory(shape: StepShape): StepMemory {
   // Recompute keeps per layer: its input [b, s, h], the mask [b, s] and two [2s − 1, h] tables;
   // selective recompute its linears' inputs and outputs (see the module doc).
   const kept = shape.recompute === "selective"
-    ? FLOAT * (b * s * (8 * h + 2 * shape.intermediate) + b * s + 4 * (2 * s - 1) * h)
+    ? FLOAT * (b * s * (8 * h + 2 * shape.intermediate + shape.heads * s) + b * s +
+      4 * (2 * s - 1) * h)
     : FLOAT * (b * s * h + b * s + 2 * (2 * s - 1) * h);
   const activations = shape.recompute === false ? layers * oneLayer : layers * kept + oneLayer;
   return { frozen, trainable, activations, total: frozen + trainable + activations };

@@ -18,11 +18,16 @@ import type { DebertaConfig } from "./config.ts";
 import type { LinearDelta } from "./linear_adapter.ts";
 import type { DebertaHead } from "./state_dict.ts";
 import { geluErf } from "./activations.ts";
-import { disentangledAttention } from "./attention.ts";
+import {
+  disentangledAttentionBackward,
+  type DisentangledAttentionInputs,
+  disentangledAttentionWithProbs,
+} from "./attention.ts";
 import { relativeEmbeddingRows } from "./relative_position.ts";
 import { frozenLinear, matMulPlain } from "./_matmul.ts";
 import { requireModelBackend } from "./_backend.ts";
-import { LayerRecorder } from "./selective_layer.ts";
+import { type CustomVjp, LayerRecorder } from "./selective_layer.ts";
+import { seededDropout } from "./_dropout.ts";
 
 /**
  * A weight as the checkpoint readers return it (`RawTensor` fits).
@@ -245,6 +250,11 @@ export type Recompute = boolean | "selective";
 interface LayerOps {
   linear(name: string, x: tf.Tensor2D): tf.Tensor2D;
   piece<T extends tf.Tensor>(fn: (...xs: tf.Tensor[]) => T, inputs: readonly tf.Tensor[]): T;
+  custom<T extends tf.Tensor>(
+    fn: (...xs: tf.Tensor[]) => { value: T; residuals: readonly tf.Tensor[] },
+    inputs: readonly tf.Tensor[],
+    vjp: CustomVjp,
+  ): T;
 }
 
 /** The tensors every encoder layer reads besides its input. */
@@ -485,7 +495,7 @@ function linearShape(config: DebertaConfig, name: string): [number, number] {
  * Dropout (training mode only) follows HF's sites: embeddings, relative embeddings (per layer;
  * here per gathered distance row), attention probabilities, after the attention-output and
  * output denses, before the pooler (`poolerDropout`) and before the classifier
- * (`classifierDropout`: HF's `cls_dropout`, else the hidden dropout). Masks come from `tf.dropout` seeded
+ * (`classifierDropout`: HF's `cls_dropout`, else the hidden dropout). Masks come from a seeded generator (docs/METHOD.md §22)
  * per forward and per site, so training is deterministic for a given seed and backend.
  *
  * @example Training step on the head and one adapter
@@ -777,9 +787,7 @@ export class DebertaModel {
       (training ? this.#seed * 1_000_003 + this.#trainingCalls++ : 0);
     let site = 0;
     const drop = <T extends tf.Tensor>(x: T, rate: number): T =>
-      training && rate > 0
-        ? tf.dropout(x, rate, undefined, `deberta:${seedBase}:${site++}`) as T
-        : x;
+      training && rate > 0 ? seededDropout(x, rate, `deberta:${seedBase}:${site++}`) : x;
     return tf.tidy(() => {
       const ids = idsToTensor(inputs.inputIds, "inputIds", undefined, {
         size: config.vocabSize,
@@ -879,9 +887,10 @@ export class DebertaModel {
         const posQuery = k.relP2C === undefined
           ? undefined
           : lin(qName, ops.piece(dropRows, [k.relP2C]));
-        const attend = (...t: tf.Tensor[]): tf.Tensor2D => {
+        // The attention core: inputs Q, K, V, the mask bias, then the position keys/queries.
+        const attentionInputs = (t: readonly tf.Tensor[]): DisentangledAttentionInputs => {
           let j = 4;
-          return disentangledAttention({
+          return {
             query: t[0] as tf.Tensor2D,
             key: t[1] as tf.Tensor2D,
             value: t[2] as tf.Tensor2D,
@@ -893,16 +902,42 @@ export class DebertaModel {
             heads: config.numAttentionHeads,
             scaleFactor,
             dropProbs: (probs) => drop(probs, this.#attentionDropout),
-          });
+          };
         };
-        const context = ops.piece(attend, [
-          query,
-          key,
-          value,
-          k.maskBias,
-          ...(posKey === undefined ? [] : [posKey]),
-          ...(posQuery === undefined ? [] : [posQuery]),
-        ]);
+        const context = ops.custom(
+          (...t: tf.Tensor[]) => {
+            const { context, probs } = disentangledAttentionWithProbs(attentionInputs(t));
+            return { value: context, residuals: [probs] };
+          },
+          [
+            query,
+            key,
+            value,
+            k.maskBias,
+            ...(posKey === undefined ? [] : [posKey]),
+            ...(posQuery === undefined ? [] : [posQuery]),
+          ],
+          (t, [probs], dy) => {
+            // The same dropout site as the forward: the probabilities' multipliers again.
+            const ones = tf.onesLike(probs!) as tf.Tensor4D;
+            const mask = drop(ones, this.#attentionDropout);
+            const g = disentangledAttentionBackward(
+              attentionInputs(t),
+              probs as tf.Tensor4D,
+              mask === ones ? undefined : mask,
+              dy as tf.Tensor2D,
+            );
+            // One gradient per input, in the inputs' order (the mask bias takes none).
+            return [
+              g.query,
+              g.key,
+              g.value,
+              undefined,
+              ...(posKey === undefined ? [] : [g.posKey]),
+              ...(posQuery === undefined ? [] : [g.posQuery]),
+            ];
+          },
+        );
         const residualNorm = (norm: string) => (y: tf.Tensor, res: tf.Tensor): tf.Tensor2D =>
           layerNorm(
             tf.add(drop(y, this.#hiddenDropout), res),
@@ -922,6 +957,7 @@ export class DebertaModel {
       const plainOps: LayerOps = {
         linear: (name, inp) => this.#applyLinear(name, inp, training),
         piece: (fn, inputs) => fn(...inputs),
+        custom: (fn, inputs) => fn(...inputs).value,
       };
       const runLayer = (i: number, input: tf.Tensor3D, k: LayerConstants): tf.Tensor3D =>
         tf.reshape(
@@ -1084,6 +1120,7 @@ export class DebertaModel {
           );
         },
         piece: (fn, inputs) => recorder.piece(fn, inputs),
+        custom: (fn, inputs, vjp) => recorder.custom(fn, inputs, vjp),
       });
       // Saved copies outlive the forward's tidy; the gradient engine frees them after backward.
       save(recorder.savedTensors());

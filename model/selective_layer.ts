@@ -43,7 +43,26 @@ type Step =
     readonly inputs: readonly number[];
     readonly output: number;
     readonly site: number;
+  }
+  | {
+    readonly kind: "custom";
+    readonly vjp: CustomVjp;
+    readonly inputs: readonly number[];
+    readonly residuals: readonly number[];
+    readonly output: number;
+    readonly site: number;
   };
+
+/**
+ * The hand-written gradient of a {@link LayerRecorder.custom} step: from its inputs, the
+ * residuals its forward kept and the output's gradient, one gradient per input (`undefined`
+ * where none is wanted). It runs with the model's dropout sites set back to the step's first.
+ */
+export type CustomVjp = (
+  xs: readonly tf.Tensor[],
+  residuals: readonly tf.Tensor[],
+  dy: tf.Tensor,
+) => readonly (tf.Tensor | undefined)[];
 
 /**
  * The coarse tape of one layer's forward. Values are numbered in the order they appear; inputs
@@ -154,6 +173,30 @@ export class LayerRecorder {
   }
 
   /**
+   * Runs and records a step with a hand-written gradient: its forward returns the value and the
+   * residuals the gradient needs (kept instead of the step's inner activations), and the
+   * backward calls `vjp` instead of replaying the step.
+   *
+   * @param fn The forward; it must read no tensor other than its arguments (and frozen weights).
+   * @param inputs Registered values.
+   * @param vjp The gradient (see {@link CustomVjp}).
+   * @returns The value.
+   */
+  custom<T extends tf.Tensor>(
+    fn: (...xs: tf.Tensor[]) => { value: T; residuals: readonly tf.Tensor[] },
+    inputs: readonly tf.Tensor[],
+    vjp: CustomVjp,
+  ): T {
+    const ids = inputs.map((t) => this.#id(t, "a custom step"));
+    const site = this.#getSite();
+    const { value, residuals } = fn(...inputs);
+    const residualIds = residuals.map((r) => this.#register(r, false));
+    const output = this.#register(value, ids.some((i) => this.#needsGrad[i]!));
+    this.#steps.push({ kind: "custom", vjp, inputs: ids, residuals: residualIds, output, site });
+    return value;
+  }
+
+  /**
    * The values the backward pass reads (every step's inputs), in value order; hand them to the
    * custom gradient's `save` and back to {@link LayerRecorder.backward}.
    */
@@ -227,6 +270,17 @@ export class LayerRecorder {
             }
             if (dx !== undefined) accumulate(step.input, tf.keep(dx));
           });
+        } else if (step.kind === "custom") {
+          const xs = step.inputs.map((i) => values.get(i)!);
+          const residuals = step.residuals.map((i) => values.get(i)!);
+          tf.tidy(() => {
+            this.#setSite(step.site);
+            const r = step.vjp(xs, residuals, g);
+            step.inputs.forEach((id, k) => {
+              const d = r[k];
+              if (d !== undefined && this.#needsGrad[id]) accumulate(id, tf.keep(d));
+            });
+          });
         } else {
           const xs = step.inputs.map((i) => values.get(i)!);
           const want = step.inputs.map((i) => this.#needsGrad[i]!);
@@ -263,6 +317,7 @@ export class LayerRecorder {
     for (const step of this.#steps) {
       if (step.kind === "linear") ids.add(step.input);
       else for (const i of step.inputs) ids.add(i);
+      if (step.kind === "custom") { for (const i of step.residuals) ids.add(i); }
     }
     return [...ids].sort((a, b) => a - b);
   }

@@ -32,10 +32,11 @@ Deno.test("estimateStepMemory(): DeBERTa-v3-base at 8 × 128 needs > 4 GiB plain
   assert.ok(plain.activations / 12 > 1.15 * GiB && plain.activations / 12 < 1.35 * GiB);
   assert.ok(plain.total > 12 * GiB);
   assert.ok(re.total < 2.5 * GiB);
-  // Selective keeps 7·h + 2·I more floats per token per layer and two more position tables:
-  // 12 × 4 B × (1024 × 11520 + 2 × 255 × 768) ≈ 0.55 GiB more than full recompute.
+  // Selective keeps 7·h + 2·I + H·s more floats per token per layer and two more position
+  // tables: 12 × 4 B × (1024 × (11520 + 1536) + 2 × 255 × 768) ≈ 0.62 GiB more than full
+  // recompute.
   const sel = estimateStepMemory({ ...base, recompute: "selective" });
-  assert.ok(sel.total - re.total > 0.5 * GiB && sel.total - re.total < 0.6 * GiB);
+  assert.ok(sel.total - re.total > 0.6 * GiB && sel.total - re.total < 0.65 * GiB);
   assert.ok(sel.total < 4 * GiB);
 });
 
