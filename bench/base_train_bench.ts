@@ -9,7 +9,7 @@
  * ```sh
  * nice -n 10 deno run --allow-read --allow-write --allow-env --allow-run \
  *   bench/base_train_bench.ts --cache /tmp/triadapt-base [--workers 1] [--micro-batch N] \
- *   [--recompute on|off|auto] [--method triadapt]
+ *   [--recompute on|selective|off|auto] [--method triadapt]
  * ```
  *
  * Not part of `deno task bench` or the test suite.

@@ -728,6 +728,12 @@ export async function measureSteps(
   log: (message: string) => void = () => {},
 ): Promise<{ rows: StepRow[]; buildSeconds: number; model: MemorySnapshot }> {
   const bench = createBenchModel(shape);
+  // One LoRA step first: the first backward through the encoder makes the model's kept
+  // transposed weights, which belong to the model, not to the first row that trains.
+  const first = attachMethod(bench, "lora");
+  first.activate();
+  await first.step();
+  first.dispose();
   const model = memorySnapshot();
   const rigs: MethodRig[] = [];
   const own: { numTensors: number; numBytes: number }[] = [];

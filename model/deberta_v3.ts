@@ -495,8 +495,9 @@ function linearShape(config: DebertaConfig, name: string): [number, number] {
  * Dropout (training mode only) follows HF's sites: embeddings, relative embeddings (per layer;
  * here per gathered distance row), attention probabilities, after the attention-output and
  * output denses, before the pooler (`poolerDropout`) and before the classifier
- * (`classifierDropout`: HF's `cls_dropout`, else the hidden dropout). Masks come from a seeded generator (docs/METHOD.md §22)
- * per forward and per site, so training is deterministic for a given seed and backend.
+ * (`classifierDropout`: HF's `cls_dropout`, else the hidden dropout). Masks come from a seeded
+ * generator (`model/_dropout.ts`, docs/METHOD.md §22) per forward and per site, so training is
+ * deterministic for a given seed.
  *
  * @example Training step on the head and one adapter
  * ```ts
