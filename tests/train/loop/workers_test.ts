@@ -77,6 +77,28 @@ Deno.test("runTraining() with 2 workers and micro-batches resumes bit-identicall
   }
 });
 
+Deno.test("runTraining() with selective recomputation resumes bit-identically, in-process and with 2 workers (TriAdaptLoRA growth, dropout on)", async () => {
+  for (const workers of [1, 2]) {
+    const root = await Deno.makeTempDir();
+    try {
+      const opts = { workers, recompute: "selective" as const, hyper: TINY_HYPER };
+      const full = await tinyRun(join(root, "full"), "triadapt", backend, opts);
+      await tinyRun(join(root, "cut"), "triadapt", backend, { ...opts, stopAfterStep: 5 });
+      const resumed = await tinyRun(join(root, "cut"), "triadapt", backend, {
+        ...opts,
+        resume: true,
+      });
+      assert.equal(resumed.result.step, 12);
+      assert.ok(full.events.length > 0, "the run must grow");
+      assert.deepEqual(resumed.tensors, full.tensors, `workers ${workers}`);
+      assert.deepEqual(resumed.losses, full.losses, `workers ${workers}`);
+      assert.deepEqual(resumed.events, full.events, `workers ${workers}`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  }
+});
+
 Deno.test("worker pool steps keep tf.memory().numTensors flat on the main thread and in every worker", async () => {
   // Arrange
   const task = await createPlantedTask({ ...TINY_PLANTED, seed: 2 });
