@@ -276,11 +276,12 @@ export function disentangledAttentionBackward(
     const v3 = tf.reshape(splitHeads(inputs.value, b, s, h), [hb, s, d]) as tf.Tensor3D;
     const dc3 = tf.reshape(splitHeads(dContext, b, s, h), [hb, s, d]) as tf.Tensor3D;
     const p3 = tf.reshape(probs, [hb, s, s]) as tf.Tensor3D;
-    const dropped = dropMask === undefined ? p3 : tf.mul(p3, tf.reshape(dropMask, [hb, s, s]));
+    const m3 = dropMask === undefined ? undefined : tf.reshape(dropMask, [hb, s, s]);
+    const dropped = m3 === undefined ? p3 : tf.mul(p3, m3);
     // context = dropped · v
     const dv3 = batchMatMul(transposeLast3(dropped as tf.Tensor3D), dc3);
     let dp = batchMatMul(dc3, transposeLast3(v3)) as tf.Tensor3D;
-    if (dropMask !== undefined) dp = tf.mul(dp, tf.reshape(dropMask, [hb, s, s]));
+    if (m3 !== undefined) dp = tf.mul(dp, m3);
     // softmax, then the scale (the mask bias takes no gradient)
     const dot = tf.sum(tf.mul(dp, p3), -1, true);
     const ds = tf.div(tf.mul(p3, tf.sub(dp, dot)), scale) as tf.Tensor3D;

@@ -26,7 +26,7 @@ import {
 import { relativeEmbeddingRows } from "./relative_position.ts";
 import { frozenLinear, matMulPlain } from "./_matmul.ts";
 import { requireModelBackend } from "./_backend.ts";
-import { type CustomVjp, LayerRecorder } from "./selective_layer.ts";
+import { type CustomVjp, LayerRecorder, withOuterTape } from "./selective_layer.ts";
 import { seededDropout } from "./_dropout.ts";
 
 /**
@@ -461,6 +461,27 @@ function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number)
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
     return tf.add(tf.mul(normed, gamma), beta);
   });
+}
+
+/** Sets each adapter's per-forward counters to a value of `forwardState()` (absent: left). */
+function setForwardState(
+  deltas: readonly LinearDelta[],
+  states: readonly (readonly number[] | undefined)[],
+): void {
+  deltas.forEach((d, j) => {
+    const st = states[j];
+    if (st !== undefined) d.restoreForwardState?.(st);
+  });
+}
+
+/** Runs `f` and then sets the adapters' per-forward counters back to what they were before. */
+function keepingForwardState<T>(deltas: readonly LinearDelta[], f: () => T): T {
+  const now = deltas.map((d) => d.forwardState?.());
+  try {
+    return f();
+  } finally {
+    setForwardState(deltas, now);
+  }
 }
 
 /** Names of the encoder's adaptable linears of layer `i`, in forward order. */
@@ -1095,7 +1116,7 @@ export class DebertaModel {
     sites: { readonly getSite: () => number; readonly setSite: (n: number) => void },
     body: (x: tf.Tensor2D, k: LayerConstants, ops: LayerOps) => tf.Tensor2D,
   ): tf.Tensor3D {
-    const { vars } = this.#layerAdapters(i, "selectively recompute");
+    const { deltas, vars } = this.#layerAdapters(i, "selectively recompute");
     const [b, s, h] = input.shape;
     const layer = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -1128,9 +1149,8 @@ export class DebertaModel {
       return {
         value: tf.reshape(out, [b, s, h]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-          const deltas = this.#layerAdapters(i, "selectively recompute").deltas;
-          const now = deltas.map((d) => d.forwardState?.());
-          try {
+          // The backward sets each adapter's counters back per call; leave them as they were.
+          return keepingForwardState(deltas, () => {
             const { dx, varGrads } = recorder.backward(
               saved,
               out,
@@ -1138,12 +1158,7 @@ export class DebertaModel {
               vars,
             );
             return [tf.reshape(dx, [b, s, h]), ...varGrads];
-          } finally {
-            deltas.forEach((d, j) => {
-              const st = now[j];
-              if (st !== undefined) d.restoreForwardState?.(st);
-            });
-          }
+          });
         },
       };
     });
@@ -1178,34 +1193,25 @@ export class DebertaModel {
             maskBias,
             ...Object.fromEntries(rel.map((key, j) => [key, rest[j]])),
           };
-          const now = deltas.map((d) => d.forwardState?.());
-          deltas.forEach((d, j) => {
-            const st = states[j];
-            if (st !== undefined) d.restoreForwardState?.(st);
+          return keepingForwardState(deltas, () => {
+            setForwardState(deltas, states);
+            const xv = tf.variable(xs, true);
+            try {
+              const { value, grads } = withOuterTape(() =>
+                tf.variableGrads(
+                  () => tf.sum(tf.mul(run(xv as tf.Tensor as tf.Tensor3D, kk, true), dy)),
+                  [xv, ...vars],
+                )
+              );
+              value.dispose();
+              return [
+                grads[xv.name] as tf.Tensor,
+                ...vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
+              ];
+            } finally {
+              xv.dispose();
+            }
           });
-          // A gradient inside a backward pass: the engine's tape is replaced by the inner
-          // call and must be handed back for the outer pass to free its saved tensors.
-          const engine = tf.engine();
-          const outerTape = engine.state.activeTape;
-          const xv = tf.variable(xs, true);
-          try {
-            const { value, grads } = tf.variableGrads(
-              () => tf.sum(tf.mul(run(xv as tf.Tensor as tf.Tensor3D, kk, true), dy)),
-              [xv, ...vars],
-            );
-            value.dispose();
-            return [
-              grads[xv.name] as tf.Tensor,
-              ...vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
-            ];
-          } finally {
-            engine.state.activeTape = outerTape;
-            xv.dispose();
-            deltas.forEach((d, j) => {
-              const st = now[j];
-              if (st !== undefined) d.restoreForwardState?.(st);
-            });
-          }
         },
       };
     });

@@ -255,14 +255,16 @@ export class LayerRecorder {
               if (step.state !== undefined) delta.restoreForwardState?.(step.state);
               const own = (delta.trainableVariables?.() ?? []).filter((v) => v.trainable);
               const r = nestedGrads(
-                (xv) => tf.sum(tf.mul(delta.delta(xv as tf.Tensor2D, this.#training), g)),
-                x,
-                wantX,
+                (xv) => delta.delta(xv as tf.Tensor2D, this.#training),
+                [x],
+                [wantX],
+                g,
                 own,
               );
-              if (r.dx !== undefined) dx = dx === undefined ? r.dx : tf.add(dx, r.dx);
+              const dxDelta = r.inputs[0];
+              if (dxDelta !== undefined) dx = dx === undefined ? dxDelta : tf.add(dx, dxDelta);
               for (const v of own) {
-                const gv = r.grads.get(v.name);
+                const gv = r.vars.get(v.name);
                 if (gv === undefined) continue;
                 const old = varGrads.get(v.name);
                 varGrads.set(v.name, tf.keep(old === undefined ? gv : tf.add(old, gv)));
@@ -287,7 +289,7 @@ export class LayerRecorder {
           const want = step.inputs.map((i) => this.#needsGrad[i]!);
           tf.tidy(() => {
             this.#setSite(step.site);
-            const r = nestedPieceGrads(step.fn, xs, want, g);
+            const r = nestedGrads(step.fn, xs, want, g).inputs;
             step.inputs.forEach((id, k) => {
               const d = r[k];
               if (d !== undefined) accumulate(id, tf.keep(d));
@@ -345,10 +347,22 @@ export class LayerRecorder {
 }
 
 /**
- * `tf.variableGrads` inside a backward pass: the engine's active tape is replaced by the inner
- * call and handed back afterwards, so the outer pass can still free its saved tensors.
+ * Runs `f` (a `tf.variableGrads` inside a backward pass) and hands the engine's active tape back
+ * afterwards: the inner call replaces it, and the outer pass still needs it to free its saved
+ * tensors.
+ *
+ * @param f The nested gradient computation.
+ * @returns What `f` returns.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withOuterTape } from "./selective_layer.ts";
+ *
+ * assert.equal(withOuterTape(() => 3), 3);
+ * ```
  */
-function withOuterTape<T>(f: () => T): T {
+export function withOuterTape<T>(f: () => T): T {
   const engine = tf.engine();
   const outer = engine.state.activeTape;
   try {
@@ -358,47 +372,34 @@ function withOuterTape<T>(f: () => T): T {
   }
 }
 
-/** Gradients of a scalar `f(x)` with respect to `x` (if `wantX`) and `vars`. */
+/**
+ * The vector-Jacobian product of `fn` inside a backward pass: gradients of `Σ fn(xs) ⊙ dy` with
+ * respect to the inputs flagged in `want` (`undefined` for the others) and to `vars` (by name,
+ * those that receive one).
+ */
 function nestedGrads(
-  f: (x: tf.Tensor) => tf.Scalar,
-  x: tf.Tensor,
-  wantX: boolean,
-  vars: readonly tf.Variable[],
-): { dx: tf.Tensor | undefined; grads: Map<string, tf.Tensor> } {
-  const xv = wantX ? tf.variable(x, true) : undefined;
-  const all = xv === undefined ? [...vars] : [xv, ...vars];
-  if (all.length === 0) return { dx: undefined, grads: new Map() };
-  try {
-    const { value, grads } = withOuterTape(() => tf.variableGrads(() => f(xv ?? x), all));
-    value.dispose();
-    const out = new Map<string, tf.Tensor>();
-    for (const v of vars) {
-      const g = grads[v.name];
-      if (g !== undefined) out.set(v.name, g);
-    }
-    return { dx: xv === undefined ? undefined : grads[xv.name], grads: out };
-  } finally {
-    xv?.dispose();
-  }
-}
-
-/** Gradients of `sum(fn(xs) ⊙ dy)` with respect to the inputs flagged in `want`. */
-function nestedPieceGrads(
   fn: (...xs: tf.Tensor[]) => tf.Tensor,
   xs: readonly tf.Tensor[],
   want: readonly boolean[],
   dy: tf.Tensor,
-): (tf.Tensor | undefined)[] {
+  vars: readonly tf.Variable[] = [],
+): { inputs: (tf.Tensor | undefined)[]; vars: Map<string, tf.Tensor> } {
   const vs = xs.map((x, k) => (want[k] ? tf.variable(x, true) : undefined));
-  const list = vs.filter((v): v is tf.Variable => v !== undefined);
-  if (list.length === 0) return xs.map(() => undefined);
+  const own = vs.filter((v): v is tf.Variable => v !== undefined);
+  const all = [...own, ...vars];
+  if (all.length === 0) return { inputs: xs.map(() => undefined), vars: new Map() };
   try {
     const { value, grads } = withOuterTape(() =>
-      tf.variableGrads(() => tf.sum(tf.mul(fn(...xs.map((x, k) => vs[k] ?? x)), dy)), list)
+      tf.variableGrads(() => tf.sum(tf.mul(fn(...xs.map((x, k) => vs[k] ?? x)), dy)), all)
     );
     value.dispose();
-    return vs.map((v) => (v === undefined ? undefined : grads[v.name]));
+    const byName = new Map<string, tf.Tensor>();
+    for (const v of vars) {
+      const g = grads[v.name];
+      if (g !== undefined) byName.set(v.name, g);
+    }
+    return { inputs: vs.map((v) => (v === undefined ? undefined : grads[v.name])), vars: byName };
   } finally {
-    for (const v of list) v.dispose();
+    for (const v of own) v.dispose();
   }
 }

@@ -77,6 +77,27 @@ export async function tinyRun(
   }
 }
 
+/**
+ * The same tiny run twice: uninterrupted, and stopped after `stopAfterStep` then resumed (in a
+ * temporary folder, removed afterwards; the outcomes are decoded in memory).
+ */
+export async function fullAndResumedRuns(
+  method: TrainMethod,
+  backend: BackendInfo,
+  extra: Partial<RunSettings> & { hyper?: HyperParams },
+  stopAfterStep = 5,
+): Promise<{ full: RunOutcome; resumed: RunOutcome }> {
+  const root = await Deno.makeTempDir();
+  try {
+    const full = await tinyRun(join(root, "full"), method, backend, extra);
+    await tinyRun(join(root, "cut"), method, backend, { ...extra, stopAfterStep });
+    const resumed = await tinyRun(join(root, "cut"), method, backend, { ...extra, resume: true });
+    return { full, resumed };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 /** Largest |a − b| over every tensor of two outcomes (same keys and sizes asserted). */
 export function maxTensorDiff(a: RunOutcome, b: RunOutcome): number {
   assert.deepEqual([...a.tensors.keys()].sort(), [...b.tensors.keys()].sort());

@@ -6,7 +6,7 @@ import type { TrainMethod } from "../../../train/hyperparams.ts";
 import { accumulateSlices, planSlices, trainableList } from "../../../train/gradients.ts";
 import { createPlantedTask } from "../../../train/planted/planted_task.ts";
 import { injectAdapters } from "../../../model/inject.ts";
-import { assertSameRun, NO_DROPOUT, tinyRun } from "./_compare_runs.ts";
+import { assertSameRun, fullAndResumedRuns, NO_DROPOUT, tinyRun } from "./_compare_runs.ts";
 import { TINY_HYPER, TINY_PLANTED, tinyBackend } from "./_tiny.ts";
 
 const backend = await tinyBackend();
@@ -129,43 +129,22 @@ Deno.test("IncreLoRA per-step score under accumulation is |ΔW ⊙ Σ_m ∇_m|, 
 });
 
 Deno.test("runTraining() with micro-batches resumes bit-identically (TriAdaptLoRA, dropout on)", async () => {
-  // Arrange
-  const root = await Deno.makeTempDir();
-  try {
-    // Act: micro-batches of 2 with dropout; one run uninterrupted, one stopped at 5 and resumed.
-    const opts = { microBatch: 2, hyper: TINY_HYPER };
-    const full = await tinyRun(join(root, "full"), "triadapt", backend, opts);
-    await tinyRun(join(root, "cut"), "triadapt", backend, { ...opts, stopAfterStep: 5 });
-    const resumed = await tinyRun(join(root, "cut"), "triadapt", backend, {
-      ...opts,
-      resume: true,
-    });
-    // Assert
-    assert.equal(resumed.result.step, 12);
-    assert.deepEqual(resumed.tensors, full.tensors);
-    assert.deepEqual(resumed.losses, full.losses);
-    assert.deepEqual(resumed.events, full.events);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  // Act: micro-batches of 2 with dropout; one run uninterrupted, one stopped at 5 and resumed.
+  const opts = { microBatch: 2, hyper: TINY_HYPER };
+  const { full, resumed } = await fullAndResumedRuns("triadapt", backend, opts);
+  // Assert
+  assert.equal(resumed.result.step, 12);
+  assert.deepEqual(resumed.tensors, full.tensors);
+  assert.deepEqual(resumed.losses, full.losses);
+  assert.deepEqual(resumed.events, full.events);
 });
 
 Deno.test("runTraining() with micro-batches resumes bit-identically (IncreLoRA, AdaLoRA)", async () => {
   for (const method of ["increlora", "adalora"] as const) {
-    const root = await Deno.makeTempDir();
-    try {
-      const opts = { microBatch: 3, hyper: { ...NO_DROPOUT, dropout: 0.1 } };
-      const full = await tinyRun(join(root, "full"), method, backend, opts);
-      await tinyRun(join(root, "cut"), method, backend, { ...opts, stopAfterStep: 7 });
-      const resumed = await tinyRun(join(root, "cut"), method, backend, {
-        ...opts,
-        resume: true,
-      });
-      assert.deepEqual(resumed.tensors, full.tensors, method);
-      assert.deepEqual(resumed.losses, full.losses, method);
-      assert.deepEqual(resumed.events, full.events, method);
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
+    const opts = { microBatch: 3, hyper: { ...NO_DROPOUT, dropout: 0.1 } };
+    const { full, resumed } = await fullAndResumedRuns(method, backend, opts, 7);
+    assert.deepEqual(resumed.tensors, full.tensors, method);
+    assert.deepEqual(resumed.losses, full.losses, method);
+    assert.deepEqual(resumed.events, full.events, method);
   }
 });

@@ -8,7 +8,13 @@ import type { TrainMethod } from "../../../train/hyperparams.ts";
 import { Trainer } from "../../../train/loop.ts";
 import { createPlantedTask } from "../../../train/planted/planted_task.ts";
 import { createWorkerPool, resolveWorkers } from "../../../train/worker_pool.ts";
-import { assertSameRun, maxTensorDiff, NO_DROPOUT, tinyRun } from "./_compare_runs.ts";
+import {
+  assertSameRun,
+  fullAndResumedRuns,
+  maxTensorDiff,
+  NO_DROPOUT,
+  tinyRun,
+} from "./_compare_runs.ts";
 import { TINY_HYPER, TINY_PLANTED, tinyBackend } from "./_tiny.ts";
 
 const backend = await tinyBackend();
@@ -57,45 +63,25 @@ Deno.test("workers 2 with one share each is bit-identical to 2 in-process micro-
 
 Deno.test("runTraining() with 2 workers and micro-batches resumes bit-identically (TriAdaptLoRA, IncreLoRA; dropout on)", async () => {
   for (const method of ["triadapt", "increlora"] as const) {
-    const root = await Deno.makeTempDir();
-    try {
-      const opts = { microBatch: 1, workers: 2, hyper: TINY_HYPER };
-      const full = await tinyRun(join(root, "full"), method, backend, opts);
-      await tinyRun(join(root, "cut"), method, backend, { ...opts, stopAfterStep: 5 });
-      const resumed = await tinyRun(join(root, "cut"), method, backend, {
-        ...opts,
-        resume: true,
-      });
-      assert.equal(resumed.result.step, 12);
-      assert.equal(maxTensorDiff(resumed, full), 0, method);
-      assert.deepEqual(resumed.tensors, full.tensors, method);
-      assert.deepEqual(resumed.losses, full.losses, method);
-      assert.deepEqual(resumed.events, full.events, method);
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
+    const opts = { microBatch: 1, workers: 2, hyper: TINY_HYPER };
+    const { full, resumed } = await fullAndResumedRuns(method, backend, opts);
+    assert.equal(resumed.result.step, 12);
+    assert.equal(maxTensorDiff(resumed, full), 0, method);
+    assert.deepEqual(resumed.tensors, full.tensors, method);
+    assert.deepEqual(resumed.losses, full.losses, method);
+    assert.deepEqual(resumed.events, full.events, method);
   }
 });
 
 Deno.test("runTraining() with selective recomputation resumes bit-identically, in-process and with 2 workers (TriAdaptLoRA growth, dropout on)", async () => {
   for (const workers of [1, 2]) {
-    const root = await Deno.makeTempDir();
-    try {
-      const opts = { workers, recompute: "selective" as const, hyper: TINY_HYPER };
-      const full = await tinyRun(join(root, "full"), "triadapt", backend, opts);
-      await tinyRun(join(root, "cut"), "triadapt", backend, { ...opts, stopAfterStep: 5 });
-      const resumed = await tinyRun(join(root, "cut"), "triadapt", backend, {
-        ...opts,
-        resume: true,
-      });
-      assert.equal(resumed.result.step, 12);
-      assert.ok(full.events.length > 0, "the run must grow");
-      assert.deepEqual(resumed.tensors, full.tensors, `workers ${workers}`);
-      assert.deepEqual(resumed.losses, full.losses, `workers ${workers}`);
-      assert.deepEqual(resumed.events, full.events, `workers ${workers}`);
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
+    const opts = { workers, recompute: "selective" as const, hyper: TINY_HYPER };
+    const { full, resumed } = await fullAndResumedRuns("triadapt", backend, opts);
+    assert.equal(resumed.result.step, 12);
+    assert.ok(full.events.length > 0, "the run must grow");
+    assert.deepEqual(resumed.tensors, full.tensors, `workers ${workers}`);
+    assert.deepEqual(resumed.losses, full.losses, `workers ${workers}`);
+    assert.deepEqual(resumed.events, full.events, `workers ${workers}`);
   }
 });
 
