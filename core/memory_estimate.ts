@@ -65,6 +65,11 @@ export interface StepShape {
    * `"selective"` (the attention core, LayerNorms and GELU again).
    */
   readonly recompute: boolean | "selective";
+  /**
+   * Whether the backward pass keeps a transposed copy of every encoder linear weight (the wasm
+   * backend with its XNNPACK product, whose transposed products are slow); default `true`.
+   */
+  readonly keptWeightCopies?: boolean;
 }
 
 /**
@@ -84,8 +89,9 @@ export interface StepShape {
  */
 export interface StepMemory {
   /**
-   * Frozen weights (embeddings, every layer, relative embeddings), and the transposed copy of
-   * every encoder linear weight that the backward pass keeps for its input gradients.
+   * Frozen weights (embeddings, every layer, relative embeddings), and (with
+   * `keptWeightCopies`) the transposed copy of every encoder linear weight that the backward pass
+   * keeps for its input gradients.
    */
   readonly frozen: number;
   /** Trainable parameters with their gradients and two optimizer moments. */
@@ -194,7 +200,9 @@ export function estimateStepMemory(shape: StepShape): StepMemory {
     );
   }
   const { layers, hidden: h, batch: b, seqLength: s } = shape;
-  const linearWeights = layers * (4 * h * h + 2 * h * shape.intermediate);
+  const linearWeights = shape.keptWeightCopies === false
+    ? 0
+    : layers * (4 * h * h + 2 * h * shape.intermediate);
   const frozen = FLOAT * (frozenParameters(shape) + linearWeights);
   const trainable = FLOAT * PER_TRAINABLE * shape.trainable;
   const oneLayer = layerActivationBytes(shape);

@@ -67,7 +67,7 @@ function productWithPlainGradient(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
  * @param wT `[in, out]` (a frozen tensor, not differentiated).
  * @param bias `[out]` (frozen).
  * @param weight Returns `wTᵀ` (`[out, in]`) kept by the caller (a cached copy saves the
- *   backward's transpose); absent: transposed on each backward.
+ *   backward's transpose); absent: a product by the transposed operand (see {@link timesWeight}).
  * @returns `[rows, out]`.
  *
  * @example
@@ -88,8 +88,7 @@ export function frozenLinear(
 ): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
     value: tf.add(tf.matMul(args[0] as tf.Tensor2D, wT), bias),
-    gradFunc: (dy: tf.Tensor) =>
-      tf.matMul(dy as tf.Tensor2D, weight?.() ?? (tf.transpose(wT) as tf.Tensor2D)),
+    gradFunc: (dy: tf.Tensor) => timesWeight(dy as tf.Tensor2D, wT, weight),
   }));
   return f(x) as tf.Tensor2D;
 }
@@ -117,4 +116,58 @@ export function frozenLinear(
 export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
   return productWithPlainGradient(a, b) as tf.Tensor3D;
+}
+
+/** The tfjs flag `ops/wasm_batch_matmul.ts` sets: see {@link transposedProductsFast}. */
+const FAST_TRANSPOSED_FLAG = "TRIADAPT_WASM_FAST_TRANSPOSED_MATMUL";
+
+/**
+ * Whether the active backend multiplies by a transposed operand about as fast as by a plain one:
+ * every backend but wasm does; wasm does when `ops/wasm_batch_matmul.ts` runs its relaxed-SIMD
+ * product (the package's own transposed product is a naive loop, ~15× slower).
+ *
+ * @returns `true` where no transposed copy of a frozen weight is worth keeping.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { transposedProductsFast } from "./_matmul.ts";
+ *
+ * assert.equal(typeof transposedProductsFast(), "boolean");
+ * ```
+ */
+export function transposedProductsFast(): boolean {
+  if (tf.getBackend() !== "wasm") return true;
+  const registry = (tf.env() as unknown as { flagRegistry: Record<string, unknown> }).flagRegistry;
+  return registry[FAST_TRANSPOSED_FLAG] != null && tf.env().getBool(FAST_TRANSPOSED_FLAG);
+}
+
+/**
+ * `dy·wTᵀ`, the input gradient of a frozen linear: a plain product with `weight()` (a kept `W0`)
+ * when given, else a product by the transposed operand (fast where
+ * {@link transposedProductsFast}), else an explicit transpose first.
+ *
+ * @param dy `[rows, out]`.
+ * @param wT `[in, out]`.
+ * @param weight Returns `W0` (`[out, in]`), if the caller keeps one.
+ * @returns `[rows, in]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { timesWeight } from "./_matmul.ts";
+ *
+ * const dx = timesWeight(tf.tensor2d([[1, 1]]), tf.tensor2d([[1, 2], [3, 4]]));
+ * assert.deepEqual(Array.from(dx.dataSync()), [3, 7]);
+ * ```
+ */
+export function timesWeight(
+  dy: tf.Tensor2D,
+  wT: tf.Tensor2D,
+  weight?: () => tf.Tensor2D,
+): tf.Tensor2D {
+  if (weight !== undefined) return tf.matMul(dy, weight());
+  if (transposedProductsFast()) return tf.matMul(dy, wT, false, true);
+  return tf.tidy(() => tf.matMul(dy, tf.transpose(wT) as tf.Tensor2D));
 }

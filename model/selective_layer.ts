@@ -16,6 +16,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { LinearDelta } from "./linear_adapter.ts";
+import { timesWeight } from "./_matmul.ts";
 
 /** A frozen linear `x·wT + bias` and its adapter, as {@link LayerRecorder.linear} needs it. */
 export interface RecordedLinear {
@@ -245,10 +246,7 @@ export class LayerRecorder {
           const wantX = this.#needsGrad[step.input]!;
           tf.tidy(() => {
             let dx: tf.Tensor | undefined = wantX
-              ? tf.matMul(
-                g as tf.Tensor2D,
-                step.linear.weight?.() ?? (tf.transpose(step.linear.weightT) as tf.Tensor2D),
-              )
+              ? timesWeight(g as tf.Tensor2D, step.linear.weightT, step.linear.weight)
               : undefined;
             const delta = step.linear.delta;
             if (delta !== undefined) {

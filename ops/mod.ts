@@ -23,6 +23,12 @@
 
 export * from "./adapter.ts";
 export * from "./backend.ts";
+export {
+  setWasmMatMul,
+  type WasmMatMul,
+  wasmMatMul,
+  wasmTransposedProductsFast,
+} from "./wasm_batch_matmul.ts";
 export * from "./triadapt_lora.ts";
 export * from "./update_grams.ts";
 export * from "./lora.ts";

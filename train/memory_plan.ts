@@ -9,6 +9,7 @@
  */
 
 import { estimateStepMemory, examplesPerPass, type StepShape } from "../core/memory_estimate.ts";
+import { wasmTransposedProductsFast } from "../ops/wasm_batch_matmul.ts";
 
 /** The wasm heap's ceiling: 32-bit addressing, 4 GiB. */
 export const WASM_HEAP_BYTES = 4 * 2 ** 30;
@@ -110,6 +111,11 @@ export interface StepMemoryRequest {
   readonly recompute: RecomputeFlag;
   /** Memory of one heap in bytes (`Infinity`: no known limit, nothing is refused). */
   readonly limitBytes: number;
+  /**
+   * Whether the model keeps a transposed copy of each frozen linear weight for the backward pass
+   * (wasm with the XNNPACK product only); default `true`.
+   */
+  readonly keptWeightCopies?: boolean;
 }
 
 /**
@@ -169,6 +175,9 @@ function needed(
     seqLength: request.seqLength,
     trainable: request.trainable,
     recompute,
+    ...(request.keptWeightCopies === undefined
+      ? {}
+      : { keptWeightCopies: request.keptWeightCopies }),
   };
   return estimateStepMemory(shape).total;
 }
@@ -433,5 +442,6 @@ export function stepMemoryRequest(
     trainable: trainableEstimate(encoder, maxRank, 3),
     recompute: options.recompute ?? "auto",
     limitBytes: backendMemoryLimit(options.backend),
+    keptWeightCopies: options.backend === "wasm" && !wasmTransposedProductsFast(),
   };
 }

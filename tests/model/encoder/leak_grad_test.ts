@@ -6,6 +6,7 @@ import { createDebertaModel } from "../../../model/deberta_v3.ts";
 import type { DebertaModel } from "../../../model/deberta_v3.ts";
 import { randomDebertaWeights } from "../../../model/random_weights.ts";
 import type { LinearDelta } from "../../../model/linear_adapter.ts";
+import { setWasmMatMul } from "../../../ops/wasm_batch_matmul.ts";
 
 assert.ok(await tf.setBackend("wasm"), "wasm backend must initialise");
 
@@ -192,7 +193,18 @@ Deno.test("DebertaModel.forward() drops before the classifier at cls_dropout, el
   );
 });
 
-Deno.test("the backward's kept weight copies follow setBaseWeight and are freed by dispose (every recompute mode)", () => {
+Deno.test("the backward's kept weight copies follow setBaseWeight and are freed by dispose (every recompute mode; with the relaxed-SIMD product none are made)", () => {
+  for (const product of ["xnnpack", "relaxed-simd"] as const) {
+    const before = setWasmMatMul(product);
+    try {
+      keptCopiesFollowSetBaseWeight(product === "xnnpack");
+    } finally {
+      setWasmMatMul(before);
+    }
+  }
+});
+
+function keptCopiesFollowSetBaseWeight(copiesExpected: boolean): void {
   const atStart = tf.memory().numTensors;
   const name = "deberta.encoder.layer.1.intermediate.dense";
   // An adapter below the swapped linear, so its gradient flows back through that weight.
@@ -222,7 +234,10 @@ Deno.test("the backward's kept weight copies follow setBaseWeight and are freed 
     fresh.setAdapter(below, withVars(other));
     const swapped = tf.tidy(() => tf.mul(model.baseWeight(name), -2) as tf.Tensor2D);
     try {
+      const tensorsBefore = tf.memory().numTensors;
       gradsOf(model, own.vars);
+      const kept = tf.memory().numTensors - tensorsBefore;
+      assert.equal(kept > 0, copiesExpected, `mode ${mode}: ${kept} tensors kept by a backward`);
       fresh.setBaseWeight(name, swapped);
       // Act: swap the weight in the trained model, differentiate both.
       model.setBaseWeight(name, swapped);
@@ -239,4 +254,4 @@ Deno.test("the backward's kept weight copies follow setBaseWeight and are freed 
     }
     assert.equal(tf.memory().numTensors, atStart, `mode ${mode}: dispose must free everything`);
   }
-});
+}

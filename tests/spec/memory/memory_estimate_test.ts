@@ -116,3 +116,14 @@ Deno.test("estimateStepMemory() refuses a non-integer or zero count, naming it",
   assert.throws(() => estimateStepMemory({ ...ok, seqLength: 1.5 }), /seqLength/);
   assert.throws(() => estimateStepMemory({ ...ok, trainable: -1 }), /trainable/);
 });
+
+Deno.test("estimateStepMemory(): without kept weight copies the frozen part is smaller by exactly one float per encoder linear weight", () => {
+  fc.assert(fc.property(shapeArb, (shape) => {
+    const kept = estimateStepMemory({ ...shape, keptWeightCopies: true });
+    const none = estimateStepMemory({ ...shape, keptWeightCopies: false });
+    const { layers, hidden: h, intermediate: i } = shape;
+    assert.equal(kept.frozen - none.frozen, 4 * layers * (4 * h * h + 2 * h * i));
+    assert.equal(kept.activations, none.activations);
+    assert.deepEqual(estimateStepMemory(shape), kept, "the default keeps the copies");
+  }));
+});
