@@ -15,10 +15,12 @@
 import * as tf from "@tensorflow/tfjs";
 
 /**
- * `a·b` for 2-D tensors; the gradient uses explicit transposes and plain products.
+ * `a·b` (or `a·bᵀ`) for 2-D tensors: `tf.matMul` where transposed products are fast
+ * ({@link transposedProductsFast}), else explicit transposes and a gradient of plain products.
  *
  * @param a `[m, k]`.
- * @param b `[k, n]`.
+ * @param b `[k, n]` (`[n, k]` with `transposeB`).
+ * @param transposeB Multiply by `bᵀ`.
  * @returns `[m, n]`.
  *
  * @example
@@ -31,8 +33,9 @@ import * as tf from "@tensorflow/tfjs";
  * assert.deepEqual(Array.from(y.dataSync()), [11]);
  * ```
  */
-export function matMulPlain(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return productWithPlainGradient(a, b) as tf.Tensor2D;
+export function matMulPlain(a: tf.Tensor2D, b: tf.Tensor2D, transposeB = false): tf.Tensor2D {
+  if (transposedProductsFast()) return tf.matMul(a, b, false, transposeB);
+  return productWithPlainGradient(a, transposeB ? tf.transpose(b) : b) as tf.Tensor2D;
 }
 
 /** `xᵀ` over the last two axes (rank 2 or 3). */
@@ -94,13 +97,17 @@ export function frozenLinear(
 }
 
 /**
- * Batched `a·b` over the leading dimension with a hand-written gradient of plain batched products
- * and explicit transposes. On the wasm backend `ops/wasm_batch_matmul.ts` runs each plain batched
- * product as one XNNPACK 2-D product per batch entry inside one kernel (the package's batched
- * kernel is several times slower); elsewhere `tf.matMul` and its own gradient.
+ * Batched `op(a)·op(b)` over the leading dimension, `op` transposing the last two axes where its
+ * flag is set. Where transposed products are fast ({@link transposedProductsFast}: every backend
+ * but wasm, and wasm with the relaxed-SIMD product of `ops/wasm_batch_matmul.ts`) this is
+ * `tf.matMul` with its own gradient; on wasm with XNNPACK the flags become explicit transposes and
+ * the gradient plain products (`ops/wasm_batch_matmul.ts` runs each plain batched product as one
+ * XNNPACK 2-D product per batch entry; the package's transposed products are naive loops).
  *
- * @param a `[n, m, k]`.
- * @param b `[n, k, p]`.
+ * @param a `[n, m, k]` (`[n, k, m]` with `transposeA`).
+ * @param b `[n, k, p]` (`[n, p, k]` with `transposeB`).
+ * @param transposeA Multiply by `aᵀ`.
+ * @param transposeB Multiply by `bᵀ`.
  * @returns `[n, m, p]`.
  *
  * @example
@@ -111,11 +118,21 @@ export function frozenLinear(
  *
  * const y = batchMatMul(tf.ones([2, 1, 3]) as tf.Tensor3D, tf.ones([2, 3, 1]) as tf.Tensor3D);
  * assert.deepEqual(Array.from(y.dataSync()), [3, 3]);
+ * const z = batchMatMul(tf.ones([2, 1, 3]) as tf.Tensor3D, tf.ones([2, 1, 3]) as tf.Tensor3D, false, true);
+ * assert.deepEqual(Array.from(z.dataSync()), [3, 3]);
  * ```
  */
-export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  if (tf.getBackend() !== "wasm") return tf.matMul(a, b);
-  return productWithPlainGradient(a, b) as tf.Tensor3D;
+export function batchMatMul(
+  a: tf.Tensor3D,
+  b: tf.Tensor3D,
+  transposeA = false,
+  transposeB = false,
+): tf.Tensor3D {
+  if (transposedProductsFast()) return tf.matMul(a, b, transposeA, transposeB);
+  return productWithPlainGradient(
+    transposeA ? transposeLast(a) : a,
+    transposeB ? transposeLast(b) : b,
+  ) as tf.Tensor3D;
 }
 
 /** The tfjs flag `ops/wasm_batch_matmul.ts` sets: see {@link transposedProductsFast}. */

@@ -64,17 +64,11 @@ function splitHeads(x: tf.Tensor2D, b: number, s: number, h: number): tf.Tensor4
   return tf.transpose(tf.reshape(x, [b, s, h, d]), [2, 0, 1, 3]);
 }
 
-/** Scores of `[h, b, s, d]` rows against `[h, d, 2s−1]` position rows, `[h, b, s, 2s−1]`. */
-function positionScores(x: tf.Tensor4D, posT: tf.Tensor3D): tf.Tensor4D {
+/** Scores of `[h, b, s, d]` rows against `[h, 2s−1, d]` position rows, `[h, b, s, 2s−1]`. */
+function positionScores(x: tf.Tensor4D, pos: tf.Tensor3D): tf.Tensor4D {
   const [h, b, s, d] = x.shape;
   const flat = tf.reshape(x, [h, b * s, d]) as tf.Tensor3D;
-  return tf.reshape(batchMatMul(flat, posT), [h, b, s, posT.shape[2]]);
-}
-
-/** `[rows, h·d]` → `[h, d, rows]` (position rows, transposed for a plain product). */
-function splitPositionHeadsT(x: tf.Tensor2D, h: number): tf.Tensor3D {
-  const d = x.shape[1] / h;
-  return tf.transpose(tf.reshape(x, [x.shape[0], h, d]), [1, 2, 0]);
+  return tf.reshape(batchMatMul(flat, pos, false, true), [h, b, s, pos.shape[1]]);
 }
 
 /**
@@ -152,18 +146,22 @@ export function disentangledAttentionWithProbs(
     const q = splitHeads(inputs.query, b, s, h);
     const k = splitHeads(inputs.key, b, s, h);
     const v = splitHeads(inputs.value, b, s, h);
-    const kT = tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [h * b, headDim, s]) as tf.Tensor3D;
     let scores = tf.reshape(
-      batchMatMul(tf.reshape(q, [h * b, s, headDim]) as tf.Tensor3D, kT),
+      batchMatMul(
+        tf.reshape(q, [h * b, s, headDim]) as tf.Tensor3D,
+        tf.reshape(k, [h * b, s, headDim]) as tf.Tensor3D,
+        false,
+        true,
+      ),
       [h, b, s, s],
     ) as tf.Tensor4D;
     if (inputs.posKey !== undefined) {
-      const pkT = splitPositionHeadsT(inputs.posKey, h); // [h, d, 2s-1]
-      scores = tf.add(scores, relativeShift(positionScores(q, pkT)));
+      const pk = splitPositionHeads(inputs.posKey, h); // [h, 2s-1, d]
+      scores = tf.add(scores, relativeShift(positionScores(q, pk)));
     }
     if (inputs.posQuery !== undefined) {
-      const pqT = splitPositionHeadsT(inputs.posQuery, h);
-      const p2cT = relativeShift(positionScores(k, pqT)); // [h, b, j, i]
+      const pq = splitPositionHeads(inputs.posQuery, h);
+      const p2cT = relativeShift(positionScores(k, pq)); // [h, b, j, i]
       scores = tf.add(scores, tf.transpose(p2cT, [0, 1, 3, 2]));
     }
     scores = tf.add(tf.div(scores, scale), inputs.maskBias);
@@ -199,11 +197,6 @@ function splitPositionHeads(x: tf.Tensor2D, h: number): tf.Tensor3D {
 function mergePositionHeads(x: tf.Tensor3D): tf.Tensor2D {
   const [h, rows, d] = x.shape;
   return tf.reshape(tf.transpose(x, [1, 0, 2]), [rows, h * d]);
-}
-
-/** `xᵀ` over the last two axes of a rank-3 tensor. */
-function transposeLast3(x: tf.Tensor3D): tf.Tensor3D {
-  return tf.transpose(x, [0, 2, 1]);
 }
 
 /**
@@ -279,14 +272,14 @@ export function disentangledAttentionBackward(
     const m3 = dropMask === undefined ? undefined : tf.reshape(dropMask, [hb, s, s]);
     const dropped = m3 === undefined ? p3 : tf.mul(p3, m3);
     // context = dropped · v
-    const dv3 = batchMatMul(transposeLast3(dropped as tf.Tensor3D), dc3);
-    let dp = batchMatMul(dc3, transposeLast3(v3)) as tf.Tensor3D;
+    const dv3 = batchMatMul(dropped as tf.Tensor3D, dc3, true, false);
+    let dp = batchMatMul(dc3, v3, false, true) as tf.Tensor3D;
     if (m3 !== undefined) dp = tf.mul(dp, m3);
     // softmax, then the scale (the mask bias takes no gradient)
     const dot = tf.sum(tf.mul(dp, p3), -1, true);
     const ds = tf.div(tf.mul(p3, tf.sub(dp, dot)), scale) as tf.Tensor3D;
     let dq3 = batchMatMul(ds, k3);
-    let dk3 = batchMatMul(transposeLast3(ds), q3);
+    let dk3 = batchMatMul(ds, q3, true, false);
     const out: {
       query?: tf.Tensor2D;
       key?: tf.Tensor2D;
@@ -300,7 +293,7 @@ export function disentangledAttentionBackward(
       const pk = splitPositionHeads(inputs.posKey, h); // [h, P, d]
       dq3 = tf.add(dq3, tf.reshape(batchMatMul(dc, pk), [hb, s, d]));
       const qh = tf.reshape(q3, [h, b * s, d]) as tf.Tensor3D;
-      out.posKey = mergePositionHeads(batchMatMul(transposeLast3(dc), qh));
+      out.posKey = mergePositionHeads(batchMatMul(dc, qh, true, false));
     }
     if (inputs.posQuery !== undefined) {
       // p2c = shift(k · pqᵀ)ᵀ: key rows against the position rows, transposed into [i, j].
@@ -309,7 +302,7 @@ export function disentangledAttentionBackward(
       const pq = splitPositionHeads(inputs.posQuery, h);
       dk3 = tf.add(dk3, tf.reshape(batchMatMul(dd, pq), [hb, s, d]));
       const kh = tf.reshape(k3, [h, b * s, d]) as tf.Tensor3D;
-      out.posQuery = mergePositionHeads(batchMatMul(transposeLast3(dd), kh));
+      out.posQuery = mergePositionHeads(batchMatMul(dd, kh, true, false));
     }
     const merge = (x: tf.Tensor): tf.Tensor2D => mergeHeads(tf.reshape(x, [h, b, s, d]));
     return {

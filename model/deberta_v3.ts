@@ -1229,7 +1229,7 @@ export class DebertaModel {
 
   #applyHead(name: string, x: tf.Tensor2D): tf.Tensor2D {
     const l = this.#heads.get(name)!;
-    return tf.add(matMulPlain(x, tf.transpose(l.weight)), l.bias);
+    return tf.add(matMulPlain(x, l.weight, true), l.bias);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Copy-free `Slice`, `Unpack` and `SplitV` kernels for the tfjs wasm backend, registered in place
- * of the package's own when this module is imported.
+ * Copy-free `Slice`, `Unpack`, `SplitV`, `Identity` and same-dtype `Cast` kernels for the tfjs
+ * wasm backend, registered in place of the package's own when this module is imported
+ * (`Identity` and `Cast` share the input's bytes: see `installSharingKernels`).
  *
  * `@tensorflow/tfjs-backend-wasm@4.22.0`'s `Slice` reads its whole input with `readSync` (a copy
  * of the input out of the wasm heap) before it copies the slice, and its `Unpack` and `SplitV`
@@ -38,6 +39,7 @@ import "./wasm_batch_matmul.ts";
 interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: tf.DataId): void;
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -50,13 +52,15 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
  * import assert from "node:assert/strict";
  * import { WASM_COPY_FREE_KERNELS } from "./wasm_kernels.ts";
  *
- * assert.deepEqual([...WASM_COPY_FREE_KERNELS], ["Slice", "Unpack", "SplitV"]);
+ * assert.deepEqual([...WASM_COPY_FREE_KERNELS], ["Slice", "Unpack", "SplitV", "Identity", "Cast"]);
  * ```
  */
 export const WASM_COPY_FREE_KERNELS: readonly string[] = Object.freeze([
   "Slice",
   "Unpack",
   "SplitV",
+  "Identity",
+  "Cast",
 ]);
 
 const HEAP_DTYPES: ReadonlySet<string> = new Set(["float32", "int32", "bool"]);
@@ -169,4 +173,34 @@ function installCopyFreeKernels(): void {
   });
 }
 
+/** `x` itself under a new reference (what the package's `Reshape` and the cpu `Identity` do). */
+function shared(args: KernelArgs, x: tf.TensorInfo): tf.TensorInfo {
+  (args.backend as unknown as WasmHeapBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * `Identity` and a `Cast` to the same dtype share the input's heap bytes instead of copying
+ * them: tfjs tensors are immutable (a variable's `assign` takes a new buffer, and no kernel
+ * writes into its inputs), so a clone needs no bytes of its own. tfjs clones every tensor a
+ * custom gradient saves, and `tf.moments` casts its float32 input to float32: about 300 copies of
+ * `[512, 768]`-sized tensors per base-width layer and training step.
+ */
+function installSharingKernels(): void {
+  const identity = tf.getKernel("Identity", "wasm");
+  const cast = tf.getKernel("Cast", "wasm");
+  if (identity === undefined || cast === undefined) return;
+  if (identity.kernelFunc.name === "copyFreeIdentity") return;
+  install(identity, function copyFreeIdentity(args: KernelArgs) {
+    const x = args.inputs["x"] as tf.TensorInfo;
+    return HEAP_DTYPES.has(x.dtype) ? shared(args, x) : identity.kernelFunc(args);
+  });
+  install(cast, function copyFreeCast(args: KernelArgs) {
+    const x = args.inputs["x"] as tf.TensorInfo;
+    const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
+    return HEAP_DTYPES.has(x.dtype) && dtype === x.dtype ? shared(args, x) : cast.kernelFunc(args);
+  });
+}
+
 installCopyFreeKernels();
+installSharingKernels();

@@ -170,3 +170,29 @@ Deno.test("slice and unstack gradients still flow through the copy-free kernels"
   });
   assert.deepEqual(g, [0, 1, 1, 1, 2, 2]);
 });
+
+Deno.test("wasm clone and same-dtype cast share the input's bytes: no new buffer, same values, each freed on its own", async () => {
+  const x = tf.tensor2d([[1, 2], [3, 4]]);
+  const i = tf.tensor1d([1, 2], "int32");
+  // tfjs counts numBytes per tensor; numDataBuffers counts the backend's buffers.
+  const buffers = () => tf.memory().numDataBuffers;
+  const before = buffers();
+  const c = tf.clone(x), k = tf.cast(x, "float32"), ki = tf.cast(i, "int32");
+  assert.equal(buffers(), before, "a copy would add a buffer");
+  assert.deepEqual(await c.data(), await x.data());
+  assert.deepEqual(await k.data(), await x.data());
+  assert.deepEqual(await ki.data(), await i.data());
+  // A real cast still converts, into a buffer of its own.
+  const f = tf.cast(i, "float32");
+  assert.equal(f.dtype, "float32");
+  assert.equal(buffers(), before + 1);
+  assert.deepEqual(Array.from(await f.data()), [1, 2]);
+  // Disposing the original leaves the clones readable; the last reference frees the buffer.
+  x.dispose();
+  assert.deepEqual(Array.from(await c.data()), [1, 2, 3, 4]);
+  assert.equal(buffers(), before + 1);
+  tf.dispose([c, k]);
+  assert.equal(buffers(), before);
+  tf.dispose([i, ki, f]);
+  assert.equal(buffers(), before - 2);
+});
