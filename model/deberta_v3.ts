@@ -464,10 +464,44 @@ function idsToTensor(
 }
 
 function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  return layerNormWithStats(x, gamma, beta, eps).value;
+}
+
+/**
+ * {@link layerNorm} that also returns the row means and `1/√(variance + eps)`, `[rows, 1]` each:
+ * what {@link layerNormInputGradient} needs besides the input (the same ops as `layerNorm`, so
+ * the same values).
+ */
+function layerNormWithStats(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): { value: tf.Tensor; mean: tf.Tensor; rstd: tf.Tensor } {
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(normed, gamma), beta);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const normed = tf.mul(tf.sub(x, mean), rstd);
+    return { value: tf.add(tf.mul(normed, gamma), beta), mean, rstd };
+  });
+}
+
+/**
+ * The input gradient of a LayerNorm with frozen `gamma` (docs/METHOD.md §22): with
+ * `x̂ = (x − μ)·rstd` and `g = dy·γ`, `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))` over each row.
+ */
+function layerNormInputGradient(
+  x: tf.Tensor,
+  mean: tf.Tensor,
+  rstd: tf.Tensor,
+  gamma: tf.Tensor,
+  dy: tf.Tensor,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const xhat = tf.mul(tf.sub(x, mean), rstd);
+    const g = tf.mul(dy, gamma);
+    const centred = tf.sub(g, tf.mean(g, -1, true));
+    return tf.mul(tf.sub(centred, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), rstd);
   });
 }
 
@@ -968,21 +1002,34 @@ export class DebertaModel {
             ];
           },
         );
-        const residualNorm = (norm: string) => (y: tf.Tensor, res: tf.Tensor): tf.Tensor2D =>
-          layerNorm(
-            tf.add(drop(y, this.#hiddenDropout), res),
-            f(`${p}.${norm}.LayerNorm.weight`),
-            f(`${p}.${norm}.LayerNorm.bias`),
-            eps,
-          ) as tf.Tensor2D;
-        const attnOut = ops.piece(residualNorm("attention.output"), [
-          lin("attention.output.dense", context),
-          x,
-        ]);
+        // LayerNorm(dropout(y) + residual), with a hand-written input gradient: the backward
+        // recomputes the sum (the same dropout site, so the same mask) and reads the kept row
+        // statistics instead of replaying the moments under autograd.
+        const residualNorm = (norm: string, y: tf.Tensor2D, res: tf.Tensor2D): tf.Tensor2D => {
+          const gamma = f(`${p}.${norm}.LayerNorm.weight`);
+          const beta = f(`${p}.${norm}.LayerNorm.bias`);
+          return ops.custom(
+            (yIn: tf.Tensor, resIn: tf.Tensor) => {
+              const sum = tf.add(drop(yIn, this.#hiddenDropout), resIn);
+              const { value, mean, rstd } = layerNormWithStats(sum, gamma, beta, eps);
+              return { value: value as tf.Tensor2D, residuals: [mean, rstd] };
+            },
+            [y, res],
+            ([yIn, resIn], [mean, rstd], dy) => {
+              const ones = tf.onesLike(yIn!);
+              const mask = drop(ones, this.#hiddenDropout);
+              const sum = mask === ones ? tf.add(yIn!, resIn!) : tf.add(tf.mul(yIn!, mask), resIn!);
+              const dx = layerNormInputGradient(sum, mean!, rstd!, gamma, dy);
+              // Two handles: the recorder may dispose one input's gradient as it sums it.
+              return [mask === ones ? tf.clone(dx) : tf.mul(dx, mask), dx];
+            },
+          );
+        };
+        const attnOut = residualNorm("attention.output", lin("attention.output.dense", context), x);
         const inter = ops.piece((t: tf.Tensor) => geluErf(t) as tf.Tensor2D, [
           lin("intermediate.dense", attnOut),
         ]);
-        return ops.piece(residualNorm("output"), [lin("output.dense", inter), attnOut]);
+        return residualNorm("output", lin("output.dense", inter), attnOut);
       };
       const plainOps: LayerOps = {
         linear: (name, inp) => this.#applyLinear(name, inp, training),
