@@ -62,7 +62,7 @@ export interface StepShape {
   readonly trainable: number;
   /**
    * Activation recomputation: `false` (none), `true` (every layer again in its gradient) or
-   * `"selective"` (the attention core, LayerNorms and GELU again).
+   * `"selective"` (GELU again, the attention core and LayerNorms by hand).
    */
   readonly recompute: boolean | "selective";
   /**

@@ -233,8 +233,8 @@ export interface ForwardOptions {
  * `false`, every activation tfjs's tape saves; `true`, only each encoder layer's input (the
  * whole layer runs again inside its gradient); `"selective"`, each layer's linear inputs and
  * outputs (a few `[rows, hidden]` tensors and the FFN activation): the frozen linears' backward
- * is one product with the weight each and only the attention core, LayerNorms, GELU and dropout
- * run again. All three give the same gradients up to float32 round-off.
+ * is one product with the weight each; GELU and dropout run again, and the attention core and
+ * LayerNorms take hand-written gradients. All three give the same gradients up to float32 round-off.
  *
  * @example
  * ```ts
@@ -812,8 +812,9 @@ export class DebertaModel {
    * Switches activation recomputation for training forwards (docs/METHOD.md §22). With `true`
    * each encoder layer keeps only its input for the backward pass and runs again inside its
    * gradient, so a step holds one layer's activations plus every layer's input. With
-   * `"selective"` each layer keeps its linears' inputs and outputs and runs only the attention
-   * core, LayerNorms and GELU again: about a third less work than `true` (the frozen products run
+   * `"selective"` each layer keeps its linears' inputs and outputs and runs only GELU and the
+   * dropout of the position rows again (the attention core and LayerNorms take hand-written
+   * gradients): about a third less work than `true` (the frozen products run
    * once forward and once backward), a few activations more per layer. The gradients equal the
    * plain path's up to float32 round-off. Every attached adapter must list its variables
    * (`LinearDelta.trainableVariables`).

@@ -1,8 +1,8 @@
 /**
  * Selective activation recomputation for one encoder layer (docs/METHOD.md §22): a coarse tape
- * that records a layer as frozen linears (with their adapters), cheap "pieces" (residual
- * LayerNorms, GELU, dropout) and "custom" steps with a hand-written gradient (the attention
- * core), keeps only the steps' inputs and the custom steps' residuals, and runs the backward pass
+ * that records a layer as frozen linears (with their adapters), cheap "pieces" (GELU, dropout)
+ * and "custom" steps with a hand-written gradient (the attention core, the residual LayerNorms),
+ * keeps only the steps' inputs and the custom steps' residuals, and runs the backward pass
  * by hand: a frozen linear's input gradient is one product with its weight (its forward is never
  * run again), an adapter's gradients come from a small local `tf.variableGrads` of the adapter
  * alone, a piece is replayed from its saved inputs under a local gradient, and a custom step

@@ -152,7 +152,16 @@ function batchedOnViews(
   return out;
 }
 
-/** Which product the wasm backend's `BatchMatMul` runs: see {@link setWasmMatMul}. */
+/**
+ * Which product the wasm backend's `BatchMatMul` runs: see {@link setWasmMatMul}.
+ *
+ * @example
+ * ```ts
+ * import type { WasmMatMul } from "./wasm_batch_matmul.ts";
+ *
+ * const choice: WasmMatMul = "xnnpack";
+ * ```
+ */
 export type WasmMatMul = "relaxed-simd" | "xnnpack";
 
 /** `TRIADAPT_WASM_MATMUL`, where the program may read it (no prompt, no error otherwise). */
