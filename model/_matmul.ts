@@ -13,6 +13,9 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+// The flag `ops/wasm_batch_matmul.ts` keeps (the one helper `model/` shares with `ops/`; it
+// imports no backend).
+import { fastTransposedProducts } from "../ops/_fast_transposed.ts";
 
 /**
  * `a·b` (or `a·bᵀ`) for 2-D tensors: `tf.matMul` where transposed products are fast
@@ -135,9 +138,6 @@ export function batchMatMul(
   ) as tf.Tensor3D;
 }
 
-/** The tfjs flag `ops/wasm_batch_matmul.ts` sets: see {@link transposedProductsFast}. */
-const FAST_TRANSPOSED_FLAG = "TRIADAPT_WASM_FAST_TRANSPOSED_MATMUL";
-
 /**
  * Whether the active backend multiplies by a transposed operand about as fast as by a plain one:
  * every backend but wasm does; wasm does when `ops/wasm_batch_matmul.ts` runs its relaxed-SIMD
@@ -154,9 +154,7 @@ const FAST_TRANSPOSED_FLAG = "TRIADAPT_WASM_FAST_TRANSPOSED_MATMUL";
  * ```
  */
 export function transposedProductsFast(): boolean {
-  if (tf.getBackend() !== "wasm") return true;
-  const registry = (tf.env() as unknown as { flagRegistry: Record<string, unknown> }).flagRegistry;
-  return registry[FAST_TRANSPOSED_FLAG] != null && tf.env().getBool(FAST_TRANSPOSED_FLAG);
+  return fastTransposedProducts();
 }
 
 /**

@@ -53,4 +53,42 @@ export interface LinearDelta {
    * @param state A value returned by `forwardState()`.
    */
   restoreForwardState?(state: readonly number[]): void;
+  /**
+   * A hand-written vector-Jacobian product of `delta` for selective recomputation: the gradients
+   * of `Σ delta(x, training) ⊙ dy` with respect to `x` (when `wantInput`) and to each trainable
+   * variable. It must equal what differentiating `delta` gives, up to float32 round-off; it may
+   * return `undefined` (for example while adapter dropout is on), and the caller then
+   * differentiates `delta` itself. Absent: always differentiated.
+   *
+   * @param x The inputs `delta` saw, `[rows, in]`.
+   * @param dy The gradient of the update, `[rows, out]`.
+   * @param training Whether `delta` ran in training mode.
+   * @param wantInput Whether to return the input gradient.
+   * @returns The gradients (new tensors, owned by the caller), or `undefined`.
+   */
+  deltaBackward?(
+    x: tf.Tensor2D,
+    dy: tf.Tensor2D,
+    training: boolean,
+    wantInput: boolean,
+  ): DeltaGradients | undefined;
+}
+
+/**
+ * What {@link LinearDelta.deltaBackward} returns.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { DeltaGradients } from "./linear_adapter.ts";
+ *
+ * const v = tf.variable(tf.zeros([1, 2]));
+ * const g: DeltaGradients = { variables: new Map([[v, tf.ones([1, 2])]]) };
+ * ```
+ */
+export interface DeltaGradients {
+  /** `∂/∂x`, `[rows, in]` (absent when not wanted). */
+  readonly input?: tf.Tensor2D;
+  /** `∂/∂v` for each trainable variable that receives one. */
+  readonly variables: ReadonlyMap<tf.Variable, tf.Tensor>;
 }

@@ -252,13 +252,28 @@ export class LayerRecorder {
             if (delta !== undefined) {
               if (step.state !== undefined) delta.restoreForwardState?.(step.state);
               const own = (delta.trainableVariables?.() ?? []).filter((v) => v.trainable);
-              const r = nestedGrads(
-                (xv) => delta.delta(xv as tf.Tensor2D, this.#training),
-                [x],
-                [wantX],
-                g,
-                own,
+              // The adapter's own gradient by hand where it has one, else a nested gradient.
+              const hand = delta.deltaBackward?.(
+                x as tf.Tensor2D,
+                g as tf.Tensor2D,
+                this.#training,
+                wantX,
               );
+              const r = hand !== undefined
+                ? {
+                  inputs: [hand.input],
+                  vars: new Map(own.flatMap((v) => {
+                    const gv = hand.variables.get(v);
+                    return gv === undefined ? [] : [[v.name, gv] as const];
+                  })),
+                }
+                : nestedGrads(
+                  (xv) => delta.delta(xv as tf.Tensor2D, this.#training),
+                  [x],
+                  [wantX],
+                  g,
+                  own,
+                );
               const dxDelta = r.inputs[0];
               if (dxDelta !== undefined) dx = dx === undefined ? dxDelta : tf.add(dx, dxDelta);
               for (const v of own) {

@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fastTransposedProducts } from "./_fast_transposed.ts";
 
 /** Called in the backward pass with `dy [rows,d]`, `x [rows,n]`, `P [r,n]`, `Q [d,r]`. */
 export type BackwardHook = (
@@ -55,4 +56,54 @@ export function skinnyChain(
     };
   });
   return f(x, p, q) as tf.Tensor2D;
+}
+
+/**
+ * `op(a)·op(b)` for small adapter products: `tf.matMul` with transpose flags, except on wasm
+ * with the package's XNNPACK product, whose transposed products are naive loops: there the
+ * operands are transposed first.
+ *
+ * @internal
+ * @param a Left operand.
+ * @param b Right operand.
+ * @param transposeA Multiply by `aᵀ`.
+ * @param transposeB Multiply by `bᵀ`.
+ * @returns The product.
+ */
+export function product(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.Tensor2D {
+  if (fastTransposedProducts()) return tf.matMul(a, b, transposeA, transposeB);
+  return tf.matMul(transposeA ? tf.transpose(a) : a, transposeB ? tf.transpose(b) : b);
+}
+
+/**
+ * The vector-Jacobian product of `y = (x·Pᵀ)·Qᵀ` (what {@link skinnyChain} computes) by hand:
+ * `h = x·Pᵀ`, `dh = dy·Q`, `dP = dhᵀ·x`, `dQ = dyᵀ·h`, `dx = dh·P`.
+ *
+ * @internal
+ * @param x Input `[rows, n]`.
+ * @param p Left factor `[r, n]`.
+ * @param q Right factor `[d, r]`.
+ * @param dy Gradient of `y`, `[rows, d]`.
+ * @param wantInput Whether to compute `dx`.
+ * @returns `dP`, `dQ` and (when wanted) `dx`.
+ */
+export function skinnyChainBackward(
+  x: tf.Tensor2D,
+  p: tf.Tensor2D,
+  q: tf.Tensor2D,
+  dy: tf.Tensor2D,
+  wantInput: boolean,
+): { dp: tf.Tensor2D; dq: tf.Tensor2D; dx?: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const h = product(x, p, false, true); // [rows, r]
+    const dh = tf.matMul(dy, q) as tf.Tensor2D; // [rows, r]
+    const dp = product(dh, x, true, false); // [r, n]
+    const dq = product(dy, h, true, false); // [d, r]
+    return wantInput ? { dp, dq, dx: tf.matMul(dh, p) as tf.Tensor2D } : { dp, dq };
+  });
 }

@@ -34,6 +34,24 @@ export interface LinearDelta {
    * @returns `[rows, out]`.
    */
   delta(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
+  /**
+   * The vector-Jacobian product of `delta` by hand, for selective recomputation: gradients of
+   * `Σ delta(x, training) ⊙ dy` for `x` (when `wantInput`) and each trainable variable, equal to
+   * differentiating `delta` up to float32 round-off; `undefined` when the adapter cannot (adapter
+   * dropout on). Absent (AdaLoRA, IncreLoRA): the encoder differentiates `delta` itself.
+   *
+   * @param x The input `delta` saw, `[rows, in]`.
+   * @param dy The update's gradient, `[rows, out]`.
+   * @param training Whether `delta` ran in training mode.
+   * @param wantInput Whether to return `∂x`.
+   * @returns New tensors owned by the caller, or `undefined`.
+   */
+  deltaBackward?(
+    x: tf.Tensor2D,
+    dy: tf.Tensor2D,
+    training: boolean,
+    wantInput: boolean,
+  ): AdapterGradients | undefined;
 }
 
 /**
@@ -236,4 +254,24 @@ export interface Adapter extends LinearDelta {
   restore(snapshot: AdapterSnapshot): void;
   /** Disposes every variable and internal tensor. */
   dispose(): void;
+}
+
+/**
+ * The gradients an adapter's hand-written `deltaBackward` returns (structurally the
+ * `DeltaGradients` of `model/linear_adapter.ts`, which `ops/` does not import).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { AdapterGradients } from "./adapter.ts";
+ *
+ * const v = tf.variable(tf.zeros([1, 2]));
+ * const g: AdapterGradients = { variables: new Map([[v, tf.ones([1, 2])]]) };
+ * ```
+ */
+export interface AdapterGradients {
+  /** `∂/∂x`, `[rows, in]` (absent when not wanted). */
+  readonly input?: tf.Tensor2D;
+  /** `∂/∂v` for each trainable variable that receives one. */
+  readonly variables: ReadonlyMap<tf.Variable, tf.Tensor>;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Adapter, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
+import type { Adapter, AdapterGradients, AdapterSnapshot, ParameterBlock } from "./adapter.ts";
 import {
   adapterDropout,
   alphaAndDropout,
@@ -16,7 +16,7 @@ import {
 } from "./_internal.ts";
 import { requireBackend } from "./_ready.ts";
 import { assignFrom, checkSnapshot, readTensors } from "./_snapshot.ts";
-import { skinnyChain } from "./_skinny.ts";
+import { skinnyChain, skinnyChainBackward } from "./_skinny.ts";
 
 /**
  * Options of a LoRA adapter.
@@ -166,6 +166,42 @@ export class LoraAdapter implements Adapter {
       const xd = adapterDropout(x, this.dropout, training, seed);
       return skinnyChain(xd, this.#a as tf.Tensor2D, this.#b.mul(this.scale) as tf.Tensor2D);
     });
+  }
+
+  /**
+   * The vector-Jacobian product of {@link LoraAdapter.delta} by hand (selective recomputation):
+   * the skinny chain's `dA`, `dQ` with `Q = s·B`, so `dB = s·dQ`. `undefined` while adapter
+   * dropout is on.
+   *
+   * @param x The input `delta` saw, `[rows, in]`.
+   * @param dy The update's gradient, `[rows, out]`.
+   * @param training Whether `delta` ran in training mode.
+   * @param wantInput Whether to return `∂x`.
+   * @returns The gradients of `A` and `B` (and `x`), or `undefined`.
+   */
+  deltaBackward(
+    x: tf.Tensor2D,
+    dy: tf.Tensor2D,
+    training: boolean,
+    wantInput: boolean,
+  ): AdapterGradients | undefined {
+    if (training && this.dropout > 0) return undefined;
+    assertInput(x, this.inFeatures, this.name);
+    const g = tf.tidy(() => {
+      const chain = skinnyChainBackward(
+        x,
+        this.#a as tf.Tensor2D,
+        this.#b.mul(this.scale) as tf.Tensor2D,
+        dy,
+        wantInput,
+      );
+      return { ...chain, db: tf.mul(chain.dq, this.scale) as tf.Tensor2D };
+    });
+    g.dq.dispose();
+    return {
+      ...(g.dx === undefined ? {} : { input: g.dx }),
+      variables: new Map<tf.Variable, tf.Tensor>([[this.#a, g.dp], [this.#b, g.db]]),
+    };
   }
 
   /**

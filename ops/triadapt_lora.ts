@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type {
   Adapter,
+  AdapterGradients,
   AdapterSnapshot,
   EntryRegion,
   ParameterBlock,
@@ -26,7 +27,7 @@ import {
 } from "./_internal.ts";
 import { requireBackend } from "./_ready.ts";
 import { checkSnapshot, readTensors, snapshotData } from "./_snapshot.ts";
-import { skinnyChain } from "./_skinny.ts";
+import { product, skinnyChain, skinnyChainBackward } from "./_skinny.ts";
 
 /**
  * The `eps` of `s(r) = alpha / (r + eps)`.
@@ -406,6 +407,47 @@ export class TriAdaptLoraAdapter implements Adapter {
       // (x·Aᵀ)·(B·D_s)ᵀ: the r×r factor is folded into the small d×r side, d×n never formed.
       return skinnyChain(xd, a as tf.Tensor2D, tf.matMul(b, ds) as tf.Tensor2D);
     });
+  }
+
+  /**
+   * The vector-Jacobian product of {@link TriAdaptLoraAdapter.delta} by hand (selective
+   * recomputation, docs/METHOD.md §22): with `D_s` and `Q = B·D_s` as in `delta`, `dA` and `dQ`
+   * from the skinny chain, `dB = dQ·D_sᵀ`, `dD_s = Bᵀ·dQ`, `dL = dD_s ⊙ (s·lower)` and
+   * `dU = dD_s ⊙ (s·upper)`. `undefined` while adapter dropout is on (the caller differentiates
+   * `delta` then).
+   *
+   * @param x The input `delta` saw, `[rows, in]`.
+   * @param dy The update's gradient, `[rows, out]`.
+   * @param training Whether `delta` ran in training mode.
+   * @param wantInput Whether to return `∂x`.
+   * @returns The gradients of `A`, `B`, `L`, `U` (and `x`), or `undefined`.
+   */
+  deltaBackward(
+    x: tf.Tensor2D,
+    dy: tf.Tensor2D,
+    training: boolean,
+    wantInput: boolean,
+  ): AdapterGradients | undefined {
+    if (training && this.dropout > 0) return undefined;
+    assertInput(x, this.inFeatures, this.name);
+    const { a, b, l, u } = this.#vars();
+    const m = this.#maskSet();
+    const g = tf.tidy(() => {
+      const ds = l.mul(m.lowerScaled).add(u.mul(m.upperScaled)) as tf.Tensor2D;
+      const chain = skinnyChainBackward(x, a as tf.Tensor2D, tf.matMul(b, ds), dy, wantInput);
+      const dds = product(b as tf.Tensor2D, chain.dq, true, false);
+      return {
+        ...chain,
+        db: product(chain.dq, ds, false, true),
+        dl: tf.mul(dds, m.lowerScaled),
+        du: tf.mul(dds, m.upperScaled),
+      };
+    });
+    g.dq.dispose();
+    return {
+      ...(g.dx === undefined ? {} : { input: g.dx }),
+      variables: new Map<tf.Variable, tf.Tensor>([[a, g.dp], [b, g.db], [l, g.dl], [u, g.du]]),
+    };
   }
 
   /**

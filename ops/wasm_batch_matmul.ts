@@ -38,6 +38,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+// The tfjs flag that tells `model/` and the adapters whether transposed products are fast here
+// (the relaxed-SIMD product packs either layout); the model then keeps no transposed weights.
+import { FAST_TRANSPOSED_FLAG } from "./_fast_transposed.ts";
 import {
   GEMM_SCRATCH_BYTES,
   type RelaxedGemm,
@@ -205,13 +208,6 @@ export function setWasmMatMul(choice: WasmMatMul): WasmMatMul {
   tf.env().set(FAST_TRANSPOSED_FLAG, wasmTransposedProductsFast());
   return previous;
 }
-
-/**
- * The tfjs environment flag that tells `model/` whether the wasm backend multiplies by a
- * transposed operand as fast as by a plain one (the relaxed-SIMD product packs either layout).
- * When it does, the model keeps no transposed copy of its frozen weights for the backward pass.
- */
-export const FAST_TRANSPOSED_FLAG = "TRIADAPT_WASM_FAST_TRANSPOSED_MATMUL";
 
 /**
  * Whether the wasm backend, in this thread, multiplies by a transposed operand as fast as by a
