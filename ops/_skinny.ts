@@ -45,13 +45,8 @@ export function skinnyChain(
         const [xs, ps, qs, hs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
         const dy2 = dy as tf.Tensor2D;
         if (hook !== undefined) hook(dy2, xs, ps, qs);
-        const dh = tf.matMul(dy2, qs); // [rows, r]
-        const dhT = tf.transpose(dh); // [r, rows]
-        return [
-          tf.matMul(dh, ps), // dx [rows, n]
-          tf.matMul(dhT, xs), // dP [r, n]
-          tf.transpose(tf.matMul(tf.transpose(hs), dy2)), // dQ [d, r]
-        ];
+        const g = chainGradients(xs, ps, qs, hs, dy2, true);
+        return [g.dx!, g.dp, g.dq];
       },
     };
   });
@@ -99,11 +94,24 @@ export function skinnyChainBackward(
   dy: tf.Tensor2D,
   wantInput: boolean,
 ): { dp: tf.Tensor2D; dq: tf.Tensor2D; dx?: tf.Tensor2D } {
-  return tf.tidy(() => {
-    const h = product(x, p, false, true); // [rows, r]
-    const dh = tf.matMul(dy, q) as tf.Tensor2D; // [rows, r]
-    const dp = product(dh, x, true, false); // [r, n]
-    const dq = product(dy, h, true, false); // [d, r]
-    return wantInput ? { dp, dq, dx: tf.matMul(dh, p) as tf.Tensor2D } : { dp, dq };
-  });
+  return tf.tidy(() => chainGradients(x, p, q, product(x, p, false, true), dy, wantInput));
+}
+
+/**
+ * The skinny chain's gradients from its hidden `h = x·Pᵀ` (kept by {@link skinnyChain}'s
+ * forward, recomputed by {@link skinnyChainBackward}): `dh = dy·Q`, `dP = dhᵀ·x`, `dQ = dyᵀ·h`,
+ * `dx = dh·P`.
+ */
+function chainGradients(
+  x: tf.Tensor2D,
+  p: tf.Tensor2D,
+  q: tf.Tensor2D,
+  h: tf.Tensor2D,
+  dy: tf.Tensor2D,
+  wantInput: boolean,
+): { dp: tf.Tensor2D; dq: tf.Tensor2D; dx?: tf.Tensor2D } {
+  const dh = tf.matMul(dy, q) as tf.Tensor2D; // [rows, r]
+  const dp = product(dh, x, true, false); // [r, n]
+  const dq = product(dy, h, true, false); // [d, r]
+  return wantInput ? { dp, dq, dx: tf.matMul(dh, p) as tf.Tensor2D } : { dp, dq };
 }
